@@ -1,0 +1,382 @@
+#include "micq/coalesce/cache.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <cmath>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+#include "testing/gate.h"
+
+namespace micq::coalesce {
+namespace {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+using testing::Gate;
+using StringCache = Cache<std::string, std::string>;
+
+// A test's view of one dependency: what the next load returns, whether it
+// throws, whether it waits on a gate, and how long it "takes" on the
+// manual clock.
+struct Source {
+  std::string value = "v1";
+  bool fail = false;
+  Gate* gate = nullptr;
+  Duration takes{0};
+  int loads = 0;
+};
+
+class CacheTest : public ::testing::Test {
+ protected:
+  CacheTest() {
+    options.ttl = 1000ms;
+    options.max_stale = 30s;
+    options.ttl_jitter = 0;
+    options.early_refresh_beta = 0;
+    options.error_backoff = 250ms;
+    options.clock = clock;
+    options.uniform = [this] { return draw; };
+  }
+
+  StringCache& cache() {
+    if (!cache_) cache_.emplace(options);
+    return *cache_;
+  }
+
+  auto loader() {
+    return [this]() -> asio::awaitable<std::string> {
+      ++source.loads;
+      std::string value = source.value;
+      bool fail = source.fail;
+      if (source.gate) co_await source.gate->wait();
+      clock->advance(source.takes);
+      if (fail) throw std::runtime_error("aggregator down");
+      co_return value;
+    };
+  }
+
+  // Runs one get() to completion (or until the io_context has nothing left
+  // to do) and returns what it produced.
+  CacheResult<std::string> get(const std::string& key, StringCache::WaitTimeout timeout = std::nullopt) {
+    std::optional<CacheResult<std::string>> out;
+    start_get(key, out, timeout);
+    ctx.restart();
+    while (!out && ctx.run_one() > 0) {
+    }
+    EXPECT_TRUE(out.has_value()) << "get() did not complete";
+    return out.value_or(CacheResult<std::string>{});
+  }
+
+  void start_get(const std::string& key, std::optional<CacheResult<std::string>>& out,
+                 StringCache::WaitTimeout timeout = std::nullopt) {
+    asio::co_spawn(ctx, [this, key, &out, timeout]() -> asio::awaitable<void> {
+      out = co_await cache().get(key, loader(), timeout);
+    }, asio::detached);
+  }
+
+  void drain() {
+    ctx.restart();
+    ctx.run();
+  }
+
+  asio::io_context ctx;
+  std::shared_ptr<ManualClock> clock = std::make_shared<ManualClock>();
+  double draw = 0.5;
+  CacheOptions options;
+  Source source;
+  std::optional<StringCache> cache_;
+};
+
+TEST_F(CacheTest, MissLoadsThenHitServesFromMemory) {
+  auto first = get("r1");
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(first.freshness, Freshness::kLoaded);
+  EXPECT_EQ(*first.value, "v1");
+  source.value = "v2";
+  auto second = get("r1");
+  EXPECT_EQ(second.freshness, Freshness::kFresh);
+  EXPECT_EQ(*second.value, "v1");
+  EXPECT_EQ(second.value.get(), first.value.get()) << "a hit shares the stored value";
+  auto third = cache().lookup_fresh("r1");
+  ASSERT_TRUE(third);
+  EXPECT_EQ(third->value.get(), first.value.get());
+  EXPECT_EQ(source.loads, 1);
+  CacheStats stats = cache().stats();
+  EXPECT_EQ(stats.hits, 2u);
+  EXPECT_EQ(stats.misses, 1u);
+  EXPECT_EQ(stats.loads_started, 1u);
+}
+
+TEST_F(CacheTest, LookupFreshMissesWhenNothingIsCached) {
+  EXPECT_FALSE(cache().lookup_fresh("r1"));
+  EXPECT_EQ(source.loads, 0);
+}
+
+TEST_F(CacheTest, ConcurrentMissesShareOneLoad) {
+  Gate gate(ctx.get_executor());
+  source.gate = &gate;
+  std::optional<CacheResult<std::string>> out[10];
+  for (auto& o : out) start_get("r1", o);
+  ctx.poll();
+  EXPECT_EQ(source.loads, 1);
+  gate.open();
+  drain();
+  for (auto& o : out) {
+    ASSERT_TRUE(o && o->ok());
+    EXPECT_EQ(*o->value, "v1");
+  }
+  EXPECT_EQ(cache().stats().callers_coalesced, 9u);
+}
+
+TEST_F(CacheTest, ExpiredValueIsReloadedWhileTheCallerWaits) {
+  get("r1");
+  clock->advance(1001ms);
+  source.value = "v2";
+  EXPECT_FALSE(cache().lookup_fresh("r1"));
+  auto r = get("r1");
+  EXPECT_EQ(r.freshness, Freshness::kLoaded) << "without stale-while-revalidate, never older than the TTL";
+  EXPECT_EQ(*r.value, "v2");
+  EXPECT_EQ(source.loads, 2);
+}
+
+TEST_F(CacheTest, AgeIsMeasuredFromTheStartOfTheLoad) {
+  source.takes = 40ms;
+  get("r1");
+  clock->advance(100ms);
+  auto r = get("r1");
+  EXPECT_EQ(r.freshness, Freshness::kFresh);
+  EXPECT_EQ(r.age, 140ms);
+}
+
+TEST_F(CacheTest, StaleIfErrorServesTheOldValueWhenTheReloadFails) {
+  get("r1");
+  clock->advance(1500ms);
+  source.fail = true;
+  auto r = get("r1");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.freshness, Freshness::kStale);
+  EXPECT_EQ(*r.value, "v1");
+  EXPECT_EQ(r.age, 1500ms);
+  CacheStats stats = cache().stats();
+  EXPECT_EQ(stats.stale_hits, 1u);
+  EXPECT_EQ(stats.loads_failed, 1u);
+}
+
+TEST_F(CacheTest, PastMaxStaleAFailureIsAnError) {
+  get("r1");
+  clock->advance(1000ms + 30s);
+  source.fail = true;
+  auto r = get("r1");
+  EXPECT_EQ(r.status, Status::kLoadFailed);
+  EXPECT_FALSE(r.value);
+}
+
+TEST_F(CacheTest, JustInsideMaxStaleStillServes) {
+  get("r1");
+  clock->advance(1000ms + 30s - 1ms);
+  source.fail = true;
+  auto r = get("r1");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.freshness, Freshness::kStale);
+}
+
+TEST_F(CacheTest, StaleWhileRevalidateServesAtOnceAndRefreshesInTheBackground) {
+  options.stale_while_revalidate = true;
+  get("r1");
+  clock->advance(1001ms);
+  Gate gate(ctx.get_executor());
+  source.gate = &gate;
+  source.value = "v2";
+  auto stale = get("r1");  // completes although the reload is held at the gate
+  ASSERT_TRUE(stale.ok());
+  EXPECT_EQ(stale.freshness, Freshness::kStale);
+  EXPECT_EQ(*stale.value, "v1");
+  EXPECT_EQ(source.loads, 2);
+  auto again = get("r1");
+  EXPECT_EQ(*again.value, "v1");
+  EXPECT_EQ(source.loads, 2) << "one refresh at a time";
+  gate.open();
+  drain();
+  auto fresh = get("r1");
+  EXPECT_EQ(fresh.freshness, Freshness::kFresh);
+  EXPECT_EQ(*fresh.value, "v2");
+}
+
+TEST_F(CacheTest, FailedLoadIsNotStoredAndBacksOff) {
+  source.fail = true;
+  auto failed = get("r1");
+  EXPECT_EQ(failed.status, Status::kLoadFailed);
+  ASSERT_TRUE(failed.error);
+  source.fail = false;
+  auto during_backoff = get("r1");
+  EXPECT_EQ(during_backoff.status, Status::kLoadFailed) << "the same error, without a new load";
+  EXPECT_EQ(during_backoff.error, failed.error);
+  EXPECT_EQ(source.loads, 1);
+  clock->advance(250ms);
+  auto after = get("r1");
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(*after.value, "v1");
+  EXPECT_EQ(source.loads, 2);
+}
+
+TEST_F(CacheTest, BackoffServesStaleWithoutHammeringTheDependency) {
+  get("r1");
+  clock->advance(1001ms);
+  source.fail = true;
+  get("r1");  // fails, serves stale, starts the back-off
+  auto r = get("r1");
+  EXPECT_EQ(r.freshness, Freshness::kStale);
+  EXPECT_EQ(source.loads, 2) << "no load during the back-off";
+}
+
+TEST_F(CacheTest, EarlyRefreshStartsBeforeExpiryAndNobodyWaits) {
+  options.early_refresh_beta = 1.0;
+  source.takes = 100ms;  // delta of XFetch
+  get("r1");             // built at t0, fresh until t0 + 1000ms
+  clock->advance(850ms);  // 50 ms before expiry (the load took 100 ms of it)
+  draw = std::exp(-1.0);  // -delta * beta * ln(u) = 100 ms >= 50 ms: due
+  EXPECT_FALSE(cache().lookup_fresh("r1")) << "the fast path hands a due refresh to get()";
+  Gate gate(ctx.get_executor());
+  source.gate = &gate;
+  source.value = "v2";
+  auto r = get("r1");
+  EXPECT_EQ(r.freshness, Freshness::kFresh);
+  EXPECT_EQ(*r.value, "v1") << "served at once from memory";
+  EXPECT_EQ(source.loads, 2);
+  EXPECT_EQ(cache().stats().early_refreshes, 1u);
+  for (int i = 0; i < 5; ++i) get("r1");
+  EXPECT_EQ(source.loads, 2) << "at most one refresh per key at a time";
+  gate.open();
+  drain();
+  auto after = get("r1");
+  EXPECT_EQ(*after.value, "v2");
+}
+
+TEST_F(CacheTest, NoEarlyRefreshFarFromExpiry) {
+  options.early_refresh_beta = 1.0;
+  source.takes = 10ms;
+  get("r1");
+  clock->advance(200ms);
+  draw = 0.5;  // gap 6.9 ms, expiry 790 ms away
+  get("r1");
+  drain();
+  EXPECT_EQ(source.loads, 1);
+  EXPECT_EQ(cache().stats().early_refreshes, 0u);
+}
+
+TEST_F(CacheTest, JitterShortensTheTtlButNeverLengthensIt) {
+  options.ttl_jitter = 0.5;
+  draw = 0.5;  // cuts 0.5 * 0.5 of the TTL
+  get("r1");
+  clock->advance(749ms);
+  EXPECT_TRUE(cache().lookup_fresh("r1"));
+  clock->advance(2ms);
+  EXPECT_FALSE(cache().lookup_fresh("r1"));
+}
+
+TEST_F(CacheTest, JitterWithTheLargestDrawKeepsTheFullTtl) {
+  options.ttl_jitter = 0.5;
+  draw = 1.0;
+  get("r1");
+  clock->advance(999ms);
+  EXPECT_TRUE(cache().lookup_fresh("r1"));
+  clock->advance(1ms);
+  EXPECT_FALSE(cache().lookup_fresh("r1"));
+}
+
+TEST_F(CacheTest, InvalidateForcesTheNextCallerToLoad) {
+  get("r1");
+  cache().invalidate("r1");
+  source.value = "v2";
+  EXPECT_FALSE(cache().lookup_fresh("r1"));
+  auto r = get("r1");
+  EXPECT_EQ(r.freshness, Freshness::kLoaded);
+  EXPECT_EQ(*r.value, "v2");
+}
+
+TEST_F(CacheTest, LoadInFlightDuringInvalidateDoesNotStoreItsOlderResult) {
+  Gate gate(ctx.get_executor());
+  source.gate = &gate;
+  std::optional<CacheResult<std::string>> early;
+  start_get("r1", early);
+  ctx.poll();
+  cache().invalidate("r1");  // an event lands while the old page loads
+  gate.open();
+  drain();
+  ASSERT_TRUE(early && early->ok());
+  EXPECT_EQ(*early->value, "v1") << "its own waiters still get it";
+  source.gate = nullptr;
+  source.value = "v2";
+  auto r = get("r1");
+  EXPECT_EQ(r.freshness, Freshness::kLoaded);
+  EXPECT_EQ(*r.value, "v2");
+}
+
+TEST_F(CacheTest, EvictsTheLeastRecentlyUsedBeyondTheBound) {
+  options.shards = 1;
+  options.max_entries = 3;
+  get("a");
+  clock->advance(10ms);
+  get("b");
+  clock->advance(10ms);
+  get("c");
+  clock->advance(10ms);
+  get("a");  // a is now more recent than b
+  clock->advance(10ms);
+  get("d");
+  EXPECT_EQ(cache().size(), 3u);
+  EXPECT_EQ(cache().stats().evictions, 1u);
+  EXPECT_TRUE(cache().lookup_fresh("a"));
+  EXPECT_FALSE(cache().lookup_fresh("b"));
+  EXPECT_TRUE(cache().lookup_fresh("c"));
+  EXPECT_TRUE(cache().lookup_fresh("d"));
+}
+
+TEST_F(CacheTest, CallerDeadlineFallsBackToTheStaleValue) {
+  get("r1");
+  clock->advance(1500ms);
+  Gate gate(ctx.get_executor());
+  source.gate = &gate;
+  auto r = get("r1", 5ms);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.freshness, Freshness::kStale);
+  gate.open();
+  drain();
+}
+
+TEST_F(CacheTest, CallerDeadlineWithNothingCachedTimesOut) {
+  Gate gate(ctx.get_executor());
+  source.gate = &gate;
+  auto r = get("r1", 5ms);
+  EXPECT_EQ(r.status, Status::kTimedOut);
+  gate.open();
+  drain();
+  EXPECT_TRUE(cache().lookup_fresh("r1")) << "the load went on and was stored";
+}
+
+TEST_F(CacheTest, CancelledCallerDoesNotCancelTheLoad) {
+  Gate gate(ctx.get_executor());
+  source.gate = &gate;
+  asio::cancellation_signal cancel;
+  std::optional<CacheResult<std::string>> out;
+  asio::co_spawn(ctx, [&]() -> asio::awaitable<void> { out = co_await cache().get("r1", loader()); },
+                 asio::bind_cancellation_slot(cancel.slot(), asio::detached));
+  ctx.poll();
+  cancel.emit(asio::cancellation_type::terminal);
+  ctx.poll();
+  ASSERT_TRUE(out);
+  EXPECT_EQ(out->status, Status::kCancelled);
+  gate.open();
+  drain();
+  EXPECT_TRUE(cache().lookup_fresh("r1"));
+  EXPECT_EQ(source.loads, 1);
+}
+
+}  // namespace
+}  // namespace micq::coalesce

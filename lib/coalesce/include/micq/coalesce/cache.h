@@ -1,0 +1,480 @@
+// Cache: a short-TTL cache of loaded values on top of a coalescing Group.
+// Built for values like "the serialized body of room R, page P": read by
+// thousands of callers a second, valid for about a second, expensive to
+// build.
+//
+// Example:
+//   micq::coalesce::CacheOptions options;
+//   options.ttl = std::chrono::milliseconds(1000);
+//   options.max_stale = std::chrono::seconds(30);
+//   micq::coalesce::Cache<PageKey, Body> pages(options);
+//
+//   // hot path: no coroutine frame, one shared lock on one shard
+//   if (auto hit = pages.lookup_fresh(key)) return respond(*hit->value);
+//   auto page = co_await pages.get(key, [=]() -> asio::awaitable<Body> {
+//     co_return co_await build_page(key);
+//   });
+//   if (page.ok()) respond(*page.value, page.freshness == Freshness::kStale);
+//
+// What a caller gets (docs/coalescing.md has the whole table):
+//  * fresh (built at most `ttl` ago): served from memory. Expiry is jittered
+//    down by up to `ttl_jitter` so keys loaded together expire apart.
+//  * near expiry: XFetch early refresh — with growing probability a hit
+//    starts one background refresh (never more than one per key), so a hot
+//    key is reloaded before it expires and nobody waits.
+//  * expired, within `max_stale`: the caller waits for the (coalesced)
+//    reload; if it fails or the caller's deadline passes, the stale value
+//    is served (stale-if-error, Freshness::kStale). With
+//    `stale_while_revalidate`, the stale value is served at once instead and
+//    one background refresh starts.
+//  * a failed load is handed to its waiters, never stored as a value; for
+//    `error_backoff` afterwards no new load starts for that key: callers get
+//    the stale value if any, else the same error at once.
+//  * invalidate(key): the entry is dropped and a load in flight will not
+//    store its (older) result; the next caller loads anew.
+//  * at most `max_entries` entries (rounded up to a multiple of `shards`);
+//    inserting beyond evicts the least recently used of a small random
+//    sample (as Redis does), idle entries before ones still loading.
+//
+// Thread safety: every member function may be called concurrently from any
+// thread, including many threads running one io_context. Entries live in
+// `shards` independently locked maps; a hit takes one shared lock on one
+// shard and writes nothing shared but a per-thread counter.
+// Lifetime: background refreshes keep the cache's state alive.
+#ifndef MICQ_COALESCE_CACHE_H_
+#define MICQ_COALESCE_CACHE_H_
+
+#include <algorithm>
+#include <atomic>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "micq/coalesce/clock.h"
+#include "micq/coalesce/group.h"
+#include "micq/coalesce/internal/counters.h"
+#include "micq/coalesce/internal/expiry.h"
+#include "micq/coalesce/result.h"
+
+namespace micq::coalesce {
+
+struct CacheOptions {
+  Duration ttl = std::chrono::seconds(1);         // how long a value is fresh
+  Duration max_stale = std::chrono::seconds(30);  // how long past ttl it may serve on error
+  double ttl_jitter = 0.1;                        // expiry shortened by up to this fraction
+  double early_refresh_beta = 1.0;                // XFetch beta; 0 turns early refresh off
+  bool stale_while_revalidate = false;            // serve stale at once while refreshing
+  Duration error_backoff = std::chrono::milliseconds(250);  // no new load this long after a failure
+  std::size_t max_entries = 10'000;
+  std::size_t shards = 64;
+  std::shared_ptr<const Clock> clock;       // default: SteadyClock::instance()
+  std::function<double()> uniform;          // draws in (0, 1]; default: per-thread PRNG
+};
+
+enum class Freshness : std::uint8_t {
+  kFresh,   // served from the cache within its TTL
+  kLoaded,  // this caller waited for a load (its own or one it joined)
+  kStale,   // past its TTL, served because the reload failed or is pending
+};
+
+template <class V>
+struct CacheResult : Result<V> {
+  Freshness freshness = Freshness::kLoaded;
+  Duration age{0};  // how long ago the load that built `value` started
+};
+
+struct CacheStats {
+  std::uint64_t hits = 0;               // fresh values served
+  std::uint64_t stale_hits = 0;         // stale values served
+  std::uint64_t misses = 0;             // callers that found nothing servable
+  std::uint64_t loads_started = 0;
+  std::uint64_t loads_failed = 0;
+  std::uint64_t callers_coalesced = 0;  // callers that joined a load in flight
+  std::uint64_t early_refreshes = 0;    // background refreshes started
+  std::uint64_t evictions = 0;
+  std::size_t entries = 0;
+};
+
+template <class Key, class V, class Hash = std::hash<Key>, class KeyEqual = std::equal_to<Key>>
+class Cache {
+ public:
+  using WaitTimeout = std::optional<std::chrono::steady_clock::duration>;
+
+  explicit Cache(CacheOptions options = {}) : state_(std::make_shared<State>(std::move(options))) {}
+
+  // The synchronous hot path: a fresh value, or nullopt when the caller must
+  // go through get() (missing, expired, or due for an early refresh).
+  std::optional<CacheResult<V>> lookup_fresh(const Key& key) {
+    State& st = *state_;
+    TimePoint now = st.options.clock->now();
+    Shard& shard = st.shard_for(key);
+    std::shared_lock lock(shard.mu);
+    auto it = shard.entries.find(key);
+    if (it == shard.entries.end()) return std::nullopt;
+    Entry& entry = it->second;
+    if (!entry.value || now >= entry.fresh_until || st.early_refresh_due(entry, now)) {
+      return std::nullopt;
+    }
+    entry.touch(now);
+    st.counters.local().hits.inc();
+    return st.served(entry, now, Freshness::kFresh);
+  }
+
+  // Everything: a fresh hit, an early refresh, a coalesced load, stale
+  // serving. `loader` is `() -> asio::awaitable<V>` and is used at most once.
+  // `timeout` bounds this caller's wait only; the load goes on without it.
+  template <class Loader>
+  boost::asio::awaitable<CacheResult<V>> get(Key key, Loader loader, WaitTimeout timeout = std::nullopt) {
+    std::shared_ptr<State> st = state_;
+    auto executor = co_await boost::asio::this_coro::executor;
+    TimePoint now = st->options.clock->now();
+    Probe probe = st->probe(key, now);
+    switch (probe.kind) {
+      case ProbeKind::kFresh:
+        st->counters.local().hits.inc();
+        break;
+      case ProbeKind::kFreshRefreshDue:
+        st->counters.local().hits.inc();
+        if (st->claim_refresh(key)) {
+          st->counters.local().early_refreshes.inc();
+          boost::asio::co_spawn(executor, refresh(st, key, std::move(loader)), boost::asio::detached);
+        }
+        break;
+      case ProbeKind::kStaleBackingOff:
+        st->counters.local().stale_hits.inc();
+        break;
+      case ProbeKind::kStale:
+        if (!st->options.stale_while_revalidate) break;
+        st->counters.local().stale_hits.inc();
+        if (st->claim_refresh(key)) {
+          st->counters.local().early_refreshes.inc();
+          boost::asio::co_spawn(executor, refresh(st, key, std::move(loader)), boost::asio::detached);
+        }
+        probe.kind = ProbeKind::kStaleBackingOff;  // i.e. serve it
+        break;
+      case ProbeKind::kFailedBackingOff:
+        st->counters.local().misses.inc();
+        break;
+      case ProbeKind::kMiss:
+        break;
+    }
+    if (probe.kind == ProbeKind::kFresh || probe.kind == ProbeKind::kFreshRefreshDue ||
+        probe.kind == ProbeKind::kStaleBackingOff || probe.kind == ProbeKind::kFailedBackingOff) {
+      co_return std::move(probe.result);
+    }
+    st->counters.local().misses.inc();  // kMiss, or kStale waiting for its reload
+
+    // Named, not a temporary inside the co_await expression: g++ 12
+    // miscompiles temporaries there (double destruction).
+    Loading<Loader> loading{st, key, std::move(loader)};
+    Result<V> loaded = co_await st->group.run(key, std::move(loading), timeout);
+    CacheResult<V> result;
+    static_cast<Result<V>&>(result) = std::move(loaded);
+    if (result.ok()) {
+      result.freshness = Freshness::kLoaded;
+      co_return result;
+    }
+    if (result.status == Status::kLoadFailed || result.status == Status::kTimedOut) {
+      // stale-if-error: anything still within max_stale beats an error.
+      std::optional<CacheResult<V>> stale = st->stale_fallback(key, st->options.clock->now());
+      if (stale) {
+        st->counters.local().stale_hits.inc();
+        co_return std::move(*stale);
+      }
+    }
+    co_return result;
+  }
+
+  // Drops `key`. A load already in flight completes for its waiters but does
+  // not store its result; the next caller starts a new load.
+  void invalidate(const Key& key) { state_->invalidate(key); }
+
+  CacheStats stats() const { return state_->stats(); }
+  std::size_t size() const { return state_->size(); }
+
+ private:
+  struct Entry {
+    // Written under the shard's exclusive lock, read under its shared lock.
+    std::shared_ptr<const V> value;  // null until a load succeeds
+    TimePoint built_at{};            // when the load of `value` started
+    TimePoint fresh_until{};         // built_at + jittered ttl
+    TimePoint stale_until{};         // fresh_until + max_stale
+    Duration load_time{};            // XFetch delta: duration of the last good load
+    std::exception_ptr last_error;   // the last failure, while backing off
+    TimePoint retry_after{};         // no new load before this
+    std::uint64_t generation = 0;    // unique per entry; a load stores only into its own
+    bool loading = false;
+    // Written under the shared lock, hence atomic.
+    std::atomic<Duration::rep> last_used{0};
+    std::atomic<bool> refresh_claimed{false};
+
+    void touch(TimePoint now) {
+      // Skip the store when it would barely change the value, so that a hot
+      // key read on every core does not bounce its cache line for this.
+      Duration::rep t = now.time_since_epoch().count();
+      if (t - last_used.load(std::memory_order_relaxed) > 1'000'000) {
+        last_used.store(t, std::memory_order_relaxed);
+      }
+    }
+  };
+
+  struct alignas(64) Shard {
+    std::shared_mutex mu;
+    std::unordered_map<Key, Entry, Hash, KeyEqual> entries;  // guarded by mu
+  };
+
+  struct Counters {
+    internal::Counter hits, stale_hits, misses, early_refreshes, evictions, loads_failed;
+  };
+
+  enum class ProbeKind { kMiss, kFresh, kFreshRefreshDue, kStale, kStaleBackingOff, kFailedBackingOff };
+
+  struct Probe {
+    ProbeKind kind = ProbeKind::kMiss;
+    CacheResult<V> result;  // what to serve, for the kinds that serve
+  };
+
+  struct State {
+    explicit State(CacheOptions opts) : options(std::move(opts)), shards(std::max<std::size_t>(1, options.shards)) {
+      if (!options.clock) options.clock = SteadyClock::instance();
+      if (!options.uniform) options.uniform = &internal::uniform_open_closed;
+      std::size_t cap = (std::max<std::size_t>(1, options.max_entries) + shards.size() - 1) / shards.size();
+      per_shard_cap = std::max<std::size_t>(1, cap);
+    }
+
+    CacheOptions options;  // constant after construction
+    std::vector<Shard> shards;
+    std::size_t per_shard_cap = 1;  // constant after construction
+    Group<Key, V, Hash, KeyEqual> group;
+    internal::Striped<Counters> counters;
+    std::atomic<std::uint64_t> next_generation{1};
+
+    Shard& shard_for(const Key& key) { return shards[Hash{}(key) % shards.size()]; }
+
+    bool early_refresh_due(const Entry& entry, TimePoint now) const {
+      if (entry.refresh_claimed.load(std::memory_order_relaxed)) return false;
+      if (internal::xfetch_impossible(now, entry.fresh_until, entry.load_time, options.early_refresh_beta)) {
+        return false;
+      }
+      return internal::xfetch_due(now, entry.fresh_until, entry.load_time, options.early_refresh_beta,
+                                  options.uniform());
+    }
+
+    static CacheResult<V> served(const Entry& entry, TimePoint now, Freshness freshness) {
+      CacheResult<V> result;
+      result.value = entry.value;
+      result.freshness = freshness;
+      result.age = now - entry.built_at;
+      return result;
+    }
+
+    Probe probe(const Key& key, TimePoint now) {
+      Probe probe;
+      Shard& shard = shard_for(key);
+      std::shared_lock lock(shard.mu);
+      auto it = shard.entries.find(key);
+      if (it == shard.entries.end()) return probe;
+      Entry& entry = it->second;
+      entry.touch(now);
+      bool backing_off = now < entry.retry_after;
+      if (entry.value && now < entry.fresh_until) {
+        probe.kind = early_refresh_due(entry, now) ? ProbeKind::kFreshRefreshDue : ProbeKind::kFresh;
+        probe.result = served(entry, now, Freshness::kFresh);
+      } else if (entry.value && now < entry.stale_until) {
+        probe.kind = backing_off ? ProbeKind::kStaleBackingOff : ProbeKind::kStale;
+        probe.result = served(entry, now, Freshness::kStale);
+      } else if (backing_off && entry.last_error) {
+        probe.kind = ProbeKind::kFailedBackingOff;
+        probe.result.status = Status::kLoadFailed;
+        probe.result.error = entry.last_error;
+      }
+      return probe;
+    }
+
+    std::optional<CacheResult<V>> stale_fallback(const Key& key, TimePoint now) {
+      Shard& shard = shard_for(key);
+      std::shared_lock lock(shard.mu);
+      auto it = shard.entries.find(key);
+      if (it == shard.entries.end() || !it->second.value || now >= it->second.stale_until) {
+        return std::nullopt;
+      }
+      return served(it->second, now, Freshness::kStale);
+    }
+
+    bool claim_refresh(const Key& key) {
+      Shard& shard = shard_for(key);
+      std::shared_lock lock(shard.mu);
+      auto it = shard.entries.find(key);
+      if (it == shard.entries.end()) return false;
+      return !it->second.refresh_claimed.exchange(true, std::memory_order_acq_rel);
+    }
+
+    // Marks the entry as loading (creating it, and evicting another if the
+    // shard is full); returns the generation the load may store into.
+    std::uint64_t begin_load(const Key& key, TimePoint now) {
+      Shard& shard = shard_for(key);
+      std::unique_lock lock(shard.mu);
+      auto [it, inserted] = shard.entries.try_emplace(key);
+      Entry& entry = it->second;
+      if (inserted) {
+        entry.generation = next_generation.fetch_add(1, std::memory_order_relaxed);
+        entry.last_used.store(now.time_since_epoch().count(), std::memory_order_relaxed);
+        if (shard.entries.size() > per_shard_cap) evict_one(shard, key);
+      }
+      entry.loading = true;
+      return entry.generation;
+    }
+
+    // Evicts the least recently used of a small sample, sparing the entry
+    // being inserted. Entries with a load in flight go only if the sample
+    // holds nothing else (their load then completes without storing), so
+    // the bound holds even when every key is loading.
+    void evict_one(Shard& shard, const Key& spare) {
+      constexpr std::size_t kSample = 8;
+      auto& map = shard.entries;
+      std::size_t buckets = map.bucket_count();
+      std::size_t start = static_cast<std::size_t>(options.uniform() * static_cast<double>(buckets)) % buckets;
+      const Key* idle_victim = nullptr;
+      const Key* loading_victim = nullptr;
+      Duration::rep idle_oldest = 0, loading_oldest = 0;
+      std::size_t seen = 0;
+      for (std::size_t i = 0; i < buckets && seen < kSample; ++i) {
+        std::size_t b = (start + i) % buckets;
+        for (auto local = map.begin(b); local != map.end(b) && seen < kSample; ++local) {
+          if (KeyEqual{}(local->first, spare)) continue;
+          ++seen;
+          Duration::rep used = local->second.last_used.load(std::memory_order_relaxed);
+          const Key*& victim = local->second.loading ? loading_victim : idle_victim;
+          Duration::rep& oldest = local->second.loading ? loading_oldest : idle_oldest;
+          if (!victim || used < oldest) {
+            victim = &local->first;
+            oldest = used;
+          }
+        }
+      }
+      const Key* victim = idle_victim ? idle_victim : loading_victim;
+      if (victim) {
+        map.erase(*victim);
+        counters.local().evictions.inc();
+      }
+    }
+
+    void finish_load(const Key& key, std::uint64_t generation, std::shared_ptr<const V> value,
+                     std::exception_ptr error, TimePoint started, TimePoint ended) {
+      Shard& shard = shard_for(key);
+      std::unique_lock lock(shard.mu);
+      auto it = shard.entries.find(key);
+      if (it == shard.entries.end() || it->second.generation != generation) return;  // invalidated
+      Entry& entry = it->second;
+      entry.loading = false;
+      entry.refresh_claimed.store(false, std::memory_order_release);
+      if (value) {
+        entry.value = std::move(value);
+        entry.built_at = started;
+        entry.fresh_until = started + internal::jittered_ttl(options.ttl, options.ttl_jitter,
+                                                             1.0 - options.uniform());
+        entry.stale_until = entry.fresh_until + options.max_stale;
+        entry.load_time = ended - started;
+        entry.last_error = nullptr;
+        entry.retry_after = TimePoint{};
+      } else {
+        entry.last_error = std::move(error);
+        entry.retry_after = ended + options.error_backoff;
+      }
+    }
+
+    void invalidate(const Key& key) {
+      {
+        Shard& shard = shard_for(key);
+        std::unique_lock lock(shard.mu);
+        shard.entries.erase(key);
+      }
+      group.forget(key);
+    }
+
+    std::size_t size() {
+      std::size_t n = 0;
+      for (auto& shard : shards) {
+        std::shared_lock lock(shard.mu);
+        n += shard.entries.size();
+      }
+      return n;
+    }
+
+    CacheStats stats() {
+      CacheStats s;
+      counters.for_each([&](const Counters& c) {
+        s.hits += c.hits.get();
+        s.stale_hits += c.stale_hits.get();
+        s.misses += c.misses.get();
+        s.early_refreshes += c.early_refreshes.get();
+        s.evictions += c.evictions.get();
+        s.loads_failed += c.loads_failed.get();
+      });
+      GroupStats g = group.stats();
+      s.loads_started = g.loads_started;
+      s.callers_coalesced = g.callers_coalesced;
+      s.entries = size();
+      return s;
+    }
+  };
+
+  // The loader handed to the group: runs the caller's loader and stores
+  // what it produced (or the failure) before the waiters are woken, so a
+  // caller arriving right after sees the new entry.
+  template <class Loader>
+  struct Loading {
+    std::shared_ptr<State> st;
+    Key key;
+    Loader loader;
+    boost::asio::awaitable<std::shared_ptr<const V>> operator()() {
+      return load(st, key, std::move(loader));
+    }
+  };
+
+  template <class Loader>
+  static boost::asio::awaitable<std::shared_ptr<const V>> load(std::shared_ptr<State> st, Key key, Loader loader) {
+    TimePoint started = st->options.clock->now();
+    std::uint64_t generation = st->begin_load(key, started);
+    std::shared_ptr<const V> value;
+    std::exception_ptr error;
+    try {
+      auto loaded = co_await loader();
+      value = internal::to_shared<V>(std::move(loaded));
+    } catch (...) {
+      error = std::current_exception();
+    }
+    TimePoint ended = st->options.clock->now();
+    if (error) {
+      st->counters.local().loads_failed.inc();
+      st->finish_load(key, generation, nullptr, error, started, ended);
+      std::rethrow_exception(error);
+    }
+    st->finish_load(key, generation, value, nullptr, started, ended);
+    co_return value;
+  }
+
+  template <class Loader>
+  static boost::asio::awaitable<void> refresh(std::shared_ptr<State> st, Key key, Loader loader) {
+    Loading<Loader> loading{st, key, std::move(loader)};
+    Result<V> ignored = co_await st->group.run(key, std::move(loading));
+    (void)ignored;
+  }
+
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace micq::coalesce
+
+#endif  // MICQ_COALESCE_CACHE_H_

@@ -1,0 +1,263 @@
+// Internal to micq::coalesce: one in-flight load (a Flight) and the callers
+// waiting on it (Waiters). Not part of the public API.
+//
+// The rule that keeps every caller completing exactly once: a Waiter is
+// completed only by whoever wins Waiter::claim() — the flight's leader
+// (delivering the outcome), the caller's cancellation slot, or its deadline.
+// Everyone else who reaches it later does nothing.
+#ifndef MICQ_COALESCE_INTERNAL_FLIGHT_H_
+#define MICQ_COALESCE_INTERNAL_FLIGHT_H_
+
+#include <atomic>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/cancellation_type.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <exception>
+#include <future>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <type_traits>
+#include <utility>
+
+#include "micq/coalesce/result.h"
+
+namespace micq::coalesce::internal {
+
+namespace asio = boost::asio;
+
+// What a finished load produced: exactly one of the two is set.
+template <class V>
+struct Outcome {
+  std::shared_ptr<const V> value;
+  std::exception_ptr error;
+};
+
+template <class V>
+Result<V> make_result(const Outcome<V>& outcome, bool shared) {
+  Result<V> result;
+  result.status = outcome.value ? Status::kOk : Status::kLoadFailed;
+  result.value = outcome.value;
+  result.error = outcome.error;
+  result.shared = shared;
+  return result;
+}
+
+template <class V>
+Result<V> make_left_result(Status why) {
+  Result<V> result;
+  result.status = why;
+  return result;
+}
+
+// Lets a loader return either V or std::shared_ptr<const V> (the latter
+// when it already holds the value shared, as the cache does).
+template <class V, class T>
+std::shared_ptr<const V> to_shared(T&& loaded) {
+  if constexpr (std::is_convertible_v<std::decay_t<T>, std::shared_ptr<const V>>) {
+    return std::shared_ptr<const V>(std::forward<T>(loaded));
+  } else {
+    return std::make_shared<const V>(std::forward<T>(loaded));
+  }
+}
+
+template <class V>
+class Flight;
+
+template <class V>
+class Waiter {
+ public:
+  using List = std::list<std::shared_ptr<Waiter>>;
+  virtual ~Waiter() = default;
+
+  // True for exactly one caller over the waiter's life: the one that must
+  // complete it.
+  bool claim() { return !claimed_.exchange(true, std::memory_order_acq_rel); }
+  bool claimed() const { return claimed_.load(std::memory_order_acquire); }
+
+  // REQUIRES: this thread's claim() returned true. Delivers the result to the
+  // caller (asynchronous waiters resume on their own executor).
+  virtual void complete(Result<V> result) = 0;
+
+ private:
+  friend class Flight<V>;
+  std::atomic<bool> claimed_{false};
+  // Position in Flight::waiters_; both guarded by Flight::mu_.
+  typename List::iterator position_;
+  bool linked_ = false;
+};
+
+// One load in progress for one key. Shared by the group's map (until the
+// load finishes or is forgotten), the coroutine driving the load, and every
+// waiter (so that a waiter can leave).
+//
+// Thread-safe: every member function may be called from any thread.
+template <class V>
+class Flight {
+ public:
+  // Adds a caller. If the flight already finished (a caller that looked the
+  // flight up just before the leader removed it), the caller gets the
+  // outcome at once.
+  void add(std::shared_ptr<Waiter<V>> waiter) {
+    std::unique_lock lock(mu_);
+    ++callers_;
+    if (finished_) {
+      Outcome<V> outcome = outcome_;
+      lock.unlock();
+      if (waiter->claim()) waiter->complete(make_result(outcome, true));
+      return;
+    }
+    if (waiter->claimed()) return;  // cancelled before it got here
+    Waiter<V>* raw = waiter.get();
+    raw->position_ = waiters_.insert(waiters_.end(), std::move(waiter));
+    raw->linked_ = true;
+  }
+
+  // Unlinks a waiter that left on its own (cancellation or deadline), so
+  // that a load that never ends does not accumulate departed callers.
+  void remove(Waiter<V>* waiter) {
+    std::lock_guard lock(mu_);
+    if (waiter->linked_) {
+      waiter->linked_ = false;
+      waiters_.erase(waiter->position_);
+    }
+  }
+
+  // Completes every caller still waiting with `outcome`. Called once.
+  void finish(Outcome<V> outcome) {
+    typename Waiter<V>::List to_wake;
+    bool shared;
+    {
+      std::lock_guard lock(mu_);
+      finished_ = true;
+      outcome_ = outcome;
+      shared = callers_ > 1;
+      to_wake.swap(waiters_);
+      for (auto& waiter : to_wake) waiter->linked_ = false;
+    }
+    for (auto& waiter : to_wake) {
+      if (waiter->claim()) waiter->complete(make_result(outcome, shared));
+    }
+  }
+
+  std::size_t callers() const {
+    std::lock_guard lock(mu_);
+    return callers_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  bool finished_ = false;                 // guarded by mu_
+  Outcome<V> outcome_;                    // guarded by mu_; set when finished_
+  std::size_t callers_ = 0;               // guarded by mu_; leader included
+  typename Waiter<V>::List waiters_;      // guarded by mu_
+};
+
+// A coroutine (or any Asio completion handler) waiting on a flight.
+template <class V, class Handler>
+class AsyncWaiter final : public Waiter<V>,
+                          public std::enable_shared_from_this<AsyncWaiter<V, Handler>> {
+ public:
+  AsyncWaiter(Handler handler, std::shared_ptr<Flight<V>> flight,
+              const asio::any_io_executor& fallback)
+      : handler_(std::move(handler)),
+        executor_(asio::get_associated_executor(handler_, fallback)),
+        work_(asio::make_work_guard(executor_)),
+        flight_(std::move(flight)) {}
+
+  // Connects the caller's cancellation slot and optional deadline. Either
+  // one makes this caller leave; the load itself is never cancelled.
+  void arm(std::optional<std::chrono::steady_clock::duration> timeout) {
+    auto slot = asio::get_associated_cancellation_slot(handler_);
+    if (slot.is_connected()) {
+      slot.template emplace<LeaveOnCancel>(this->weak_from_this());
+    }
+    if (timeout) {
+      deadline_.emplace(executor_, *timeout);
+      deadline_->async_wait([weak = this->weak_from_this()](boost::system::error_code ec) {
+        if (ec) return;  // cancelled: the waiter completed first
+        if (auto self = weak.lock()) self->leave(Status::kTimedOut);
+      });
+    }
+  }
+
+  void complete(Result<V> result) override {
+    // Resume the caller on its own executor, never inline on the leader's
+    // stack: 10,000 waiters are spread over every thread of the pool.
+    asio::post(executor_, [self = this->shared_from_this(), result = std::move(result)]() mutable {
+      self->invoke(std::move(result));
+    });
+  }
+
+ private:
+  struct LeaveOnCancel {
+    std::weak_ptr<AsyncWaiter> waiter;
+    void operator()(asio::cancellation_type_t) {
+      if (auto self = waiter.lock()) self->leave(Status::kCancelled);
+    }
+  };
+
+  void leave(Status why) {
+    if (!this->claim()) return;
+    flight_->remove(this);
+    complete(make_left_result<V>(why));
+  }
+
+  void invoke(Result<V> result) {
+    if (deadline_) deadline_->cancel();
+    flight_.reset();
+    auto handler = std::move(handler_);
+    auto work = std::move(work_);
+    std::move(handler)(std::move(result));
+  }
+
+  Handler handler_;
+  asio::associated_executor_t<Handler, asio::any_io_executor> executor_;
+  asio::executor_work_guard<asio::associated_executor_t<Handler, asio::any_io_executor>> work_;
+  std::shared_ptr<Flight<V>> flight_;
+  std::optional<asio::steady_timer> deadline_;
+};
+
+// A plain thread waiting on a flight (Group::run_blocking).
+template <class V>
+class BlockingWaiter final : public Waiter<V> {
+ public:
+  std::future<Result<V>> future() { return promise_.get_future(); }
+  void complete(Result<V> result) override { promise_.set_value(std::move(result)); }
+
+ private:
+  std::promise<Result<V>> promise_;
+};
+
+// Suspends the calling coroutine until `flight` finishes, the caller is
+// cancelled, or `timeout` passes. `after_joining` runs once the caller is
+// registered (the leader starts its load there, so that even a load that
+// completes at once finds its first caller waiting).
+template <class V, class AfterJoining, class Token>
+auto async_wait(const std::shared_ptr<Flight<V>>& flight, const asio::any_io_executor& fallback,
+                const std::optional<std::chrono::steady_clock::duration>& timeout,
+                AfterJoining& after_joining, Token&& token) {
+  // Parameters by reference: callers co_await this, and g++ 12 mishandles
+  // by-value temporaries that live across a co_await.
+
+  return asio::async_initiate<Token, void(Result<V>)>(
+      [](auto handler, std::shared_ptr<Flight<V>> flight, asio::any_io_executor fallback,
+         std::optional<std::chrono::steady_clock::duration> timeout, AfterJoining after_joining) {
+        using H = std::decay_t<decltype(handler)>;
+        auto waiter = std::make_shared<AsyncWaiter<V, H>>(std::move(handler), flight, fallback);
+        waiter->arm(timeout);
+        flight->add(std::move(waiter));
+        std::move(after_joining)();
+      },
+      token, flight, fallback, timeout, std::move(after_joining));
+}
+
+}  // namespace micq::coalesce::internal
+
+#endif  // MICQ_COALESCE_INTERNAL_FLIGHT_H_
