@@ -10,6 +10,8 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "testing/gate.h"
 
@@ -376,6 +378,76 @@ TEST_F(CacheTest, CancelledCallerDoesNotCancelTheLoad) {
   drain();
   EXPECT_TRUE(cache().lookup_fresh("r1"));
   EXPECT_EQ(source.loads, 1);
+}
+
+// The hot path serves repeat hits from a per-thread view; these pin that
+// the view never outlives what it mirrors.
+TEST_F(CacheTest, RepeatHitSeesAnInvalidation) {
+  get("r1");
+  ASSERT_TRUE(cache().lookup_fresh("r1"));  // recorded in this thread's view
+  ASSERT_TRUE(cache().lookup_fresh("r1"));  // served from it
+  cache().invalidate("r1");
+  EXPECT_FALSE(cache().lookup_fresh("r1"));
+}
+
+TEST_F(CacheTest, RepeatHitSeesARefreshedValue) {
+  get("r1");
+  ASSERT_TRUE(cache().lookup_fresh("r1"));
+  clock->advance(1001ms);
+  source.value = "v2";
+  get("r1");
+  auto hit = cache().lookup_fresh("r1");
+  ASSERT_TRUE(hit);
+  EXPECT_EQ(*hit->value, "v2");
+}
+
+TEST_F(CacheTest, RepeatHitSeesAnEviction) {
+  options.shards = 1;
+  options.max_entries = 1;
+  get("a");
+  ASSERT_TRUE(cache().lookup_fresh("a"));
+  clock->advance(10ms);
+  get("b");  // evicts a
+  EXPECT_FALSE(cache().lookup_fresh("a"));
+}
+
+TEST_F(CacheTest, RepeatHitStopsAtExpiry) {
+  get("r1");
+  ASSERT_TRUE(cache().lookup_fresh("r1"));
+  clock->advance(999ms);
+  EXPECT_TRUE(cache().lookup_fresh("r1"));
+  clock->advance(1ms);
+  EXPECT_FALSE(cache().lookup_fresh("r1"));
+}
+
+TEST_F(CacheTest, HitsOnOtherThreadsShareTheValueAndAreAllCounted) {
+  get("r1");
+  const std::string* stored = cache().lookup_fresh("r1")->value.get();
+  constexpr int kThreads = 4, kHits = 1000;
+  std::vector<std::thread> threads;
+  std::atomic<int> same{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kHits; ++i) {
+        auto hit = cache().lookup_fresh("r1");
+        if (hit && hit->value.get() == stored) ++same;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(same.load(), kThreads * kHits) << "one stored body, never copied per thread";
+  EXPECT_EQ(cache().stats().hits, 1u + kThreads * kHits);
+}
+
+TEST_F(CacheTest, ValueOutlivesItsEviction) {
+  options.shards = 1;
+  options.max_entries = 1;
+  get("a");
+  auto held = cache().lookup_fresh("a");
+  ASSERT_TRUE(held);
+  clock->advance(10ms);
+  get("b");  // evicts a while a response still holds it
+  EXPECT_EQ(*held->value, "v1");
 }
 
 }  // namespace

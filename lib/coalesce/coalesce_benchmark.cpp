@@ -86,6 +86,19 @@ NaiveCache* shared_naive() {
   return cache;
 }
 
+// The machine's own ceiling: work that shares nothing between threads.
+// On a VM whose two vCPUs are one core's hyperthreads this, not 2.0x, is
+// the most any hit path can scale.
+void BM_Ceiling_NothingShared(benchmark::State& state) {
+  std::uint64_t x = static_cast<std::uint64_t>(state.thread_index()) + 1;
+  for (auto _ : state) {
+    for (int i = 0; i < 16; ++i) x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+    benchmark::DoNotOptimize(x);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_Ceiling_NothingShared)->Threads(1)->Threads(2)->UseRealTime();
+
 // Many rooms: each thread walks the rooms in its own order.
 void BM_Hit_Coalesce_ManyRooms(benchmark::State& state) {
   auto* cache = shared_cache();
@@ -162,6 +175,24 @@ asio::awaitable<Body> build_body() {
   co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
   co_return Body(10 * 1024, 'x');
 }
+
+// The harness alone: 10,000 coroutines spawned, each suspending once. What
+// the two benchmarks below cost beyond this is the cache's own work.
+void BM_Floor_10kCoroutines_OnePostEach(benchmark::State& state) {
+  for (auto _ : state) {
+    asio::io_context ctx;
+    int done = 0;
+    for (int i = 0; i < kCallers; ++i) {
+      asio::co_spawn(ctx, [&]() -> asio::awaitable<void> {
+        co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
+        ++done;
+      }, asio::detached);
+    }
+    ctx.run();
+    if (done != kCallers) state.SkipWithError("not every caller completed");
+  }
+}
+BENCHMARK(BM_Floor_10kCoroutines_OnePostEach)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 void BM_Coalesce_10kCallers_OneLoad(benchmark::State& state) {
   std::int64_t loads = 0;

@@ -115,19 +115,42 @@ class Cache {
 
   // The synchronous hot path: a fresh value, or nullopt when the caller must
   // go through get() (missing, expired, or due for an early refresh).
+  //
+  // A repeat hit is served from this thread's own view of the cache: no
+  // lock, and no write to any cache line another thread reads (the value is
+  // handed out through a thread-private owner), so hits scale with cores
+  // even when every thread serves the same hot room. The view is validated
+  // against the entry's version, which every store, invalidation and
+  // eviction bumps.
   std::optional<CacheResult<V>> lookup_fresh(const Key& key) {
     State& st = *state_;
     TimePoint now = st.options.clock->now();
+    LocalView& view = local_view();
+    auto local = view.entries.find(key);
+    if (local != view.entries.end()) {
+      LocalEntry& seen = local->second;
+      if (seen.entry->version.load(std::memory_order_acquire) == seen.version && now < seen.fresh_until &&
+          internal::xfetch_impossible(now, seen.fresh_until, seen.load_time, st.options.early_refresh_beta)) {
+        seen.entry->touch(now);
+        st.counters.local().hits.inc();
+        CacheResult<V> result;
+        result.value = seen.value;
+        result.freshness = Freshness::kFresh;
+        result.age = now - seen.built_at;
+        return result;
+      }
+    }
     Shard& shard = st.shard_for(key);
     std::shared_lock lock(shard.mu);
     auto it = shard.entries.find(key);
     if (it == shard.entries.end()) return std::nullopt;
-    Entry& entry = it->second;
+    Entry& entry = *it->second;
     if (!entry.value || now >= entry.fresh_until || st.early_refresh_due(entry, now)) {
       return std::nullopt;
     }
     entry.touch(now);
     st.counters.local().hits.inc();
+    remember(view, key, it->second);
     return st.served(entry, now, Freshness::kFresh);
   }
 
@@ -136,6 +159,8 @@ class Cache {
   // `timeout` bounds this caller's wait only; the load goes on without it.
   template <class Loader>
   boost::asio::awaitable<CacheResult<V>> get(Key key, Loader loader, WaitTimeout timeout = std::nullopt) {
+    std::optional<CacheResult<V>> hit = lookup_fresh(key);
+    if (hit) co_return std::move(*hit);
     std::shared_ptr<State> st = state_;
     auto executor = co_await boost::asio::this_coro::executor;
     TimePoint now = st->options.clock->now();
@@ -204,7 +229,9 @@ class Cache {
   std::size_t size() const { return state_->size(); }
 
  private:
-  struct Entry {
+  // Cache-line aligned: every hit on the key reads `version`, and nothing
+  // another thread writes may share its line.
+  struct alignas(64) Entry {
     // Written under the shard's exclusive lock, read under its shared lock.
     std::shared_ptr<const V> value;  // null until a load succeeds
     TimePoint built_at{};            // when the load of `value` started
@@ -215,6 +242,9 @@ class Cache {
     TimePoint retry_after{};         // no new load before this
     std::uint64_t generation = 0;    // unique per entry; a load stores only into its own
     bool loading = false;
+    // Bumped under the exclusive lock whenever `value` is replaced or the
+    // entry leaves the map; per-thread views compare it on every hit.
+    std::atomic<std::uint64_t> version{0};
     // Written under the shared lock, hence atomic.
     std::atomic<Duration::rep> last_used{0};
     std::atomic<bool> refresh_claimed{false};
@@ -231,7 +261,7 @@ class Cache {
 
   struct alignas(64) Shard {
     std::shared_mutex mu;
-    std::unordered_map<Key, Entry, Hash, KeyEqual> entries;  // guarded by mu
+    std::unordered_map<Key, std::shared_ptr<Entry>, Hash, KeyEqual> entries;  // guarded by mu
   };
 
   struct Counters {
@@ -285,7 +315,7 @@ class Cache {
       std::shared_lock lock(shard.mu);
       auto it = shard.entries.find(key);
       if (it == shard.entries.end()) return probe;
-      Entry& entry = it->second;
+      Entry& entry = *it->second;
       entry.touch(now);
       bool backing_off = now < entry.retry_after;
       if (entry.value && now < entry.fresh_until) {
@@ -306,10 +336,10 @@ class Cache {
       Shard& shard = shard_for(key);
       std::shared_lock lock(shard.mu);
       auto it = shard.entries.find(key);
-      if (it == shard.entries.end() || !it->second.value || now >= it->second.stale_until) {
+      if (it == shard.entries.end() || !it->second->value || now >= it->second->stale_until) {
         return std::nullopt;
       }
-      return served(it->second, now, Freshness::kStale);
+      return served(*it->second, now, Freshness::kStale);
     }
 
     bool claim_refresh(const Key& key) {
@@ -317,7 +347,7 @@ class Cache {
       std::shared_lock lock(shard.mu);
       auto it = shard.entries.find(key);
       if (it == shard.entries.end()) return false;
-      return !it->second.refresh_claimed.exchange(true, std::memory_order_acq_rel);
+      return !it->second->refresh_claimed.exchange(true, std::memory_order_acq_rel);
     }
 
     // Marks the entry as loading (creating it, and evicting another if the
@@ -326,7 +356,8 @@ class Cache {
       Shard& shard = shard_for(key);
       std::unique_lock lock(shard.mu);
       auto [it, inserted] = shard.entries.try_emplace(key);
-      Entry& entry = it->second;
+      if (inserted) it->second = std::make_shared<Entry>();
+      Entry& entry = *it->second;
       if (inserted) {
         entry.generation = next_generation.fetch_add(1, std::memory_order_relaxed);
         entry.last_used.store(now.time_since_epoch().count(), std::memory_order_relaxed);
@@ -354,9 +385,10 @@ class Cache {
         for (auto local = map.begin(b); local != map.end(b) && seen < kSample; ++local) {
           if (KeyEqual{}(local->first, spare)) continue;
           ++seen;
-          Duration::rep used = local->second.last_used.load(std::memory_order_relaxed);
-          const Key*& victim = local->second.loading ? loading_victim : idle_victim;
-          Duration::rep& oldest = local->second.loading ? loading_oldest : idle_oldest;
+          const Entry& candidate = *local->second;
+          Duration::rep used = candidate.last_used.load(std::memory_order_relaxed);
+          const Key*& victim = candidate.loading ? loading_victim : idle_victim;
+          Duration::rep& oldest = candidate.loading ? loading_oldest : idle_oldest;
           if (!victim || used < oldest) {
             victim = &local->first;
             oldest = used;
@@ -365,7 +397,9 @@ class Cache {
       }
       const Key* victim = idle_victim ? idle_victim : loading_victim;
       if (victim) {
-        map.erase(*victim);
+        auto it = map.find(*victim);
+        it->second->version.fetch_add(1, std::memory_order_release);
+        map.erase(it);
         counters.local().evictions.inc();
       }
     }
@@ -375,12 +409,13 @@ class Cache {
       Shard& shard = shard_for(key);
       std::unique_lock lock(shard.mu);
       auto it = shard.entries.find(key);
-      if (it == shard.entries.end() || it->second.generation != generation) return;  // invalidated
-      Entry& entry = it->second;
+      if (it == shard.entries.end() || it->second->generation != generation) return;  // invalidated
+      Entry& entry = *it->second;
       entry.loading = false;
       entry.refresh_claimed.store(false, std::memory_order_release);
       if (value) {
         entry.value = std::move(value);
+        entry.version.fetch_add(1, std::memory_order_release);
         entry.built_at = started;
         entry.fresh_until = started + internal::jittered_ttl(options.ttl, options.ttl_jitter,
                                                              1.0 - options.uniform());
@@ -398,7 +433,11 @@ class Cache {
       {
         Shard& shard = shard_for(key);
         std::unique_lock lock(shard.mu);
-        shard.entries.erase(key);
+        auto it = shard.entries.find(key);
+        if (it != shard.entries.end()) {
+          it->second->version.fetch_add(1, std::memory_order_release);
+          shard.entries.erase(it);
+        }
       }
       group.forget(key);
     }
@@ -472,7 +511,63 @@ class Cache {
     (void)ignored;
   }
 
+  // Holds one reference to a shared value for one thread. Aligned and
+  // sized to whole cache lines so that the thread's reference count (in
+  // the same allocation) shares a line with nothing another thread touches.
+  struct alignas(64) PrivateOwner {
+    explicit PrivateOwner(std::shared_ptr<const V> v) : value(std::move(v)) {}
+    std::shared_ptr<const V> value;
+  };
+
+  // One thread's private record of an entry it served.
+  struct LocalEntry {
+    std::shared_ptr<Entry> entry;    // keeps `version` readable after eviction
+    std::uint64_t version = 0;       // entry->version when recorded
+    std::shared_ptr<const V> value;  // aliases a thread-private owner
+    TimePoint built_at{};
+    TimePoint fresh_until{};
+    Duration load_time{};
+  };
+  struct LocalView {
+    std::weak_ptr<State> owner;  // lets views of destroyed caches be pruned
+    std::unordered_map<Key, LocalEntry, Hash, KeyEqual> entries;
+  };
+
+  // This thread's view of this cache. Views are per thread and per cache
+  // (told apart by a process-unique id, never by address).
+  LocalView& local_view() {
+    thread_local std::uint64_t last_id = 0;
+    thread_local LocalView* last_view = nullptr;
+    if (last_id == id_) return *last_view;
+    thread_local std::unordered_map<std::uint64_t, std::unique_ptr<LocalView>> views;
+    auto& slot = views[id_];
+    if (!slot) {
+      std::erase_if(views, [](const auto& kv) { return kv.second && kv.second->owner.expired(); });
+      slot = std::make_unique<LocalView>();
+      slot->owner = state_;
+    }
+    last_id = id_;
+    last_view = slot.get();
+    return *slot;
+  }
+
+  // REQUIRES: the shard's lock is held (shared is enough).
+  void remember(LocalView& view, const Key& key, const std::shared_ptr<Entry>& entry) {
+    if (view.entries.size() >= state_->options.max_entries) view.entries.clear();
+    LocalEntry& seen = view.entries[key];
+    seen.entry = entry;
+    seen.version = entry->version.load(std::memory_order_relaxed);
+    // A private control block: copies of `value` made by this thread bump
+    // only this thread's counter, never the shared one.
+    auto owner = std::make_shared<const PrivateOwner>(entry->value);
+    seen.value = std::shared_ptr<const V>(owner, owner->value.get());
+    seen.built_at = entry->built_at;
+    seen.fresh_until = entry->fresh_until;
+    seen.load_time = entry->load_time;
+  }
+
   std::shared_ptr<State> state_;
+  std::uint64_t id_ = internal::next_instance_id();
 };
 
 }  // namespace micq::coalesce

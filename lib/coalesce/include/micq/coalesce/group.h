@@ -82,7 +82,7 @@ class Group {
   template <class Loader>
   boost::asio::awaitable<Result<V>> run(Key key, Loader loader, WaitTimeout timeout = std::nullopt) {
     auto executor = co_await boost::asio::this_coro::executor;
-    auto [flight, leader] = state_->join_or_start(key);
+    auto [flight, leader] = state_->join_or_start(key, executor);
     auto start_load = [&, leader = leader, flight = flight] {
       if (!leader) return;
       boost::asio::co_spawn(executor, drive(state_, key, flight, std::move(loader)),
@@ -99,7 +99,7 @@ class Group {
   // block the thread, which is what run() exists to avoid).
   template <class Fn>
   Result<V> run_blocking(Key key, Fn fn) {
-    auto [flight, leader] = state_->join_or_start(key);
+    auto [flight, leader] = state_->join_or_start(key, std::nullopt);
     auto waiter = std::make_shared<internal::BlockingWaiter<V>>();
     auto future = waiter->future();
     flight->add(waiter);
@@ -142,12 +142,14 @@ class Group {
 
     Shard& shard_for(const Key& key) { return shards[Hash{}(key) % kShards]; }
 
-    std::pair<FlightPtr, bool> join_or_start(const Key& key) {
+    // `driver`: where the load will run if this caller leads.
+    std::pair<FlightPtr, bool> join_or_start(const Key& key,
+                                             const std::optional<boost::asio::any_io_executor>& driver) {
       Shard& shard = shard_for(key);
       std::lock_guard lock(shard.mu);
       auto [it, inserted] = shard.flights.try_emplace(key);
       if (inserted) {
-        it->second = std::make_shared<internal::Flight<V>>();
+        it->second = std::make_shared<internal::Flight<V>>(driver);
         loads_started.fetch_add(1, std::memory_order_relaxed);
       } else {
         callers_coalesced.fetch_add(1, std::memory_order_relaxed);

@@ -20,10 +20,13 @@ class Counter {
   std::atomic<std::uint64_t> n_{0};
 };
 
-// The stripe this thread writes: threads are numbered round-robin on first
-// use, so two busy threads never share a stripe unless there are more than
-// kStripes of them.
+// The stripe this thread writes: each live thread holds its own stripe
+// (released when the thread exits); only beyond kStripes live threads do
+// threads share one.
 std::size_t this_thread_stripe();
+
+// A process-unique, never reused, non-zero number for a cache instance.
+std::uint64_t next_instance_id();
 inline constexpr std::size_t kStripes = 16;
 
 template <class T>

@@ -19,12 +19,12 @@
 #include <chrono>
 #include <exception>
 #include <future>
-#include <list>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "micq/coalesce/result.h"
 
@@ -73,7 +73,6 @@ class Flight;
 template <class V>
 class Waiter {
  public:
-  using List = std::list<std::shared_ptr<Waiter>>;
   virtual ~Waiter() = default;
 
   // True for exactly one caller over the waiter's life: the one that must
@@ -88,9 +87,12 @@ class Waiter {
  private:
   friend class Flight<V>;
   std::atomic<bool> claimed_{false};
-  // Position in Flight::waiters_; both guarded by Flight::mu_.
-  typename List::iterator position_;
-  bool linked_ = false;
+  // Links of Flight::waiters_, an intrusive list (no node allocation per
+  // caller). While linked, `self_` keeps the waiter alive for the list.
+  // All three guarded by Flight::mu_.
+  Waiter* prev_ = nullptr;
+  Waiter* next_ = nullptr;
+  std::shared_ptr<Waiter> self_;
 };
 
 // One load in progress for one key. Shared by the group's map (until the
@@ -101,6 +103,13 @@ class Waiter {
 template <class V>
 class Flight {
  public:
+  // `driver`: the executor the load runs on (its coroutine keeps that
+  // executor's work count up), or null for a load run by a plain thread.
+  explicit Flight(std::optional<asio::any_io_executor> driver = std::nullopt) : driver_(std::move(driver)) {}
+
+  // Constant after construction.
+  const std::optional<asio::any_io_executor>& driver() const { return driver_; }
+
   // Adds a caller. If the flight already finished (a caller that looked the
   // flight up just before the leader removed it), the caller gets the
   // outcome at once.
@@ -115,48 +124,56 @@ class Flight {
     }
     if (waiter->claimed()) return;  // cancelled before it got here
     Waiter<V>* raw = waiter.get();
-    raw->position_ = waiters_.insert(waiters_.end(), std::move(waiter));
-    raw->linked_ = true;
+    raw->self_ = std::move(waiter);
+    raw->prev_ = tail_;
+    raw->next_ = nullptr;
+    (tail_ ? tail_->next_ : head_) = raw;
+    tail_ = raw;
   }
 
   // Unlinks a waiter that left on its own (cancellation or deadline), so
   // that a load that never ends does not accumulate departed callers.
   void remove(Waiter<V>* waiter) {
+    std::shared_ptr<Waiter<V>> released;  // dropped after the lock
     std::lock_guard lock(mu_);
-    if (waiter->linked_) {
-      waiter->linked_ = false;
-      waiters_.erase(waiter->position_);
-    }
+    if (!waiter->self_) return;  // not linked
+    (waiter->prev_ ? waiter->prev_->next_ : head_) = waiter->next_;
+    (waiter->next_ ? waiter->next_->prev_ : tail_) = waiter->prev_;
+    waiter->prev_ = waiter->next_ = nullptr;
+    released = std::move(waiter->self_);
   }
 
   // Completes every caller still waiting with `outcome`. Called once.
   void finish(Outcome<V> outcome) {
-    typename Waiter<V>::List to_wake;
+    std::vector<std::shared_ptr<Waiter<V>>> to_wake;
     bool shared;
     {
       std::lock_guard lock(mu_);
       finished_ = true;
       outcome_ = outcome;
       shared = callers_ > 1;
-      to_wake.swap(waiters_);
-      for (auto& waiter : to_wake) waiter->linked_ = false;
+      to_wake.reserve(callers_);
+      for (Waiter<V>* w = head_; w;) {
+        Waiter<V>* next = w->next_;
+        w->prev_ = w->next_ = nullptr;
+        to_wake.push_back(std::move(w->self_));  // unlinked: remove() is a no-op now
+        w = next;
+      }
+      head_ = tail_ = nullptr;
     }
     for (auto& waiter : to_wake) {
       if (waiter->claim()) waiter->complete(make_result(outcome, shared));
     }
   }
 
-  std::size_t callers() const {
-    std::lock_guard lock(mu_);
-    return callers_;
-  }
-
  private:
-  mutable std::mutex mu_;
-  bool finished_ = false;                 // guarded by mu_
-  Outcome<V> outcome_;                    // guarded by mu_; set when finished_
-  std::size_t callers_ = 0;               // guarded by mu_; leader included
-  typename Waiter<V>::List waiters_;      // guarded by mu_
+  const std::optional<asio::any_io_executor> driver_;
+  std::mutex mu_;
+  bool finished_ = false;          // guarded by mu_
+  Outcome<V> outcome_;             // guarded by mu_; set when finished_
+  std::size_t callers_ = 0;        // guarded by mu_; leader included
+  Waiter<V>* head_ = nullptr;      // guarded by mu_
+  Waiter<V>* tail_ = nullptr;      // guarded by mu_
 };
 
 // A coroutine (or any Asio completion handler) waiting on a flight.
@@ -168,8 +185,15 @@ class AsyncWaiter final : public Waiter<V>,
               const asio::any_io_executor& fallback)
       : handler_(std::move(handler)),
         executor_(asio::get_associated_executor(handler_, fallback)),
-        work_(asio::make_work_guard(executor_)),
-        flight_(std::move(flight)) {}
+        flight_(std::move(flight)) {
+    // The caller's executor must not run out of work while it waits. The
+    // load's own coroutine keeps its executor busy, so a waiter on that same
+    // executor needs nothing more (the common case, and a saving of two
+    // type-erased executor operations per caller).
+    if (!flight_->driver() || !(*flight_->driver() == asio::any_io_executor(executor_))) {
+      work_.emplace(asio::make_work_guard(executor_));
+    }
+  }
 
   // Connects the caller's cancellation slot and optional deadline. Either
   // one makes this caller leave; the load itself is never cancelled.
@@ -219,7 +243,7 @@ class AsyncWaiter final : public Waiter<V>,
 
   Handler handler_;
   asio::associated_executor_t<Handler, asio::any_io_executor> executor_;
-  asio::executor_work_guard<asio::associated_executor_t<Handler, asio::any_io_executor>> work_;
+  std::optional<asio::executor_work_guard<asio::associated_executor_t<Handler, asio::any_io_executor>>> work_;
   std::shared_ptr<Flight<V>> flight_;
   std::optional<asio::steady_timer> deadline_;
 };
