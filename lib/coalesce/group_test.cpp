@@ -405,5 +405,30 @@ TEST(GroupThreadedTest, CoroutinesOnManyThreadsShareOneLoad) {
   for (auto& v : values) EXPECT_EQ(v.get(), values[0].get());
 }
 
+// Regression: a leader whose deadline fired on another thread before its
+// initiation had started the load was resumed (and its frame freed) while
+// the initiation still read that frame.
+TEST(GroupThreadedTest, LeaderTimingOutAtOnceNeverOutrunsItsOwnInitiation) {
+  asio::thread_pool pool(4);
+  StringGroup group;
+  constexpr int kLeaders = 2000;
+  std::atomic<int> loads{0}, completed{0};
+  for (int i = 0; i < kLeaders; ++i) {
+    asio::co_spawn(pool, [&, i]() -> asio::awaitable<void> {
+      auto loader = [&]() -> asio::awaitable<std::string> {
+        ++loads;
+        co_return std::string("page");
+      };
+      auto r = co_await group.run("room-" + std::to_string(i), loader, std::chrono::nanoseconds(0));
+      EXPECT_TRUE(r.status == Status::kOk || r.status == Status::kTimedOut);
+      ++completed;
+    }, asio::detached);
+  }
+  pool.join();
+  EXPECT_EQ(completed.load(), kLeaders);
+  EXPECT_EQ(loads.load(), kLeaders) << "every leader started its load although it left at once";
+  EXPECT_EQ(group.in_flight(), 0u);
+}
+
 }  // namespace
 }  // namespace micq::coalesce

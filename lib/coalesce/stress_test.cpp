@@ -33,18 +33,19 @@ struct KeyWatch {
 };
 
 // A loader that records how many loads of its key overlap, waits a random
-// 0-300 us on a timer (never a sleeping thread) and throws one time in five.
+// 0-300 us on a timer (never a sleeping thread) and throws on the 1st, 4th,
+// 7th... load of its key (deterministic, so every run has failures).
 asio::awaitable<int> watched_load(KeyWatch& watch, unsigned seed) {
   int now = ++watch.loading;
   int seen = watch.max_loading.load();
   while (now > seen && !watch.max_loading.compare_exchange_weak(seen, now)) {
   }
-  ++watch.loads;
+  bool fail = (++watch.loads % 3) == 1;
   std::minstd_rand rng(seed);
   asio::steady_timer timer(co_await asio::this_coro::executor, std::chrono::microseconds(rng() % 300));
   co_await timer.async_wait(asio::use_awaitable);
   --watch.loading;
-  if (rng() % 5 == 0) throw std::runtime_error("downstream failed");
+  if (fail) throw std::runtime_error("downstream failed");
   co_return static_cast<int>(seed);
 }
 

@@ -154,6 +154,7 @@ class Group {
       } else {
         callers_coalesced.fetch_add(1, std::memory_order_relaxed);
       }
+      it->second->note_caller();
       return {it->second, inserted};
     }
 

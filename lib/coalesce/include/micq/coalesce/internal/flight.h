@@ -110,16 +110,23 @@ class Flight {
   // Constant after construction.
   const std::optional<asio::any_io_executor>& driver() const { return driver_; }
 
+  // Counts a caller that found (or created) this flight in the group's map.
+  // Called under the map's lock, so every count happens before finish(),
+  // which runs only after the flight has left the map.
+  void note_caller() { callers_.fetch_add(1, std::memory_order_relaxed); }
+
   // Adds a caller. If the flight already finished (a caller that looked the
   // flight up just before the leader removed it), the caller gets the
   // outcome at once.
   void add(std::shared_ptr<Waiter<V>> waiter) {
     std::unique_lock lock(mu_);
-    ++callers_;
     if (finished_) {
+      // A load that finished before its first caller was added (it ran
+      // without suspending) still counts as not shared if nobody else came.
       Outcome<V> outcome = outcome_;
+      bool shared = callers_.load(std::memory_order_relaxed) > 1;
       lock.unlock();
-      if (waiter->claim()) waiter->complete(make_result(outcome, true));
+      if (waiter->claim()) waiter->complete(make_result(outcome, shared));
       return;
     }
     if (waiter->claimed()) return;  // cancelled before it got here
@@ -151,8 +158,8 @@ class Flight {
       std::lock_guard lock(mu_);
       finished_ = true;
       outcome_ = outcome;
-      shared = callers_ > 1;
-      to_wake.reserve(callers_);
+      shared = callers_.load(std::memory_order_relaxed) > 1;
+      to_wake.reserve(callers_.load(std::memory_order_relaxed));
       for (Waiter<V>* w = head_; w;) {
         Waiter<V>* next = w->next_;
         w->prev_ = w->next_ = nullptr;
@@ -171,7 +178,7 @@ class Flight {
   std::mutex mu_;
   bool finished_ = false;          // guarded by mu_
   Outcome<V> outcome_;             // guarded by mu_; set when finished_
-  std::size_t callers_ = 0;        // guarded by mu_; leader included
+  std::atomic<std::size_t> callers_{0};  // leader included; see note_caller()
   Waiter<V>* head_ = nullptr;      // guarded by mu_
   Waiter<V>* tail_ = nullptr;      // guarded by mu_
 };
@@ -260,9 +267,9 @@ class BlockingWaiter final : public Waiter<V> {
 };
 
 // Suspends the calling coroutine until `flight` finishes, the caller is
-// cancelled, or `timeout` passes. `after_joining` runs once the caller is
-// registered (the leader starts its load there, so that even a load that
-// completes at once finds its first caller waiting).
+// cancelled, or `timeout` passes. `after_joining` runs inside the
+// initiation, before the caller can be resumed (the leader starts its load
+// there).
 template <class V, class AfterJoining, class Token>
 auto async_wait(const std::shared_ptr<Flight<V>>& flight, const asio::any_io_executor& fallback,
                 const std::optional<std::chrono::steady_clock::duration>& timeout,
@@ -275,9 +282,14 @@ auto async_wait(const std::shared_ptr<Flight<V>>& flight, const asio::any_io_exe
          std::optional<std::chrono::steady_clock::duration> timeout, AfterJoining after_joining) {
         using H = std::decay_t<decltype(handler)>;
         auto waiter = std::make_shared<AsyncWaiter<V, H>>(std::move(handler), flight, fallback);
+        // Order matters. `after_joining` may read the caller's coroutine
+        // frame, so it runs while nothing can complete the waiter yet. Once
+        // the waiter is armed and added it may be completed, and the caller
+        // resumed and its frame freed, on another thread at any moment:
+        // nothing here touches the frame after that.
+        std::move(after_joining)();
         waiter->arm(timeout);
         flight->add(std::move(waiter));
-        std::move(after_joining)();
       },
       token, flight, fallback, timeout, std::move(after_joining));
 }
