@@ -77,9 +77,12 @@ class CacheTest : public ::testing::Test {
 
   void start_get(const std::string& key, std::optional<CacheResult<std::string>>& out,
                  StringCache::WaitTimeout timeout = std::nullopt) {
-    asio::co_spawn(ctx, [this, key, &out, timeout]() -> asio::awaitable<void> {
-      out = co_await cache().get(key, loader(), timeout);
-    }, asio::detached);
+    asio::co_spawn(
+        ctx,
+        [this, key, &out, timeout]() -> asio::awaitable<void> {
+          out = co_await cache().get(key, loader(), timeout);
+        },
+        asio::detached);
   }
 
   void drain() {
@@ -239,8 +242,8 @@ TEST_F(CacheTest, BackoffServesStaleWithoutHammeringTheDependency) {
 
 TEST_F(CacheTest, EarlyRefreshStartsBeforeExpiryAndNobodyWaits) {
   options.early_refresh_beta = 1.0;
-  source.takes = 100ms;  // delta of XFetch
-  get("r1");             // built at t0, fresh until t0 + 1000ms
+  source.takes = 100ms;   // delta of XFetch
+  get("r1");              // built at t0, fresh until t0 + 1000ms
   clock->advance(850ms);  // 50 ms before expiry (the load took 100 ms of it)
   draw = std::exp(-1.0);  // -delta * beta * ln(u) = 100 ms >= 50 ms: due
   EXPECT_FALSE(cache().lookup_fresh("r1")) << "the fast path hands a due refresh to get()";
@@ -367,8 +370,9 @@ TEST_F(CacheTest, CancelledCallerDoesNotCancelTheLoad) {
   source.gate = &gate;
   asio::cancellation_signal cancel;
   std::optional<CacheResult<std::string>> out;
-  asio::co_spawn(ctx, [&]() -> asio::awaitable<void> { out = co_await cache().get("r1", loader()); },
-                 asio::bind_cancellation_slot(cancel.slot(), asio::detached));
+  asio::co_spawn(
+      ctx, [&]() -> asio::awaitable<void> { out = co_await cache().get("r1", loader()); },
+      asio::bind_cancellation_slot(cancel.slot(), asio::detached));
   ctx.poll();
   cancel.emit(asio::cancellation_type::terminal);
   ctx.poll();
@@ -425,6 +429,7 @@ TEST_F(CacheTest, HitsOnOtherThreadsShareTheValueAndAreAllCounted) {
   const std::string* stored = cache().lookup_fresh("r1")->value.get();
   constexpr int kThreads = 4, kHits = 1000;
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   std::atomic<int> same{0};
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&] {

@@ -60,10 +60,13 @@ CacheOptions long_ttl() {
 void fill(Cache<int, Body>& cache) {
   asio::io_context ctx;
   for (int room = 0; room < kRooms; ++room) {
-    asio::co_spawn(ctx, [&cache, room]() -> asio::awaitable<void> {
-      auto r = co_await cache.get(room, []() -> asio::awaitable<Body> { co_return Body(1024, 'x'); });
-      (void)r;
-    }, asio::detached);
+    asio::co_spawn(
+        ctx,
+        [&cache, room]() -> asio::awaitable<void> {
+          auto r = co_await cache.get(room, []() -> asio::awaitable<Body> { co_return Body(1024, 'x'); });
+          (void)r;
+        },
+        asio::detached);
   }
   ctx.run();
 }
@@ -154,12 +157,15 @@ void BM_Hit_Coalesce_CoroutineGet(benchmark::State& state) {
     state.PauseTiming();
     ctx.restart();
     state.ResumeTiming();
-    asio::co_spawn(ctx, [&]() -> asio::awaitable<void> {
-      for (int i = 0; i < 1000; ++i) {
-        auto r = co_await cache->get(i % kRooms, []() -> asio::awaitable<Body> { co_return Body(); });
-        benchmark::DoNotOptimize(r);
-      }
-    }, asio::detached);
+    asio::co_spawn(
+        ctx,
+        [&]() -> asio::awaitable<void> {
+          for (int i = 0; i < 1000; ++i) {
+            auto r = co_await cache->get(i % kRooms, []() -> asio::awaitable<Body> { co_return Body(); });
+            benchmark::DoNotOptimize(r);
+          }
+        },
+        asio::detached);
     ctx.run();
     n += 1000;
   }
@@ -173,7 +179,7 @@ constexpr int kCallers = 10'000;
 
 asio::awaitable<Body> build_body() {
   co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
-  co_return Body(10 * 1024, 'x');
+  co_return Body(std::size_t{10} * 1024, 'x');
 }
 
 // The harness alone: 10,000 coroutines spawned, each suspending once. What
@@ -183,10 +189,13 @@ void BM_Floor_10kCoroutines_OnePostEach(benchmark::State& state) {
     asio::io_context ctx;
     int done = 0;
     for (int i = 0; i < kCallers; ++i) {
-      asio::co_spawn(ctx, [&]() -> asio::awaitable<void> {
-        co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
-        ++done;
-      }, asio::detached);
+      asio::co_spawn(
+          ctx,
+          [&]() -> asio::awaitable<void> {
+            co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
+            ++done;
+          },
+          asio::detached);
     }
     ctx.run();
     if (done != kCallers) state.SkipWithError("not every caller completed");
@@ -201,16 +210,23 @@ void BM_Coalesce_10kCallers_OneLoad(benchmark::State& state) {
     Group<int, Body> group;
     int done = 0;
     for (int i = 0; i < kCallers; ++i) {
-      asio::co_spawn(ctx, [&]() -> asio::awaitable<void> {
-        auto r = co_await group.run(7, [&loads] { ++loads; return build_body(); });
-        benchmark::DoNotOptimize(r);
-        ++done;
-      }, asio::detached);
+      asio::co_spawn(
+          ctx,
+          [&]() -> asio::awaitable<void> {
+            auto r = co_await group.run(7, [&loads] {
+              ++loads;
+              return build_body();
+            });
+            benchmark::DoNotOptimize(r);
+            ++done;
+          },
+          asio::detached);
     }
     ctx.run();
     if (done != kCallers) state.SkipWithError("not every caller completed");
   }
-  state.counters["loads_per_iteration"] = static_cast<double>(loads) / static_cast<double>(state.iterations());
+  state.counters["loads_per_iteration"] =
+      static_cast<double>(loads) / static_cast<double>(state.iterations());
 }
 BENCHMARK(BM_Coalesce_10kCallers_OneLoad)->Unit(benchmark::kMillisecond)->UseRealTime();
 
@@ -221,22 +237,26 @@ void BM_Naive_10kCallers_EachLoads(benchmark::State& state) {
     NaiveCache cache;
     int done = 0;
     for (int i = 0; i < kCallers; ++i) {
-      asio::co_spawn(ctx, [&]() -> asio::awaitable<void> {
-        auto body = cache.lookup(7);
-        if (!body) {
-          ++loads;
-          Body built = co_await build_body();
-          body = std::make_shared<const Body>(std::move(built));
-          cache.store(7, body);
-        }
-        benchmark::DoNotOptimize(body);
-        ++done;
-      }, asio::detached);
+      asio::co_spawn(
+          ctx,
+          [&]() -> asio::awaitable<void> {
+            auto body = cache.lookup(7);
+            if (!body) {
+              ++loads;
+              Body built = co_await build_body();
+              body = std::make_shared<const Body>(std::move(built));
+              cache.store(7, body);
+            }
+            benchmark::DoNotOptimize(body);
+            ++done;
+          },
+          asio::detached);
     }
     ctx.run();
     if (done != kCallers) state.SkipWithError("not every caller completed");
   }
-  state.counters["loads_per_iteration"] = static_cast<double>(loads) / static_cast<double>(state.iterations());
+  state.counters["loads_per_iteration"] =
+      static_cast<double>(loads) / static_cast<double>(state.iterations());
 }
 BENCHMARK(BM_Naive_10kCallers_EachLoads)->Unit(benchmark::kMillisecond)->UseRealTime();
 

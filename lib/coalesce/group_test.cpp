@@ -31,9 +31,8 @@ struct Outcomes {
   int completed = 0;
 };
 
-asio::awaitable<void> call(StringGroup& group, std::string key, Gate& gate, int& loads,
-                           std::string value, Outcomes& out,
-                           StringGroup::WaitTimeout timeout = std::nullopt) {
+asio::awaitable<void> call(StringGroup& group, std::string key, Gate& gate, int& loads, std::string value,
+                           Outcomes& out, StringGroup::WaitTimeout timeout = std::nullopt) {
   auto loader = [&gate, &loads, value]() -> asio::awaitable<std::string> {
     ++loads;
     co_await gate.wait();
@@ -45,7 +44,7 @@ asio::awaitable<void> call(StringGroup& group, std::string key, Gate& gate, int&
 }
 
 void spawn(asio::io_context& ctx, asio::awaitable<void> task) {
-  asio::co_spawn(ctx, std::move(task), [](std::exception_ptr e) {
+  asio::co_spawn(ctx, std::move(task), [](const std::exception_ptr& e) {
     if (e) std::rethrow_exception(e);
   });
 }
@@ -54,7 +53,7 @@ void spawn(asio::io_context& ctx, asio::awaitable<void> task) {
 // while the coroutine runs; calling it in place would not.
 template <class F>
 void spawn_fn(asio::io_context& ctx, F f) {
-  asio::co_spawn(ctx, std::move(f), [](std::exception_ptr e) {
+  asio::co_spawn(ctx, std::move(f), [](const std::exception_ptr& e) {
     if (e) std::rethrow_exception(e);
   });
 }
@@ -246,10 +245,13 @@ TEST_F(GroupTest, WhenTheLastWaiterLeavesTheLoadRunsToCompletion) {
     load_finished = true;
     co_return "page";
   };
-  asio::co_spawn(ctx, [&]() -> asio::awaitable<void> {
-    auto r = co_await group.run("room", loader);
-    out.results.push_back(r);
-  }, asio::bind_cancellation_slot(cancel.slot(), asio::detached));
+  asio::co_spawn(
+      ctx,
+      [&]() -> asio::awaitable<void> {
+        auto r = co_await group.run("room", loader);
+        out.results.push_back(r);
+      },
+      asio::bind_cancellation_slot(cancel.slot(), asio::detached));
   ctx.poll();
   cancel.emit(asio::cancellation_type::terminal);
   ctx.poll();
@@ -305,6 +307,7 @@ TEST(GroupBlockingTest, ThreadsShareOneCall) {
   std::atomic<int> calls{0};
   std::vector<Result<std::string>> results(kThreads);
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int i = 0; i < kThreads; ++i) {
     threads.emplace_back([&, i] {
       results[i] = group.run_blocking("room", [&] {
@@ -391,11 +394,14 @@ TEST(GroupThreadedTest, CoroutinesOnManyThreadsShareOneLoad) {
     co_return std::string("page");
   };
   for (int i = 0; i < kCallers; ++i) {
-    asio::co_spawn(pool, [&, i]() -> asio::awaitable<void> {
-      auto r = co_await group.run("room", loader);
-      values[i] = r.value;
-      ++done;
-    }, asio::detached);
+    asio::co_spawn(
+        pool,
+        [&, i]() -> asio::awaitable<void> {
+          auto r = co_await group.run("room", loader);
+          values[i] = r.value;
+          ++done;
+        },
+        asio::detached);
   }
   while (group.stats().callers_coalesced < kCallers - 1) std::this_thread::yield();
   release = true;
@@ -414,15 +420,18 @@ TEST(GroupThreadedTest, LeaderTimingOutAtOnceNeverOutrunsItsOwnInitiation) {
   constexpr int kLeaders = 2000;
   std::atomic<int> loads{0}, completed{0};
   for (int i = 0; i < kLeaders; ++i) {
-    asio::co_spawn(pool, [&, i]() -> asio::awaitable<void> {
-      auto loader = [&]() -> asio::awaitable<std::string> {
-        ++loads;
-        co_return std::string("page");
-      };
-      auto r = co_await group.run("room-" + std::to_string(i), loader, std::chrono::nanoseconds(0));
-      EXPECT_TRUE(r.status == Status::kOk || r.status == Status::kTimedOut);
-      ++completed;
-    }, asio::detached);
+    asio::co_spawn(
+        pool,
+        [&, i]() -> asio::awaitable<void> {
+          auto loader = [&]() -> asio::awaitable<std::string> {
+            ++loads;
+            co_return std::string("page");
+          };
+          auto r = co_await group.run("room-" + std::to_string(i), loader, std::chrono::nanoseconds(0));
+          EXPECT_TRUE(r.status == Status::kOk || r.status == Status::kTimedOut);
+          ++completed;
+        },
+        asio::detached);
   }
   pool.join();
   EXPECT_EQ(completed.load(), kLeaders);

@@ -56,23 +56,33 @@ TEST(StressTest, GroupInvariantsHoldUnderLoad) {
   std::array<std::atomic<int>, kCallers> completions{};
   std::atomic<int> ok{0}, failed{0}, timed_out{0};
   for (int i = 0; i < kCallers; ++i) {
-    asio::co_spawn(pool, [&, i]() -> asio::awaitable<void> {
-      std::minstd_rand rng(i + 1);
-      int key = static_cast<int>(rng() % kKeys);
-      auto timeout = (i % 7 == 0) ? Group<int, int>::WaitTimeout(std::chrono::microseconds(rng() % 200))
-                                  : std::nullopt;
-      KeyWatch& watch = watches[key];
-      unsigned seed = rng();
-      auto loader = [&watch, seed] { return watched_load(watch, seed); };
-      Result<int> r = co_await group.run(key, loader, timeout);
-      switch (r.status) {
-        case Status::kOk: ++ok; break;
-        case Status::kLoadFailed: ++failed; break;
-        case Status::kTimedOut: ++timed_out; break;
-        case Status::kCancelled: break;
-      }
-      ++completions[i];
-    }, asio::detached);
+    asio::co_spawn(
+        pool,
+        [&, i]() -> asio::awaitable<void> {
+          std::minstd_rand rng(i + 1);
+          int key = static_cast<int>(rng() % kKeys);
+          auto timeout = (i % 7 == 0) ? Group<int, int>::WaitTimeout(std::chrono::microseconds(rng() % 200))
+                                      : std::nullopt;
+          KeyWatch& watch = watches[key];
+          unsigned seed = rng();
+          auto loader = [&watch, seed] { return watched_load(watch, seed); };
+          Result<int> r = co_await group.run(key, loader, timeout);
+          switch (r.status) {
+            case Status::kOk:
+              ++ok;
+              break;
+            case Status::kLoadFailed:
+              ++failed;
+              break;
+            case Status::kTimedOut:
+              ++timed_out;
+              break;
+            case Status::kCancelled:
+              break;
+          }
+          ++completions[i];
+        },
+        asio::detached);
   }
   pool.join();
   for (auto& c : completions) ASSERT_EQ(c.load(), 1) << "every caller completes exactly once";
@@ -100,21 +110,24 @@ TEST(StressTest, CacheInvariantsHoldUnderLoad) {
   std::array<KeyWatch, kKeys> watches;
   std::array<std::atomic<int>, kCallers> completions{};
   for (int i = 0; i < kCallers; ++i) {
-    asio::co_spawn(pool, [&, i]() -> asio::awaitable<void> {
-      std::minstd_rand rng(i + 7);
-      int key = static_cast<int>(rng() % kKeys);
-      KeyWatch& watch = watches[key];
-      unsigned seed = rng();
-      if (auto hit = cache.lookup_fresh(key)) {
-        EXPECT_TRUE(hit->value);
-      } else {
-        auto loader = [&watch, seed] { return watched_load(watch, seed); };
-        auto timeout = (i % 5 == 0) ? Cache<int, int>::WaitTimeout(100us) : std::nullopt;
-        CacheResult<int> r = co_await cache.get(key, loader, timeout);
-        EXPECT_EQ(r.ok(), static_cast<bool>(r.value));
-      }
-      ++completions[i];
-    }, asio::detached);
+    asio::co_spawn(
+        pool,
+        [&, i]() -> asio::awaitable<void> {
+          std::minstd_rand rng(i + 7);
+          int key = static_cast<int>(rng() % kKeys);
+          KeyWatch& watch = watches[key];
+          unsigned seed = rng();
+          if (auto hit = cache.lookup_fresh(key)) {
+            EXPECT_TRUE(hit->value);
+          } else {
+            auto loader = [&watch, seed] { return watched_load(watch, seed); };
+            auto timeout = (i % 5 == 0) ? Cache<int, int>::WaitTimeout(100us) : std::nullopt;
+            CacheResult<int> r = co_await cache.get(key, loader, timeout);
+            EXPECT_EQ(r.ok(), static_cast<bool>(r.value));
+          }
+          ++completions[i];
+        },
+        asio::detached);
   }
   pool.join();
   for (auto& c : completions) ASSERT_EQ(c.load(), 1);
@@ -130,18 +143,21 @@ TEST(StressTest, InvalidationsRacingLoadsAreSafe) {
   std::array<KeyWatch, kKeys> watches;
   std::atomic<int> completed{0};
   for (int i = 0; i < kCallers; ++i) {
-    asio::co_spawn(pool, [&, i]() -> asio::awaitable<void> {
-      int key = i % kKeys;
-      if (i % 3 == 0) {
-        cache.invalidate(key);
-      } else {
-        KeyWatch& watch = watches[key];
-        auto loader = [&watch, i] { return watched_load(watch, static_cast<unsigned>(i)); };
-        CacheResult<int> r = co_await cache.get(key, loader);
-        (void)r;
-      }
-      ++completed;
-    }, asio::detached);
+    asio::co_spawn(
+        pool,
+        [&, i]() -> asio::awaitable<void> {
+          int key = i % kKeys;
+          if (i % 3 == 0) {
+            cache.invalidate(key);
+          } else {
+            KeyWatch& watch = watches[key];
+            auto loader = [&watch, i] { return watched_load(watch, static_cast<unsigned>(i)); };
+            CacheResult<int> r = co_await cache.get(key, loader);
+            (void)r;
+          }
+          ++completed;
+        },
+        asio::detached);
   }
   pool.join();
   EXPECT_EQ(completed.load(), kCallers);

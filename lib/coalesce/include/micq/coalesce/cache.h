@@ -70,16 +70,16 @@
 namespace micq::coalesce {
 
 struct CacheOptions {
-  Duration ttl = std::chrono::seconds(1);         // how long a value is fresh
-  Duration max_stale = std::chrono::seconds(30);  // how long past ttl it may serve on error
-  double ttl_jitter = 0.1;                        // expiry shortened by up to this fraction
-  double early_refresh_beta = 1.0;                // XFetch beta; 0 turns early refresh off
-  bool stale_while_revalidate = false;            // serve stale at once while refreshing
+  Duration ttl = std::chrono::seconds(1);                   // how long a value is fresh
+  Duration max_stale = std::chrono::seconds(30);            // how long past ttl it may serve on error
+  double ttl_jitter = 0.1;                                  // expiry shortened by up to this fraction
+  double early_refresh_beta = 1.0;                          // XFetch beta; 0 turns early refresh off
+  bool stale_while_revalidate = false;                      // serve stale at once while refreshing
   Duration error_backoff = std::chrono::milliseconds(250);  // no new load this long after a failure
   std::size_t max_entries = 10'000;
   std::size_t shards = 64;
-  std::shared_ptr<const Clock> clock;       // default: SteadyClock::instance()
-  std::function<double()> uniform;          // draws in (0, 1]; default: per-thread PRNG
+  std::shared_ptr<const Clock> clock;  // default: SteadyClock::instance()
+  std::function<double()> uniform;     // draws in (0, 1]; default: per-thread PRNG
 };
 
 enum class Freshness : std::uint8_t {
@@ -95,9 +95,9 @@ struct CacheResult : Result<V> {
 };
 
 struct CacheStats {
-  std::uint64_t hits = 0;               // fresh values served
-  std::uint64_t stale_hits = 0;         // stale values served
-  std::uint64_t misses = 0;             // callers that found nothing servable
+  std::uint64_t hits = 0;        // fresh values served
+  std::uint64_t stale_hits = 0;  // stale values served
+  std::uint64_t misses = 0;      // callers that found nothing servable
   std::uint64_t loads_started = 0;
   std::uint64_t loads_failed = 0;
   std::uint64_t callers_coalesced = 0;  // callers that joined a load in flight
@@ -168,35 +168,26 @@ class Cache {
     switch (probe.kind) {
       case ProbeKind::kFresh:
         st->counters.local().hits.inc();
-        break;
+        co_return std::move(probe.result);
       case ProbeKind::kFreshRefreshDue:
         st->counters.local().hits.inc();
-        if (st->claim_refresh(key)) {
-          st->counters.local().early_refreshes.inc();
-          boost::asio::co_spawn(executor, refresh(st, key, std::move(loader)), boost::asio::detached);
-        }
-        break;
+        start_refresh(st, executor, key, std::move(loader));
+        co_return std::move(probe.result);
       case ProbeKind::kStaleBackingOff:
         st->counters.local().stale_hits.inc();
-        break;
-      case ProbeKind::kStale:
-        if (!st->options.stale_while_revalidate) break;
-        st->counters.local().stale_hits.inc();
-        if (st->claim_refresh(key)) {
-          st->counters.local().early_refreshes.inc();
-          boost::asio::co_spawn(executor, refresh(st, key, std::move(loader)), boost::asio::detached);
-        }
-        probe.kind = ProbeKind::kStaleBackingOff;  // i.e. serve it
-        break;
+        co_return std::move(probe.result);
       case ProbeKind::kFailedBackingOff:
         st->counters.local().misses.inc();
-        break;
+        co_return std::move(probe.result);
+      case ProbeKind::kStale:
+        if (st->options.stale_while_revalidate) {
+          st->counters.local().stale_hits.inc();
+          start_refresh(st, executor, key, std::move(loader));
+          co_return std::move(probe.result);
+        }
+        break;  // wait for the reload, like a miss
       case ProbeKind::kMiss:
         break;
-    }
-    if (probe.kind == ProbeKind::kFresh || probe.kind == ProbeKind::kFreshRefreshDue ||
-        probe.kind == ProbeKind::kStaleBackingOff || probe.kind == ProbeKind::kFailedBackingOff) {
-      co_return std::move(probe.result);
     }
     st->counters.local().misses.inc();  // kMiss, or kStale waiting for its reload
 
@@ -276,7 +267,8 @@ class Cache {
   };
 
   struct State {
-    explicit State(CacheOptions opts) : options(std::move(opts)), shards(std::max<std::size_t>(1, options.shards)) {
+    explicit State(CacheOptions opts)
+        : options(std::move(opts)), shards(std::max<std::size_t>(1, options.shards)) {
       if (!options.clock) options.clock = SteadyClock::instance();
       if (!options.uniform) options.uniform = &internal::uniform_open_closed;
       std::size_t cap = (std::max<std::size_t>(1, options.max_entries) + shards.size() - 1) / shards.size();
@@ -375,7 +367,8 @@ class Cache {
       constexpr std::size_t kSample = 8;
       auto& map = shard.entries;
       std::size_t buckets = map.bucket_count();
-      std::size_t start = static_cast<std::size_t>(options.uniform() * static_cast<double>(buckets)) % buckets;
+      std::size_t start =
+          static_cast<std::size_t>(options.uniform() * static_cast<double>(buckets)) % buckets;
       const Key* idle_victim = nullptr;
       const Key* loading_victim = nullptr;
       Duration::rep idle_oldest = 0, loading_oldest = 0;
@@ -405,7 +398,7 @@ class Cache {
     }
 
     void finish_load(const Key& key, std::uint64_t generation, std::shared_ptr<const V> value,
-                     std::exception_ptr error, TimePoint started, TimePoint ended) {
+                     const std::exception_ptr& error, TimePoint started, TimePoint ended) {
       Shard& shard = shard_for(key);
       std::unique_lock lock(shard.mu);
       auto it = shard.entries.find(key);
@@ -417,14 +410,14 @@ class Cache {
         entry.value = std::move(value);
         entry.version.fetch_add(1, std::memory_order_release);
         entry.built_at = started;
-        entry.fresh_until = started + internal::jittered_ttl(options.ttl, options.ttl_jitter,
-                                                             1.0 - options.uniform());
+        entry.fresh_until =
+            started + internal::jittered_ttl(options.ttl, options.ttl_jitter, 1.0 - options.uniform());
         entry.stale_until = entry.fresh_until + options.max_stale;
         entry.load_time = ended - started;
         entry.last_error = nullptr;
         entry.retry_after = TimePoint{};
       } else {
-        entry.last_error = std::move(error);
+        entry.last_error = error;
         entry.retry_after = ended + options.error_backoff;
       }
     }
@@ -477,13 +470,12 @@ class Cache {
     std::shared_ptr<State> st;
     Key key;
     Loader loader;
-    boost::asio::awaitable<std::shared_ptr<const V>> operator()() {
-      return load(st, key, std::move(loader));
-    }
+    boost::asio::awaitable<std::shared_ptr<const V>> operator()() { return load(st, key, std::move(loader)); }
   };
 
   template <class Loader>
-  static boost::asio::awaitable<std::shared_ptr<const V>> load(std::shared_ptr<State> st, Key key, Loader loader) {
+  static boost::asio::awaitable<std::shared_ptr<const V>> load(std::shared_ptr<State> st, Key key,
+                                                               Loader loader) {
     TimePoint started = st->options.clock->now();
     std::uint64_t generation = st->begin_load(key, started);
     std::shared_ptr<const V> value;
@@ -502,6 +494,15 @@ class Cache {
     }
     st->finish_load(key, generation, value, nullptr, started, ended);
     co_return value;
+  }
+
+  // Starts a background refresh unless one is already claimed for `key`.
+  template <class Loader>
+  static void start_refresh(const std::shared_ptr<State>& st, const boost::asio::any_io_executor& executor,
+                            const Key& key, Loader&& loader) {
+    if (!st->claim_refresh(key)) return;
+    st->counters.local().early_refreshes.inc();
+    boost::asio::co_spawn(executor, refresh(st, key, std::forward<Loader>(loader)), boost::asio::detached);
   }
 
   template <class Loader>

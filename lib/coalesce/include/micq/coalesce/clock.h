@@ -42,9 +42,7 @@ class SteadyClock final : public Clock {
 class ManualClock final : public Clock {
  public:
   ManualClock() : ns_(1'000'000'000'000LL) {}
-  TimePoint now() const override {
-    return TimePoint(Duration(ns_.load(std::memory_order_acquire)));
-  }
+  TimePoint now() const override { return TimePoint(Duration(ns_.load(std::memory_order_acquire))); }
   void advance(Duration by) { ns_.fetch_add(by.count(), std::memory_order_acq_rel); }
   void set(TimePoint to) { ns_.store(to.time_since_epoch().count(), std::memory_order_release); }
 

@@ -62,8 +62,8 @@
 namespace micq::coalesce {
 
 struct GroupStats {
-  std::uint64_t loads_started = 0;     // flights begun (one per leader)
-  std::uint64_t callers_coalesced = 0; // callers that joined a flight in progress
+  std::uint64_t loads_started = 0;      // flights begun (one per leader)
+  std::uint64_t callers_coalesced = 0;  // callers that joined a flight in progress
 };
 
 template <class Key, class V, class Hash = std::hash<Key>, class KeyEqual = std::equal_to<Key>>
@@ -85,11 +85,10 @@ class Group {
     auto [flight, leader] = state_->join_or_start(key, executor);
     auto start_load = [&, leader = leader, flight = flight] {
       if (!leader) return;
-      boost::asio::co_spawn(executor, drive(state_, key, flight, std::move(loader)),
-                            boost::asio::detached);
+      boost::asio::co_spawn(executor, drive(state_, key, flight, std::move(loader)), boost::asio::detached);
     };
-    Result<V> result = co_await internal::async_wait<V>(flight, executor, timeout, start_load,
-                                                        boost::asio::use_awaitable);
+    Result<V> result =
+        co_await internal::async_wait<V>(flight, executor, timeout, start_load, boost::asio::use_awaitable);
     co_return result;
   }
 

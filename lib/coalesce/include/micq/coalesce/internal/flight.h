@@ -176,20 +176,18 @@ class Flight {
  private:
   const std::optional<asio::any_io_executor> driver_;
   std::mutex mu_;
-  bool finished_ = false;          // guarded by mu_
-  Outcome<V> outcome_;             // guarded by mu_; set when finished_
+  bool finished_ = false;                // guarded by mu_
+  Outcome<V> outcome_;                   // guarded by mu_; set when finished_
   std::atomic<std::size_t> callers_{0};  // leader included; see note_caller()
-  Waiter<V>* head_ = nullptr;      // guarded by mu_
-  Waiter<V>* tail_ = nullptr;      // guarded by mu_
+  Waiter<V>* head_ = nullptr;            // guarded by mu_
+  Waiter<V>* tail_ = nullptr;            // guarded by mu_
 };
 
 // A coroutine (or any Asio completion handler) waiting on a flight.
 template <class V, class Handler>
-class AsyncWaiter final : public Waiter<V>,
-                          public std::enable_shared_from_this<AsyncWaiter<V, Handler>> {
+class AsyncWaiter final : public Waiter<V>, public std::enable_shared_from_this<AsyncWaiter<V, Handler>> {
  public:
-  AsyncWaiter(Handler handler, std::shared_ptr<Flight<V>> flight,
-              const asio::any_io_executor& fallback)
+  AsyncWaiter(Handler handler, std::shared_ptr<Flight<V>> flight, const asio::any_io_executor& fallback)
       : handler_(std::move(handler)),
         executor_(asio::get_associated_executor(handler_, fallback)),
         flight_(std::move(flight)) {
@@ -228,6 +226,7 @@ class AsyncWaiter final : public Waiter<V>,
 
  private:
   struct LeaveOnCancel {
+    explicit LeaveOnCancel(std::weak_ptr<AsyncWaiter> w) : waiter(std::move(w)) {}
     std::weak_ptr<AsyncWaiter> waiter;
     void operator()(asio::cancellation_type_t) {
       if (auto self = waiter.lock()) self->leave(Status::kCancelled);
