@@ -3,15 +3,31 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
+#include "micq/service/command.h"
+#include "../services/sim/sim_command.h"
+
 int main(int argc, char** argv) {
   CLI::App app{"micq: coalesced, cached serving of live-room mic-queue lists"};
   app.set_version_flag("--version", std::string("micq ") + MICQ_VERSION);
-  app.footer("Subcommands arrive as they are built: serve, aggregator, sim, bench, up.");
+  app.require_subcommand(0, 1);
+  micq::service::Action action;
+  micq::sim::add_command(app, action);
   try {
     app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
+  } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    // One line saying why (SPEC §1), not CLI11's multi-line banner.
+    std::fprintf(stderr, "micq: %s (see --help)\n", e.what());
+    return 2;
   }
-  if (argc == 1) std::fputs(app.help().c_str(), stdout);
-  return 0;
+  if (!action) {
+    std::fputs(app.help().c_str(), stdout);
+    return 0;
+  }
+  return action();
 }

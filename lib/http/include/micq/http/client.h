@@ -1,0 +1,84 @@
+// ClientPool: keep-alive HTTP/1.1 connections to one upstream (host:port),
+// shared by every coroutine of a process.
+//
+//  * request() borrows an idle connection (or opens one), sends, reads the
+//    answer and returns the connection to the pool if both sides keep it
+//    alive; at most `max_idle` idle connections are kept and at most
+//    `max_connections` exist at once (beyond: an error at once, not a queue);
+//  * one deadline per request covers connect, write and read;
+//  * a pooled connection the upstream closed meanwhile is retried once on a
+//    fresh connection;
+//  * never blocks a thread: everything is an awaitable.
+//
+// Example:
+//   ClientPool sim(executor, "127.0.0.1", 8090);
+//   auto answer = co_await sim.request(Method::post, "/v1/kinds/vip/batch", body,
+//                                      std::chrono::milliseconds(200));
+//   if (!answer) log(answer.error().message()); else use(answer->body());
+//
+// Thread safety: request() may be called concurrently from any thread.
+#ifndef MICQ_HTTP_CLIENT_H_
+#define MICQ_HTTP_CLIENT_H_
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/verb.hpp>
+#include <boost/system/result.hpp>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace micq::http {
+
+using ClientResponse = boost::beast::http::response<boost::beast::http::string_body>;
+
+struct ClientOptions {
+  std::size_t max_idle = 64;
+  std::size_t max_connections = 1024;
+  std::uint64_t max_response_bytes = 64 * 1024 * 1024;
+};
+
+// An upstream named by a base URL such as "http://127.0.0.1:8081".
+struct Upstream {
+  std::string host;
+  std::uint16_t port = 80;
+};
+
+// Parses "http://host:port" (a trailing '/' allowed). Returns an error
+// message naming what is wrong, or the upstream.
+boost::system::result<Upstream, std::string> parse_upstream(std::string_view base_url);
+
+class ClientPool {
+ public:
+  ClientPool(boost::asio::any_io_executor executor, Upstream upstream, ClientOptions options = {});
+  ~ClientPool();
+
+  boost::asio::awaitable<boost::system::result<ClientResponse>> request(
+      boost::beast::http::verb method, std::string target, std::string body, std::chrono::milliseconds deadline);
+
+  const Upstream& upstream() const { return upstream_; }
+
+ private:
+  using Stream = boost::beast::tcp_stream;
+  std::unique_ptr<Stream> take_idle();
+  void give_back(std::unique_ptr<Stream> stream);
+
+  boost::asio::any_io_executor executor_;
+  const Upstream upstream_;
+  const ClientOptions options_;
+  std::mutex mu_;
+  std::vector<std::unique_ptr<Stream>> idle_;  // guarded by mu_
+  std::size_t open_ = 0;                       // guarded by mu_: idle + in use
+};
+
+}  // namespace micq::http
+
+#endif  // MICQ_HTTP_CLIENT_H_

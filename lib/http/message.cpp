@@ -1,0 +1,48 @@
+#include "micq/http/message.h"
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <boost/beast/http/field.hpp>
+
+namespace micq::http {
+
+std::string_view Request::param(std::string_view name) const {
+  for (const auto& [key, value] : params) {
+    if (key == name) return value;
+  }
+  return {};
+}
+
+Response json_response(Status status, std::shared_ptr<const std::string> body) {
+  Response response{status, 11};
+  response.set(beast_http::field::content_type, "application/json");
+  response.body() = std::move(body);
+  response.prepare_payload();
+  return response;
+}
+
+Response json_response(Status status, std::string body) {
+  return json_response(status, std::make_shared<const std::string>(std::move(body)));
+}
+
+std::string error_json(std::string_view code, std::string_view message) {
+  rapidjson::StringBuffer out;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(out);
+  writer.StartObject();
+  writer.Key("error");
+  writer.StartObject();
+  writer.Key("code");
+  writer.String(code.data(), static_cast<rapidjson::SizeType>(code.size()));
+  writer.Key("message");
+  writer.String(message.data(), static_cast<rapidjson::SizeType>(message.size()));
+  writer.EndObject();
+  writer.EndObject();
+  return std::string(out.GetString(), out.GetSize());
+}
+
+Response error_response(Status status, std::string_view code, std::string_view message) {
+  return json_response(status, error_json(code, message));
+}
+
+}  // namespace micq::http

@@ -1,0 +1,82 @@
+#include "micq/http/router.h"
+
+#include <gtest/gtest.h>
+
+namespace micq::http {
+namespace {
+
+namespace asio = boost::asio;
+
+Handler named(std::string body) {
+  return [body](Request&) -> asio::awaitable<Response> { co_return json_response(Status::ok, body); };
+}
+
+Request make(Method method, std::string_view path) {
+  Request request;
+  request.message.method(method);
+  request.path = path;
+  return request;
+}
+
+class RouterTest : public ::testing::Test {
+ protected:
+  RouterTest() {
+    router.add(Method::get, "/v1/rooms/{room_id}/mic-queue", "mic_queue", named("list"));
+    router.add(Method::post, "/v1/rooms/{room_id}/events", "events", named("events"));
+    router.add(Method::get, "/healthz", "healthz", named("ok"));
+  }
+  Router router;
+};
+
+TEST_F(RouterTest, MatchesLiteralRoute) {
+  auto request = make(Method::get, "/healthz");
+  auto match = router.match(request);
+  ASSERT_TRUE(match.handler);
+  EXPECT_EQ(match.name, "healthz");
+}
+
+TEST_F(RouterTest, CapturesParameters) {
+  auto request = make(Method::post, "/v1/rooms/r-1.x/events");
+  auto match = router.match(request);
+  ASSERT_TRUE(match.handler);
+  EXPECT_EQ(match.name, "events");
+  EXPECT_EQ(request.param("room_id"), "r-1.x");
+  EXPECT_EQ(request.param("missing"), "");
+}
+
+TEST_F(RouterTest, UnknownPathIsNotFound) {
+  auto request = make(Method::get, "/v1/rooms/r1");
+  auto match = router.match(request);
+  EXPECT_FALSE(match.handler);
+  EXPECT_TRUE(match.allow.empty());
+}
+
+TEST_F(RouterTest, KnownPathWithOtherMethodListsAllowed) {
+  auto request = make(Method::delete_, "/v1/rooms/r1/events");
+  auto match = router.match(request);
+  EXPECT_FALSE(match.handler);
+  EXPECT_EQ(match.allow, "POST");
+}
+
+TEST_F(RouterTest, EmptyCaptureDoesNotMatch) {
+  auto request = make(Method::get, "/v1/rooms//mic-queue");
+  EXPECT_FALSE(router.match(request).handler);
+}
+
+TEST_F(RouterTest, TrailingSegmentsDoNotMatch) {
+  auto request = make(Method::get, "/healthz/extra");
+  EXPECT_FALSE(router.match(request).handler);
+}
+
+TEST_F(RouterTest, HeadIsServedByGetRoutes) {
+  auto request = make(Method::head, "/healthz");
+  EXPECT_TRUE(router.match(request).handler);
+}
+
+TEST(ErrorJson, IsTheSpecShapeAndEscapes) {
+  EXPECT_EQ(error_json("bad_page", "page must be \"0..999\""),
+            R"({"error":{"code":"bad_page","message":"page must be \"0..999\""}})");
+}
+
+}  // namespace
+}  // namespace micq::http

@@ -1,0 +1,298 @@
+#include "micq/http/server.h"
+
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <mutex>
+#include <thread>
+#include <unordered_set>
+#include <vector>
+
+namespace micq::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using tcp = asio::ip::tcp;
+using boost::system::error_code;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+namespace {
+
+// What shutdown needs to know about one connection. Touched only on the
+// connection's strand (the session coroutine and the posted closer).
+struct Connection {
+  beast::tcp_stream* stream = nullptr;  // null once the session ended
+  bool busy = false;                    // between a complete request and its response
+};
+
+Response internal_error() {
+  return error_response(Status::internal_server_error, "internal", "The server failed to handle the request.");
+}
+
+}  // namespace
+
+class Server::Impl {
+ public:
+  Impl(ServerOptions options, std::shared_ptr<metrics::Metrics> metrics)
+      : options_(options),
+        metrics_(std::move(metrics)),
+        acceptor_(ioc_),
+        signals_(ioc_, SIGINT, SIGTERM),
+        drain_timer_(ioc_) {}
+
+  error_code bind() {
+    error_code ec;
+    acceptor_.open(options_.listen.protocol(), ec);
+    if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(options_.listen, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      error_code ignored;
+      acceptor_.close(ignored);
+    }
+    return ec;
+  }
+
+  tcp::endpoint local_endpoint() const {
+    error_code ec;
+    return acceptor_.local_endpoint(ec);
+  }
+
+  asio::io_context& context() { return ioc_; }
+  Router& router() { return router_; }
+
+  void run() {
+    signals_.async_wait([this](error_code ec, int) {
+      if (!ec) begin_shutdown();
+    });
+    asio::co_spawn(ioc_, accept_loop(), asio::detached);
+    int threads = std::max(1, options_.threads);
+    std::vector<std::thread> workers;
+    workers.reserve(static_cast<std::size_t>(threads - 1));
+    for (int i = 1; i < threads; ++i) workers.emplace_back([this] { ioc_.run(); });
+    ioc_.run();
+    for (auto& worker : workers) worker.join();
+  }
+
+  void stop() {
+    asio::post(ioc_, [this] { begin_shutdown(); });
+  }
+
+ private:
+  // Runs on the io_context (any thread); guarded by mu_ where shared.
+  void begin_shutdown() {
+    if (stopping_.exchange(true)) return;
+    error_code ignored;
+    signals_.cancel(ignored);
+    acceptor_.close(ignored);
+    std::vector<std::pair<asio::any_io_executor, std::shared_ptr<Connection>>> open;
+    {
+      std::lock_guard lock(mu_);
+      open.assign(connections_.begin(), connections_.end());
+    }
+    // Idle connections close now; busy ones finish their request first.
+    for (auto& [executor, connection] : open) {
+      asio::post(executor, [connection = connection] {
+        if (connection->stream && !connection->busy) connection->stream->socket().close();
+      });
+    }
+    drain_timer_.expires_after(options_.drain_timeout);
+    drain_timer_.async_wait([this](error_code) {
+      std::size_t left;
+      {
+        std::lock_guard lock(mu_);
+        left = connections_.size();
+      }
+      if (left) spdlog::warn("shutdown: {} connection(s) still busy after the drain timeout", left);
+      ioc_.stop();
+    });
+    maybe_finish_drain();
+  }
+
+  void maybe_finish_drain() {
+    std::lock_guard lock(mu_);
+    if (stopping_ && connections_.empty()) {
+      asio::post(ioc_, [this] { drain_timer_.cancel(); });
+    }
+  }
+
+  asio::awaitable<void> accept_loop() {
+    while (!stopping_) {
+      auto [ec, socket] = co_await acceptor_.async_accept(asio::make_strand(ioc_), use_tuple);
+      if (ec) {
+        if (stopping_ || ec == asio::error::operation_aborted) break;
+        spdlog::warn("accept failed: {}", ec.message());
+        continue;
+      }
+      auto executor = socket.get_executor();
+      if (open_connections_.load() >= options_.max_connections) {
+        asio::co_spawn(executor, refuse(std::move(socket)), asio::detached);
+        continue;
+      }
+      asio::co_spawn(executor, session(std::move(socket)), asio::detached);
+    }
+  }
+
+  // Over the connection cap: one 429, then close.
+  asio::awaitable<void> refuse(tcp::socket socket) {
+    beast::tcp_stream stream(std::move(socket));
+    stream.expires_after(std::chrono::seconds(1));
+    Response response = error_response(Status::too_many_requests, "overloaded",
+                                       "The server has too many open connections; retry later.");
+    response.keep_alive(false);
+    co_await beast_http::async_write(stream, response, use_tuple);
+    error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  }
+
+  asio::awaitable<void> session(tcp::socket socket) {
+    beast::tcp_stream stream(std::move(socket));
+    auto connection = std::make_shared<Connection>();
+    connection->stream = &stream;
+    auto executor = stream.get_executor();
+    ++open_connections_;
+    {
+      std::lock_guard lock(mu_);
+      connections_.emplace(executor, connection);
+    }
+    co_await serve_connection(stream, *connection);
+    connection->stream = nullptr;
+    error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream.socket().close(ignored);
+    --open_connections_;
+    {
+      std::lock_guard lock(mu_);
+      connections_.erase({executor, connection});
+    }
+    maybe_finish_drain();
+  }
+
+  asio::awaitable<void> serve_connection(beast::tcp_stream& stream, Connection& connection) {
+    beast::flat_buffer buffer;
+    while (!stopping_) {
+      beast_http::request_parser<beast_http::string_body> parser;
+      parser.header_limit(static_cast<std::uint32_t>(options_.header_limit));
+      parser.body_limit(options_.body_limit);
+      stream.expires_after(options_.read_timeout);
+      auto [read_ec, read_bytes] = co_await beast_http::async_read(stream, buffer, parser, use_tuple);
+      if (read_ec) {
+        if (read_ec == beast_http::error::body_limit) {
+          co_await write_error(stream, Status::payload_too_large, "payload_too_large",
+                               "The request body is larger than 1 MiB.");
+        } else if (read_ec == beast_http::error::header_limit) {
+          co_await write_error(stream, Status::request_header_fields_too_large, "headers_too_large",
+                               "The request headers are too large.");
+        } else if (read_ec != beast_http::error::end_of_stream && read_ec != beast::error::timeout &&
+                   read_ec != asio::error::operation_aborted && read_ec != asio::error::eof &&
+                   read_ec != asio::error::connection_reset && read_ec != asio::error::bad_descriptor &&
+                   read_bytes > 0) {
+          co_await write_error(stream, Status::bad_request, "bad_request", "The request is not valid HTTP/1.1.");
+        }
+        co_return;
+      }
+      connection.busy = true;
+      auto started = std::chrono::steady_clock::now();
+      Request request{parser.release(), {}, {}, {}};
+      std::string_view target(request.message.target().data(), request.message.target().size());
+      auto question = target.find('?');
+      request.path = target.substr(0, question);
+      if (question != std::string_view::npos) request.query = target.substr(question + 1);
+      Router::Match match = router_.match(request);
+      Response response;
+      if (match.handler) {
+        try {
+          response = co_await (*match.handler)(request);
+        } catch (const std::exception& e) {
+          spdlog::error("handler for {} threw: {}", match.name, e.what());
+          response = internal_error();
+        }
+      } else if (!match.allow.empty()) {
+        response = error_response(Status::method_not_allowed, "method_not_allowed",
+                                  "This path does not accept that method.");
+        response.set(beast_http::field::allow, match.allow);
+      } else {
+        response = error_response(Status::not_found, "not_found", "No such route.");
+      }
+      bool keep_alive = request.message.keep_alive() && !stopping_;
+      response.keep_alive(keep_alive);
+      if (request.message.method() == Method::head) response.body() = nullptr;
+      stream.expires_after(options_.write_timeout);
+      auto [write_ec, written] = co_await beast_http::async_write(stream, response, use_tuple);
+      connection.busy = false;
+      double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      metrics_->observe_request(match.name, static_cast<unsigned>(response.result_int()), seconds);
+      if (write_ec || !keep_alive) co_return;
+    }
+  }
+
+  asio::awaitable<void> write_error(beast::tcp_stream& stream, Status status, std::string_view code,
+                                    std::string_view message) {
+    Response response = error_response(status, code, message);
+    response.keep_alive(false);
+    stream.expires_after(options_.write_timeout);
+    co_await beast_http::async_write(stream, response, use_tuple);
+    metrics_->observe_request("unparsed", static_cast<unsigned>(status), 0);
+  }
+
+  struct ConnectionKeyHash {
+    std::size_t operator()(const std::pair<asio::any_io_executor, std::shared_ptr<Connection>>& key) const {
+      return std::hash<Connection*>{}(key.second.get());
+    }
+  };
+  struct ConnectionKeyEq {
+    bool operator()(const std::pair<asio::any_io_executor, std::shared_ptr<Connection>>& a,
+                    const std::pair<asio::any_io_executor, std::shared_ptr<Connection>>& b) const {
+      return a.second == b.second;
+    }
+  };
+
+  Router router_;                 // constant once run() starts
+  const ServerOptions options_;
+  std::shared_ptr<metrics::Metrics> metrics_;
+  asio::io_context ioc_;
+  tcp::acceptor acceptor_;
+  asio::signal_set signals_;
+  asio::steady_timer drain_timer_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<std::size_t> open_connections_{0};
+  std::mutex mu_;
+  std::unordered_set<std::pair<asio::any_io_executor, std::shared_ptr<Connection>>, ConnectionKeyHash,
+                     ConnectionKeyEq>
+      connections_;  // guarded by mu_
+};
+
+Server::Server(ServerOptions options, std::shared_ptr<metrics::Metrics> metrics)
+    : impl_(std::make_unique<Impl>(options, std::move(metrics))) {}
+Server::~Server() = default;
+error_code Server::bind() { return impl_->bind(); }
+tcp::endpoint Server::local_endpoint() const { return impl_->local_endpoint(); }
+asio::io_context& Server::context() { return impl_->context(); }
+Router& Server::router() { return impl_->router(); }
+void Server::run() { impl_->run(); }
+void Server::stop() { impl_->stop(); }
+
+void add_standard_routes(Router& router, std::shared_ptr<metrics::Metrics> metrics) {
+  router.add(Method::get, "/healthz", "healthz", [](Request&) -> asio::awaitable<Response> {
+    co_return json_response(Status::ok, std::string(R"({"status":"ok"})"));
+  });
+  router.add(Method::get, "/metrics", "metrics", [metrics](Request&) -> asio::awaitable<Response> {
+    Response response = json_response(Status::ok, metrics->render());
+    response.set(beast_http::field::content_type, "text/plain; version=0.0.4");
+    co_return response;
+  });
+}
+
+}  // namespace micq::http

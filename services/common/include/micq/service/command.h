@@ -1,0 +1,43 @@
+// What every micq subcommand shares: flags that also read MICQ_<NAME> from
+// the environment (SPEC §1; flags win), the listen address, and the run of
+// a server from "listening" to a clean exit.
+#ifndef MICQ_SERVICE_COMMAND_H_
+#define MICQ_SERVICE_COMMAND_H_
+
+#include <CLI/CLI.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/system/result.hpp>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "micq/http/server.h"
+
+namespace micq::service {
+
+// "MICQ_" + upper-case name with '-' as '_': "max-stale-ms" -> "MICQ_MAX_STALE_MS".
+std::string env_name(std::string_view flag_name);
+
+// Adds `--<name>` bound to `value`, reading MICQ_<NAME> when the flag is absent.
+template <class T>
+CLI::Option* add_flag(CLI::App& command, const std::string& name, T& value, const std::string& help) {
+  return command.add_option("--" + name, value, help)->capture_default_str()->envname(env_name(name));
+}
+
+// "127.0.0.1:8080" -> endpoint. Port 0 asks the kernel for a free port.
+boost::system::result<boost::asio::ip::tcp::endpoint, std::string> parse_listen(std::string_view text);
+
+// The subcommand to run once flags are parsed; returns the exit code.
+using Action = std::function<int()>;
+
+// Binds `server`, logs one line "micq <name> listening on <address>" (the
+// port resolved), serves until SIGINT/SIGTERM and drains. Returns 0, or 1
+// with a one-line reason on stderr if the address cannot be bound.
+int serve_until_stopped(std::string_view name, http::Server& server);
+
+// One line on stderr ("micq <name>: <reason>") and exit code 2.
+int fail_usage(std::string_view name, std::string_view reason);
+
+}  // namespace micq::service
+
+#endif  // MICQ_SERVICE_COMMAND_H_

@@ -1,0 +1,226 @@
+#include "sim_service.h"
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+#include <simdjson.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <chrono>
+#include <cmath>
+#include <random>
+
+#include "micq/service/kinds.h"
+#include "micq/service/uid_batch.h"
+#include "record.h"
+
+namespace micq::sim {
+
+namespace asio = boost::asio;
+using http::Request;
+using http::Response;
+using http::Status;
+
+namespace {
+
+constexpr std::size_t kMaxBatchUids = 1000;
+constexpr auto kTimeoutHold = std::chrono::seconds(10);
+
+std::mt19937_64& rng() {
+  thread_local std::mt19937_64 generator{std::random_device{}()};
+  return generator;
+}
+
+// Log-normal around the median: long-tailed like real services.
+std::chrono::microseconds draw_latency(const SimConfig& config) {
+  if (config.latency_ms <= 0) return std::chrono::microseconds(0);
+  double sigma = std::log1p(std::max(0.0, config.jitter_ms) / config.latency_ms);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  double ms = config.latency_ms * std::exp(sigma * normal(rng()));
+  return std::chrono::microseconds(static_cast<std::int64_t>(std::min(ms, 60'000.0) * 1000.0));
+}
+
+asio::awaitable<void> pause(std::chrono::microseconds how_long) {
+  if (how_long.count() <= 0) co_return;
+  asio::steady_timer timer(co_await asio::this_coro::executor, how_long);
+  co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+}
+
+}  // namespace
+
+std::string validate(const SimConfig& config) {
+  if (config.payload_bytes < 1 || config.payload_bytes > 1024 * 1024) return "payload_bytes must be 1..1048576";
+  if (!(config.latency_ms >= 0 && config.latency_ms <= 60'000)) return "latency_ms must be 0..60000";
+  if (!(config.jitter_ms >= 0 && config.jitter_ms <= 60'000)) return "jitter_ms must be 0..60000";
+  if (!(config.error_rate >= 0 && config.error_rate <= 1)) return "error_rate must be 0..1";
+  if (!(config.timeout_rate >= 0 && config.timeout_rate <= 1)) return "timeout_rate must be 0..1";
+  return {};
+}
+
+SimService::SimService(std::vector<std::string> kinds, SimConfig config)
+    : kinds_(std::move(kinds)),
+      config_(config),
+      requests_by_kind_(std::make_unique<std::atomic<std::uint64_t>[]>(kinds_.size())) {
+  for (std::size_t i = 0; i < kinds_.size(); ++i) kind_index_.emplace(kinds_[i], i);
+}
+
+SimConfig SimService::config() const {
+  std::lock_guard lock(config_mu_);
+  return config_;
+}
+
+void SimService::add_routes(http::Router& router) {
+  router.add(http::Method::post, "/v1/kinds/{kind}/batch", "kind_batch",
+             [this](Request& r) { return batch(r); });
+  router.add(http::Method::post, "/admin/users/{uid}/bump", "admin_bump", [this](Request& r) { return bump(r); });
+  router.add(http::Method::post, "/admin/config", "admin_config", [this](Request& r) { return set_config(r); });
+  router.add(http::Method::get, "/stats", "stats", [this](Request& r) { return stats(r); });
+  router.add(http::Method::post, "/admin/reset-stats", "admin_reset_stats",
+             [this](Request& r) { return reset_stats(r); });
+}
+
+std::uint64_t SimService::gen_of(std::string_view uid) const {
+  std::shared_lock lock(gens_mu_);
+  auto it = gens_.find(std::string(uid));
+  return it == gens_.end() ? 0 : it->second;
+}
+
+asio::awaitable<Response> SimService::batch(Request& request) {
+  std::string_view kind = request.param("kind");
+  auto index = kind_index_.find(std::string(kind));
+  if (index == kind_index_.end()) {
+    co_return http::error_response(Status::not_found, "unknown_kind", "This simulator does not serve that kind.");
+  }
+  auto uids = service::parse_uid_batch(request.message.body(), kMaxBatchUids);
+  if (!uids) co_return http::error_response(Status::bad_request, "bad_body", uids.error());
+  requests_total_.fetch_add(1, std::memory_order_relaxed);
+  requests_by_kind_[index->second].fetch_add(1, std::memory_order_relaxed);
+
+  SimConfig config = this->config();
+  double roll = std::uniform_real_distribution<double>(0.0, 1.0)(rng());
+  if (roll < config.timeout_rate) {
+    co_await pause(kTimeoutHold);
+    co_return http::error_response(Status::gateway_timeout, "simulated_timeout", "Simulated timeout.");
+  }
+  co_await pause(draw_latency(config));
+  if (roll < config.timeout_rate + config.error_rate) {
+    co_return http::error_response(Status::internal_server_error, "simulated_error", "Simulated failure.");
+  }
+
+  rapidjson::StringBuffer out;
+  out.Reserve(static_cast<std::size_t>(config.payload_bytes + 64) * uids->size() + 32);
+  rapidjson::Writer<rapidjson::StringBuffer> writer(out);
+  writer.StartObject();
+  writer.Key("users");
+  writer.StartObject();
+  for (const std::string& uid : *uids) {
+    writer.Key(uid.data(), static_cast<rapidjson::SizeType>(uid.size()));
+    write_record(writer, {kind, uid, gen_of(uid)}, config.payload_bytes);
+  }
+  writer.EndObject();
+  writer.EndObject();
+  co_return http::json_response(Status::ok, std::string(out.GetString(), out.GetSize()));
+}
+
+asio::awaitable<Response> SimService::bump(Request& request) {
+  std::string uid(request.param("uid"));
+  if (!service::is_valid_id(uid)) {
+    co_return http::error_response(Status::bad_request, "bad_uid",
+                                   "uid must be 1 to 64 characters of [A-Za-z0-9_.-].");
+  }
+  std::uint64_t gen;
+  {
+    std::unique_lock lock(gens_mu_);
+    gen = ++gens_[uid];
+  }
+  co_return http::json_response(Status::ok, R"({"uid":")" + uid + R"(","gen":)" + std::to_string(gen) + "}");
+}
+
+asio::awaitable<Response> SimService::set_config(Request& request) {
+  thread_local simdjson::dom::parser parser;
+  const std::string& body = request.message.body();
+  simdjson::dom::element doc;
+  simdjson::dom::object object;
+  if (parser.parse(body.data(), body.size()).get(doc) || doc.get_object().get(object)) {
+    co_return http::error_response(Status::bad_request, "bad_body", "The body must be a JSON object.");
+  }
+  SimConfig next = config();
+  for (auto [key, value] : object) {
+    double number;
+    if (value.get_double().get(number)) {
+      // Integers arrive as int64/uint64 in the DOM; accept them as numbers.
+      std::int64_t integer;
+      if (value.get_int64().get(integer)) {
+        co_return http::error_response(Status::bad_request, "bad_body", std::string(key) + " must be a number.");
+      }
+      number = static_cast<double>(integer);
+    }
+    if (key == "payload_bytes") {
+      if (number != std::floor(number) || number < 1 || number > 1024 * 1024) {
+        co_return http::error_response(Status::bad_request, "bad_body", "payload_bytes must be 1..1048576.");
+      }
+      next.payload_bytes = static_cast<std::uint64_t>(number);
+    } else if (key == "latency_ms") {
+      next.latency_ms = number;
+    } else if (key == "jitter_ms") {
+      next.jitter_ms = number;
+    } else if (key == "error_rate") {
+      next.error_rate = number;
+    } else if (key == "timeout_rate") {
+      next.timeout_rate = number;
+    } else {
+      co_return http::error_response(Status::bad_request, "bad_body", "Unknown setting " + std::string(key) + ".");
+    }
+  }
+  if (std::string why = validate(next); !why.empty()) {
+    co_return http::error_response(Status::bad_request, "bad_body", why + ".");
+  }
+  {
+    std::lock_guard lock(config_mu_);
+    config_ = next;
+  }
+  rapidjson::StringBuffer out;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(out);
+  writer.StartObject();
+  writer.Key("payload_bytes");
+  writer.Uint64(next.payload_bytes);
+  writer.Key("latency_ms");
+  writer.Double(next.latency_ms);
+  writer.Key("jitter_ms");
+  writer.Double(next.jitter_ms);
+  writer.Key("error_rate");
+  writer.Double(next.error_rate);
+  writer.Key("timeout_rate");
+  writer.Double(next.timeout_rate);
+  writer.EndObject();
+  co_return http::json_response(Status::ok, std::string(out.GetString(), out.GetSize()));
+}
+
+std::string SimService::stats_json() const {
+  rapidjson::StringBuffer out;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(out);
+  writer.StartObject();
+  writer.Key("requests_total");
+  writer.Uint64(requests_total_.load(std::memory_order_relaxed));
+  writer.Key("by_kind");
+  writer.StartObject();
+  for (std::size_t i = 0; i < kinds_.size(); ++i) {
+    writer.Key(kinds_[i].c_str());
+    writer.Uint64(requests_by_kind_[i].load(std::memory_order_relaxed));
+  }
+  writer.EndObject();
+  writer.EndObject();
+  return std::string(out.GetString(), out.GetSize());
+}
+
+asio::awaitable<Response> SimService::stats(Request&) { co_return http::json_response(Status::ok, stats_json()); }
+
+asio::awaitable<Response> SimService::reset_stats(Request&) {
+  requests_total_.store(0, std::memory_order_relaxed);
+  for (std::size_t i = 0; i < kinds_.size(); ++i) requests_by_kind_[i].store(0, std::memory_order_relaxed);
+  co_return http::json_response(Status::ok, stats_json());
+}
+
+}  // namespace micq::sim

@@ -1,0 +1,66 @@
+// The downstream simulator (SPEC §4): dozens of privilege services in one
+// process. Pure state and request handling; sim_command.cpp wires it to
+// flags and the HTTP server.
+//
+// Thread safety: handlers run concurrently on the server's threads; all
+// state below is atomic or guarded by its mutex.
+#ifndef MICQ_SIM_SIM_SERVICE_H_
+#define MICQ_SIM_SIM_SERVICE_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "micq/http/router.h"
+
+namespace micq::sim {
+
+struct SimConfig {
+  std::uint64_t payload_bytes = 1024;
+  double latency_ms = 5;    // median added latency
+  double jitter_ms = 5;     // spread of the long-tailed (log-normal) latency
+  double error_rate = 0;    // fraction answered 500
+  double timeout_rate = 0;  // fraction not answered within 10 s
+};
+
+// Why a config is invalid, or empty if it is fine.
+std::string validate(const SimConfig& config);
+
+class SimService {
+ public:
+  SimService(std::vector<std::string> kinds, SimConfig config);
+
+  // POST /v1/kinds/{kind}/batch, POST /admin/users/{uid}/bump,
+  // POST /admin/config, GET /stats, POST /admin/reset-stats.
+  void add_routes(http::Router& router);
+
+  SimConfig config() const;
+
+ private:
+  boost::asio::awaitable<http::Response> batch(http::Request& request);
+  boost::asio::awaitable<http::Response> bump(http::Request& request);
+  boost::asio::awaitable<http::Response> set_config(http::Request& request);
+  boost::asio::awaitable<http::Response> stats(http::Request& request);
+  boost::asio::awaitable<http::Response> reset_stats(http::Request& request);
+
+  std::uint64_t gen_of(std::string_view uid) const;
+  std::string stats_json() const;
+
+  const std::vector<std::string> kinds_;                    // constant
+  std::unordered_map<std::string, std::size_t> kind_index_;  // constant after construction
+  mutable std::mutex config_mu_;
+  SimConfig config_;  // guarded by config_mu_
+  mutable std::shared_mutex gens_mu_;
+  std::unordered_map<std::string, std::uint64_t> gens_;  // guarded by gens_mu_; absent = 0
+  std::atomic<std::uint64_t> requests_total_{0};
+  std::unique_ptr<std::atomic<std::uint64_t>[]> requests_by_kind_;
+};
+
+}  // namespace micq::sim
+
+#endif  // MICQ_SIM_SIM_SERVICE_H_
