@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "micq/service/command.h"
+#include "../services/aggregator/aggregator_command.h"
 #include "../services/sim/sim_command.h"
 
 int main(int argc, char** argv) {
@@ -11,6 +12,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("micq ") + MICQ_VERSION);
   app.require_subcommand(0, 1);
   micq::service::Action action;
+  micq::aggregator::add_command(app, action);
   micq::sim::add_command(app, action);
   try {
     app.parse(argc, argv);

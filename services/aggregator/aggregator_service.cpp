@@ -1,0 +1,93 @@
+#include "aggregator_service.h"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "micq/service/uid_batch.h"
+
+namespace micq::aggregator {
+
+namespace asio = boost::asio;
+using http::Request;
+using http::Response;
+using http::Status;
+
+namespace {
+
+constexpr std::size_t kMaxBatchUids = 200;
+
+std::vector<std::string> targets_for(const std::vector<std::string>& kinds) {
+  std::vector<std::string> targets;
+  targets.reserve(kinds.size());
+  for (const auto& kind : kinds) targets.push_back("/v1/kinds/" + kind + "/batch");
+  return targets;
+}
+
+}  // namespace
+
+AggregatorService::AggregatorService(asio::any_io_executor executor, http::Upstream downstream,
+                                     std::vector<std::string> kinds, std::chrono::milliseconds timeout)
+    : kinds_(std::move(kinds)),
+      kind_targets_(targets_for(kinds_)),
+      timeout_(timeout),
+      downstream_(std::move(executor), std::move(downstream)) {}
+
+void AggregatorService::add_routes(http::Router& router) {
+  router.add(http::Method::post, "/v1/privileges/batch", "privileges_batch", [this](Request& r) { return batch(r); });
+  router.add(http::Method::get, "/stats", "stats", [this](Request& r) { return stats(r); });
+}
+
+asio::awaitable<KindAnswer> AggregatorService::fetch_kind(std::size_t kind_index,
+                                                          std::shared_ptr<const std::string> body) {
+  KindAnswer answer;
+  answer.kind = kinds_[kind_index];
+  downstream_requests_total_.fetch_add(1, std::memory_order_relaxed);
+  auto response = co_await downstream_.request(http::Method::post, kind_targets_[kind_index], *body, timeout_);
+  if (response && response->result() == Status::ok) {
+    answer.ok = true;
+    answer.body = std::move(response->body());
+  }
+  co_return answer;
+}
+
+asio::awaitable<Response> AggregatorService::batch(Request& request) {
+  auto uids = service::parse_uid_batch(request.message.body(), kMaxBatchUids);
+  if (!uids) co_return http::error_response(Status::bad_request, "bad_body", uids.error());
+  batches_total_.fetch_add(1, std::memory_order_relaxed);
+
+  auto body = std::make_shared<const std::string>(service::uid_batch_json(*uids));
+  auto executor = co_await asio::this_coro::executor;
+  using FetchOp = decltype(asio::co_spawn(executor, fetch_kind(0, body), asio::deferred));
+  std::vector<FetchOp> calls;
+  calls.reserve(kinds_.size());
+  for (std::size_t k = 0; k < kinds_.size(); ++k) {
+    calls.push_back(asio::co_spawn(executor, fetch_kind(k, body), asio::deferred));
+  }
+  // Every call carries its own deadline, so waiting for all of them never
+  // waits past the batch's deadline.
+  auto group = asio::experimental::make_parallel_group(std::move(calls));
+  auto outcome = co_await group.async_wait(asio::experimental::wait_for_all(), asio::use_awaitable);
+  auto& exceptions = std::get<1>(outcome);
+  auto& fetched = std::get<2>(outcome);
+  std::vector<KindAnswer> answers(kinds_.size());
+  for (std::size_t k = 0; k < kinds_.size(); ++k) {
+    if (exceptions[k]) {
+      answers[k].kind = kinds_[k];
+    } else {
+      answers[k] = std::move(fetched[k]);
+    }
+  }
+  co_return http::json_response(Status::ok, merge_privileges(*uids, answers));
+}
+
+asio::awaitable<Response> AggregatorService::stats(Request&) {
+  co_return http::json_response(
+      Status::ok, R"({"batches_total":)" + std::to_string(batches_total_.load(std::memory_order_relaxed)) +
+                      R"(,"downstream_requests_total":)" +
+                      std::to_string(downstream_requests_total_.load(std::memory_order_relaxed)) + "}");
+}
+
+}  // namespace micq::aggregator
