@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -238,13 +239,33 @@ class Server::Impl {
     }
   }
 
+  // Answers a request that cannot be read to its end, then closes politely.
   asio::awaitable<void> write_error(beast::tcp_stream& stream, Status status, std::string_view code,
                                     std::string_view message) {
     Response response = error_response(status, code, message);
     response.keep_alive(false);
     stream.expires_after(options_.write_timeout);
-    co_await beast_http::async_write(stream, response, use_tuple);
+    auto [ec, written] = co_await beast_http::async_write(stream, response, use_tuple);
     metrics_->observe_request("unparsed", static_cast<unsigned>(status), 0);
+    if (!ec) co_await linger(stream);
+  }
+
+  // Closing a socket with unread input makes the kernel send RST, which can
+  // destroy the error response before the client reads it. So: stop
+  // sending, then read and discard for a short, bounded while (as nginx's
+  // lingering close does).
+  static asio::awaitable<void> linger(beast::tcp_stream& stream) {
+    error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    std::array<char, 16 * 1024> sink;
+    std::size_t discarded = 0;
+    while (discarded < 4 * 1024 * 1024 && std::chrono::steady_clock::now() < give_up) {
+      stream.expires_after(std::chrono::milliseconds(250));  // a quiet client is done
+      auto [ec, n] = co_await stream.async_read_some(asio::buffer(sink), use_tuple);
+      if (ec) break;
+      discarded += n;
+    }
   }
 
   struct ConnectionKeyHash {

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <charconv>
 #include <cstdio>
+#include <thread>
 
 namespace micq::service {
 
@@ -31,6 +32,32 @@ boost::system::result<boost::asio::ip::tcp::endpoint, std::string> parse_listen(
     return fail("--listen has a bad port '" + std::string(port_text) + "'");
   }
   return boost::asio::ip::tcp::endpoint(address, static_cast<unsigned short>(port));
+}
+
+void add_server_flags(CLI::App& command, ServerFlags& flags, std::string default_listen) {
+  flags.listen = std::move(default_listen);
+  flags.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  add_flag(command, "listen", flags.listen, "address:port to listen on (port 0: any free port)");
+  add_flag(command, "threads", flags.threads, "worker threads");
+  add_flag(command, "read-timeout-ms", flags.read_timeout_ms,
+           "a whole request must arrive, and an idle connection may wait, this long");
+  add_flag(command, "max-connections", flags.max_connections, "open connections beyond this get 429");
+}
+
+boost::system::result<http::ServerOptions, std::string> server_options(const ServerFlags& flags) {
+  using Result = boost::system::result<http::ServerOptions, std::string>;
+  auto fail = [](std::string why) { return Result(boost::system::in_place_error, std::move(why)); };
+  auto listen = parse_listen(flags.listen);
+  if (!listen) return fail(listen.error());
+  if (flags.threads < 1 || flags.threads > 256) return fail("--threads must be 1..256");
+  if (flags.read_timeout_ms < 1) return fail("--read-timeout-ms must be at least 1");
+  if (flags.max_connections < 1) return fail("--max-connections must be at least 1");
+  http::ServerOptions options;
+  options.listen = *listen;
+  options.threads = flags.threads;
+  options.read_timeout = std::chrono::milliseconds(flags.read_timeout_ms);
+  options.max_connections = static_cast<std::size_t>(flags.max_connections);
+  return options;
 }
 
 int serve_until_stopped(std::string_view name, http::Server& server) {

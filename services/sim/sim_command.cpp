@@ -10,25 +10,20 @@ namespace micq::sim {
 namespace {
 
 struct Flags {
-  std::string listen = "127.0.0.1:8090";
+  service::ServerFlags server;
   std::string kinds = "24";
   SimConfig config;
-  int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 };
 
 int run(const Flags& flags) {
   auto kinds = service::parse_kinds(flags.kinds);
   if (!kinds) return service::fail_usage("sim", kinds.error());
-  auto listen = service::parse_listen(flags.listen);
-  if (!listen) return service::fail_usage("sim", listen.error());
+  auto options = service::server_options(flags.server);
+  if (!options) return service::fail_usage("sim", options.error());
   if (std::string why = validate(flags.config); !why.empty()) return service::fail_usage("sim", why);
-  if (flags.threads < 1) return service::fail_usage("sim", "--threads must be at least 1");
 
   auto metrics = std::make_shared<metrics::Metrics>();
-  http::ServerOptions options;
-  options.listen = *listen;
-  options.threads = flags.threads;
-  http::Server server(options, metrics);
+  http::Server server(*options, metrics);
   SimService sim(std::move(*kinds), flags.config);
   http::add_standard_routes(server.router(), metrics);
   sim.add_routes(server.router());
@@ -40,7 +35,7 @@ int run(const Flags& flags) {
 void add_command(CLI::App& app, service::Action& action) {
   auto flags = std::make_shared<Flags>();
   CLI::App* command = app.add_subcommand("sim", "Simulate the downstream privilege services (SPEC §4).");
-  service::add_flag(*command, "listen", flags->listen, "address:port to listen on");
+  service::add_server_flags(*command, flags->server, "127.0.0.1:8090");
   service::add_flag(*command, "kinds", flags->kinds, "a number N (the first N built-in kinds) or a comma list");
   service::add_flag(*command, "payload-bytes", flags->config.payload_bytes, "approximate JSON size of one record");
   service::add_flag(*command, "latency-ms", flags->config.latency_ms, "median added latency per request");
@@ -48,7 +43,6 @@ void add_command(CLI::App& app, service::Action& action) {
   service::add_flag(*command, "error-rate", flags->config.error_rate, "fraction of requests answered 500");
   service::add_flag(*command, "timeout-rate", flags->config.timeout_rate,
                     "fraction of requests not answered within 10 s");
-  service::add_flag(*command, "threads", flags->threads, "worker threads");
   command->callback([flags, &action] { action = [flags] { return run(*flags); }; });
 }
 

@@ -27,6 +27,21 @@ CLI::Option* add_flag(CLI::App& command, const std::string& name, T& value, cons
 // "127.0.0.1:8080" -> endpoint. Port 0 asks the kernel for a free port.
 boost::system::result<boost::asio::ip::tcp::endpoint, std::string> parse_listen(std::string_view text);
 
+// The flags of every long-running subcommand's HTTP server.
+struct ServerFlags {
+  std::string listen;
+  int threads = 0;  // 0: one per core
+  int read_timeout_ms = 10'000;
+  int max_connections = 10'000;
+};
+
+// Adds --listen (default `default_listen`), --threads, --read-timeout-ms,
+// --max-connections.
+void add_server_flags(CLI::App& command, ServerFlags& flags, std::string default_listen);
+
+// Validated server options, or the one-line reason they are not.
+boost::system::result<http::ServerOptions, std::string> server_options(const ServerFlags& flags);
+
 // The subcommand to run once flags are parsed; returns the exit code.
 using Action = std::function<int()>;
 

@@ -1,0 +1,69 @@
+// Test harness: a real micq process on loopback. Output (stdout+stderr)
+// is read through a pipe; waiting for a log line or for the exit uses
+// poll(2) on the pipe and on a pidfd — events, never sleeps.
+#ifndef MICQ_TESTS_PROCESS_H_
+#define MICQ_TESTS_PROCESS_H_
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace micq::testing {
+
+class ChildProcess {
+ public:
+  // Runs build/micq with `args`; `env` entries ("NAME=value") are added to
+  // the inherited environment.
+  ChildProcess(std::vector<std::string> args, std::vector<std::string> env = {});
+  ~ChildProcess();  // kills the process if it still runs
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+
+  // The first line containing `needle` (read so far or arriving within
+  // `timeout`), or nullopt on timeout or end of output.
+  std::optional<std::string> wait_for_line(std::string_view needle,
+                                           std::chrono::milliseconds timeout = std::chrono::seconds(20));
+
+  // Waits for "listening on host:port" and returns the port, or 0.
+  int wait_listening(std::chrono::milliseconds timeout = std::chrono::seconds(20));
+
+  void signal(int signo);
+
+  // Waits for the exit; returns the exit code (128+signal if killed), or
+  // nullopt on timeout.
+  std::optional<int> wait_exit(std::chrono::milliseconds timeout = std::chrono::seconds(20));
+
+  // SIGTERM and wait_exit().
+  std::optional<int> terminate(std::chrono::milliseconds timeout = std::chrono::seconds(20));
+
+  const std::string& output() const { return output_; }
+  pid_t pid() const { return pid_; }
+
+ private:
+  // Reads what is available within `timeout`; false at end of output.
+  bool read_some(std::chrono::milliseconds timeout);
+
+  pid_t pid_ = -1;
+  int out_fd_ = -1;
+  int pid_fd_ = -1;
+  bool eof_ = false;
+  std::optional<int> exit_code_;
+  std::string output_;
+  std::size_t scanned_ = 0;
+};
+
+// A service started and listening: `micq <args> --listen 127.0.0.1:0`.
+struct Service {
+  std::unique_ptr<ChildProcess> process;
+  int port = 0;
+};
+Service start_service(std::vector<std::string> args, std::vector<std::string> env = {});
+
+}  // namespace micq::testing
+
+#endif  // MICQ_TESTS_PROCESS_H_

@@ -1,0 +1,202 @@
+// The HTTP plumbing every micq server shares, exercised through a real
+// micq sim process: limits, malformed input, routing errors, keep-alive,
+// shutdown and start-up failures.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
+#include <future>
+#include <rapidjson/document.h>
+
+#include "http_client.h"
+#include "process.h"
+
+namespace micq::testing {
+namespace {
+
+using Verb = boost::beast::http::verb;
+
+int count(const std::string& text, const std::string& what) {
+  int n = 0;
+  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override { sim = start_service({"sim", "--kinds", "2", "--latency-ms", "0"}); }
+  Service sim;
+};
+
+TEST_F(ServerTest, HealthzAnswers) { EXPECT_EQ(get(sim.port, "/healthz").result_int(), 200); }
+
+TEST_F(ServerTest, MetricsCountRequestsByRouteAndStatus) {
+  get(sim.port, "/stats");
+  get(sim.port, "/nope");
+  auto metrics = get(sim.port, "/metrics");
+  ASSERT_EQ(metrics.result_int(), 200);
+  EXPECT_NE(metrics.body().find(R"(micq_http_requests_total{route="stats",status="200"} 1)"), std::string::npos)
+      << metrics.body();
+  EXPECT_NE(metrics.body().find(R"(route="unmatched",status="404")"), std::string::npos);
+  EXPECT_NE(metrics.body().find("micq_http_request_duration_seconds_bucket"), std::string::npos);
+}
+
+TEST_F(ServerTest, UnknownRouteIs404Json) {
+  auto reply = get(sim.port, "/no/such/route");
+  EXPECT_EQ(reply.result_int(), 404);
+  EXPECT_EQ(error_code_of(reply.body()), "not_found");
+  EXPECT_EQ(reply[boost::beast::http::field::content_type], "application/json");
+}
+
+TEST_F(ServerTest, WrongMethodIs405WithAllow) {
+  auto reply = http_request(sim.port, Verb::put, "/stats");
+  EXPECT_EQ(reply.result_int(), 405);
+  EXPECT_EQ(error_code_of(reply.body()), "method_not_allowed");
+  EXPECT_EQ(reply[boost::beast::http::field::allow], "GET");
+}
+
+TEST_F(ServerTest, BodyOfExactlyOneMebibyteIsAccepted) {
+  auto reply = post(sim.port, "/v1/kinds/avatar_frame/batch", std::string(1024 * 1024, ' '));
+  EXPECT_EQ(reply.result_int(), 400) << "read in full and judged (not JSON), not refused as too large";
+}
+
+TEST_F(ServerTest, BodyOverOneMebibyteIs413) {
+  std::string request = "POST /v1/kinds/avatar_frame/batch HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+                        std::to_string(1024 * 1024 + 1) + "\r\n\r\n" + std::string(1024 * 1024 + 1, ' ');
+  auto exchange = raw_exchange(sim.port, request);
+  EXPECT_EQ(exchange.received.rfind("HTTP/1.1 413", 0), 0u) << exchange.received.substr(0, 80);
+  EXPECT_NE(exchange.received.find(R"("code":"payload_too_large")"), std::string::npos);
+}
+
+TEST_F(ServerTest, GarbageGets400AndTheServerLivesOn) {
+  for (std::string garbage : {std::string("GARBAGE\r\n\r\n"), std::string("\x16\x03\x01\x02\x00\x01\x00", 7),
+                              std::string("GET / HTTP/9.9\r\n\r\n"), std::string("GET /healthz HTTP/1.1\r\nHost\r\n\r\n")}) {
+    auto exchange = raw_exchange(sim.port, garbage);
+    EXPECT_TRUE(exchange.received.rfind("HTTP/1.1 400", 0) == 0 || exchange.received.empty())
+        << exchange.received.substr(0, 60);
+    EXPECT_TRUE(exchange.closed_by_server);
+  }
+  EXPECT_EQ(get(sim.port, "/healthz").result_int(), 200);
+}
+
+TEST_F(ServerTest, OversizedHeadersAreRefused) {
+  std::string request = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(64 * 1024, 'a') + "\r\n\r\n";
+  auto exchange = raw_exchange(sim.port, request);
+  EXPECT_EQ(exchange.received.rfind("HTTP/1.1 431", 0), 0u) << exchange.received.substr(0, 60);
+  EXPECT_TRUE(exchange.closed_by_server);
+}
+
+TEST_F(ServerTest, PipelinedRequestsAreAnsweredInOrder) {
+  auto exchange = raw_exchange(sim.port,
+                               "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+                               "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n"
+                               "GET /stats HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  auto first = exchange.received.find("HTTP/1.1 200");
+  auto second = exchange.received.find("HTTP/1.1 404");
+  auto third = exchange.received.find("HTTP/1.1 200", second);
+  ASSERT_NE(first, std::string::npos);
+  ASSERT_NE(second, std::string::npos);
+  ASSERT_NE(third, std::string::npos);
+  EXPECT_LT(first, second);
+  EXPECT_TRUE(exchange.closed_by_server);
+}
+
+TEST(ServerLimitsTest, SlowClientIsCutOffAfterTheReadTimeout) {
+  auto sim = start_service({"sim", "--kinds", "1", "--read-timeout-ms", "300"});
+  auto started = std::chrono::steady_clock::now();
+  auto exchange = raw_exchange(sim.port, "GET /healthz HTTP/1.1\r\nHost: x\r\n", std::chrono::seconds(10));
+  EXPECT_TRUE(exchange.closed_by_server);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5));
+}
+
+TEST(ServerLimitsTest, ConnectionsBeyondTheCapGet429) {
+  auto sim = start_service({"sim", "--kinds", "1", "--max-connections", "1"});
+  boost::asio::io_context ioc;
+  boost::asio::ip::tcp::socket held(ioc);
+  held.connect({boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(sim.port)});
+  // A full exchange on the held connection proves the server counts it.
+  std::string request = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+  boost::asio::write(held, boost::asio::buffer(request));
+  std::array<char, 512> answer;
+  held.read_some(boost::asio::buffer(answer));
+  auto refused = raw_exchange(sim.port, request);
+  EXPECT_EQ(refused.received.rfind("HTTP/1.1 429", 0), 0u) << refused.received.substr(0, 60);
+  EXPECT_NE(refused.received.find(R"("code":"overloaded")"), std::string::npos);
+}
+
+TEST(ServerLifecycleTest, SigtermFinishesInFlightRequestsThenExitsZero) {
+  auto sim = start_service({"sim", "--kinds", "1", "--latency-ms", "1500", "--jitter-ms", "0"});
+  auto in_flight = std::async(std::launch::async, [port = sim.port] {
+    return post(port, "/v1/kinds/avatar_frame/batch", R"({"uids":["u1"]})").result_int();
+  });
+  // The sim counts a batch before its latency: once counted, it is in flight.
+  while (true) {
+    rapidjson::Document stats;
+    stats.Parse(get(sim.port, "/stats").body().c_str());
+    if (stats["requests_total"].GetUint64() == 1) break;
+  }
+  sim.process->signal(SIGTERM);
+  EXPECT_EQ(in_flight.get(), 200) << "the in-flight request was drained, not dropped";
+  auto code = sim.process->wait_exit(std::chrono::seconds(10));
+  ASSERT_TRUE(code);
+  EXPECT_EQ(*code, 0);
+  EXPECT_THROW(get(sim.port, "/healthz"), std::exception) << "no longer accepting";
+}
+
+TEST(ServerLifecycleTest, SigintAlsoStopsCleanly) {
+  auto sim = start_service({"sim", "--kinds", "1"});
+  sim.process->signal(SIGINT);
+  auto code = sim.process->wait_exit();
+  ASSERT_TRUE(code);
+  EXPECT_EQ(*code, 0);
+}
+
+TEST(ServerLifecycleTest, PortInUseExitsNonZeroWithOneLine) {
+  auto first = start_service({"sim", "--kinds", "1"});
+  ChildProcess second({"sim", "--kinds", "1", "--listen", "127.0.0.1:" + std::to_string(first.port)});
+  auto code = second.wait_exit();
+  ASSERT_TRUE(code);
+  EXPECT_NE(*code, 0);
+  EXPECT_EQ(count(second.output(), "\n"), 1) << second.output();
+  EXPECT_NE(second.output().find("in use"), std::string::npos) << second.output();
+}
+
+TEST(ServerLifecycleTest, BadFlagExitsNonZeroWithOneLine) {
+  for (std::vector<std::string> args : {std::vector<std::string>{"sim", "--bogus", "1"},
+                                         std::vector<std::string>{"sim", "--error-rate", "2"},
+                                         std::vector<std::string>{"sim", "--listen", "nowhere"},
+                                         std::vector<std::string>{"sim", "--kinds", "99"},
+                                         std::vector<std::string>{"aggregator", "--downstream", "ftp://x"}}) {
+    ChildProcess process(args);
+    auto code = process.wait_exit();
+    ASSERT_TRUE(code);
+    EXPECT_NE(*code, 0) << args[1];
+    EXPECT_EQ(count(process.output(), "\n"), 1) << process.output();
+  }
+}
+
+TEST(ServerLifecycleTest, FlagsAlsoComeFromTheEnvironment) {
+  ChildProcess process({"sim", "--kinds", "1"}, {"MICQ_LISTEN=127.0.0.1:0", "MICQ_KINDS=2"});
+  int port = process.wait_listening();
+  ASSERT_GT(port, 0) << process.output();
+  rapidjson::Document stats;
+  stats.Parse(get(port, "/stats").body().c_str());
+  EXPECT_EQ(stats["by_kind"].MemberCount(), 1u) << "the flag (--kinds 1) wins over MICQ_KINDS";
+}
+
+TEST(ServerLifecycleTest, HelpListsTheFlags) {
+  for (const char* command : {"sim", "aggregator"}) {
+    ChildProcess process({command, "--help"});
+    auto code = process.wait_exit();
+    ASSERT_TRUE(code);
+    EXPECT_EQ(*code, 0);
+    EXPECT_NE(process.output().find("--listen"), std::string::npos);
+    EXPECT_NE(process.output().find("MICQ_LISTEN"), std::string::npos) << "help names the environment variable";
+  }
+}
+
+}  // namespace
+}  // namespace micq::testing
