@@ -63,9 +63,8 @@ void ClientPool::give_back(std::unique_ptr<Stream> stream) {
   }
 }
 
-asio::awaitable<boost::system::result<ClientResponse>> ClientPool::request(beast::http::verb method,
-                                                                            std::string target, std::string body,
-                                                                            std::chrono::milliseconds deadline) {
+asio::awaitable<boost::system::result<ClientResponse>> ClientPool::request(
+    beast::http::verb method, std::string target, std::string body, std::chrono::milliseconds deadline) {
   const auto expiry = std::chrono::steady_clock::now() + deadline;
   beast::http::request<beast::http::string_body> message{method, target, 11};
   message.set(beast::http::field::host, upstream_.host);
@@ -81,8 +80,9 @@ asio::awaitable<boost::system::result<ClientResponse>> ClientPool::request(beast
     if (!stream) {
       {
         std::lock_guard lock(mu_);
-        if (open_ >= options_.max_connections) co_return boost::system::result<ClientResponse>(
-            boost::system::error_code(asio::error::no_buffer_space));
+        if (open_ >= options_.max_connections)
+          co_return boost::system::result<ClientResponse>(
+              boost::system::error_code(asio::error::no_buffer_space));
         ++open_;
       }
       stream = std::make_unique<Stream>(executor_);
@@ -109,7 +109,10 @@ asio::awaitable<boost::system::result<ClientResponse>> ClientPool::request(beast
     }
     stream->expires_at(expiry);
     auto [write_ec, written] = co_await beast::http::async_write(*stream, message, use_tuple);
+    // Room for a typical answer up front: Beast otherwise starts small and
+    // grows, paying one recvmsg per doubling.
     beast::flat_buffer buffer;
+    buffer.reserve(64 * 1024);
     beast::http::response_parser<beast::http::string_body> parser;
     parser.body_limit(options_.max_response_bytes);
     error_code read_ec = write_ec;

@@ -39,7 +39,8 @@ struct Connection {
 };
 
 Response internal_error() {
-  return error_response(Status::internal_server_error, "internal", "The server failed to handle the request.");
+  return error_response(Status::internal_server_error, "internal",
+                        "The server failed to handle the request.");
 }
 
 }  // namespace
@@ -48,6 +49,7 @@ class Server::Impl {
  public:
   Impl(ServerOptions options, std::shared_ptr<metrics::Metrics> metrics)
       : options_(options),
+        ioc_(std::max(1, options.threads)),
         metrics_(std::move(metrics)),
         acceptor_(ioc_),
         signals_(ioc_, SIGINT, SIGTERM),
@@ -131,7 +133,13 @@ class Server::Impl {
 
   asio::awaitable<void> accept_loop() {
     while (!stopping_) {
-      auto [ec, socket] = co_await acceptor_.async_accept(asio::make_strand(ioc_), use_tuple);
+      // A connection needs a strand only when other threads could touch it
+      // (the shutdown's closer); on one thread the plain executor is enough
+      // and cheaper on every operation.
+      asio::any_io_executor connection_executor = options_.threads > 1
+                                                      ? asio::any_io_executor(asio::make_strand(ioc_))
+                                                      : asio::any_io_executor(ioc_.get_executor());
+      auto [ec, socket] = co_await acceptor_.async_accept(connection_executor, use_tuple);
       if (ec) {
         if (stopping_ || ec == asio::error::operation_aborted) break;
         spdlog::warn("accept failed: {}", ec.message());
@@ -200,7 +208,8 @@ class Server::Impl {
                    read_ec != asio::error::operation_aborted && read_ec != asio::error::eof &&
                    read_ec != asio::error::connection_reset && read_ec != asio::error::bad_descriptor &&
                    read_bytes > 0) {
-          co_await write_error(stream, Status::bad_request, "bad_request", "The request is not valid HTTP/1.1.");
+          co_await write_error(stream, Status::bad_request, "bad_request",
+                               "The request is not valid HTTP/1.1.");
         }
         co_return;
       }
@@ -280,7 +289,7 @@ class Server::Impl {
     }
   };
 
-  Router router_;                 // constant once run() starts
+  Router router_;  // constant once run() starts
   const ServerOptions options_;
   std::shared_ptr<metrics::Metrics> metrics_;
   asio::io_context ioc_;

@@ -56,7 +56,8 @@ std::string Metrics::render() const {
     std::shared_lock lock(mu_);
     for (const auto& collectable : collectables_) {
       auto more = collectable->Collect();
-      families.insert(families.end(), std::make_move_iterator(more.begin()), std::make_move_iterator(more.end()));
+      families.insert(families.end(), std::make_move_iterator(more.begin()),
+                      std::make_move_iterator(more.end()));
     }
   }
   return prometheus::TextSerializer().Serialize(families);

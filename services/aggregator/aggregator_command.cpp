@@ -44,7 +44,8 @@ void add_command(CLI::App& app, service::Action& action) {
       app.add_subcommand("aggregator", "Fan each privilege batch out to every downstream kind (SPEC §3).");
   service::add_server_flags(*command, flags->server, "127.0.0.1:8081");
   service::add_flag(*command, "downstream", flags->downstream, "base URL serving every kind");
-  service::add_flag(*command, "kinds", flags->kinds, "a number N (the first N built-in kinds) or a comma list");
+  service::add_flag(*command, "kinds", flags->kinds,
+                    "a number N (the first N built-in kinds) or a comma list");
   service::add_flag(*command, "timeout-ms", flags->timeout_ms, "deadline for one downstream call");
   command->callback([flags, &action] { action = [flags] { return run(*flags); }; });
 }

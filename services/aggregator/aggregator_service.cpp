@@ -36,7 +36,8 @@ AggregatorService::AggregatorService(asio::any_io_executor executor, http::Upstr
       downstream_(std::move(executor), std::move(downstream)) {}
 
 void AggregatorService::add_routes(http::Router& router) {
-  router.add(http::Method::post, "/v1/privileges/batch", "privileges_batch", [this](Request& r) { return batch(r); });
+  router.add(http::Method::post, "/v1/privileges/batch", "privileges_batch",
+             [this](Request& r) { return batch(r); });
   router.add(http::Method::get, "/stats", "stats", [this](Request& r) { return stats(r); });
 }
 
@@ -45,7 +46,8 @@ asio::awaitable<KindAnswer> AggregatorService::fetch_kind(std::size_t kind_index
   KindAnswer answer;
   answer.kind = kinds_[kind_index];
   downstream_requests_total_.fetch_add(1, std::memory_order_relaxed);
-  auto response = co_await downstream_.request(http::Method::post, kind_targets_[kind_index], *body, timeout_);
+  auto response =
+      co_await downstream_.request(http::Method::post, kind_targets_[kind_index], *body, timeout_);
   if (response && response->result() == Status::ok) {
     answer.ok = true;
     answer.body = std::move(response->body());

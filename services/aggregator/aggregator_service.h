@@ -31,7 +31,8 @@ class AggregatorService {
  private:
   boost::asio::awaitable<http::Response> batch(http::Request& request);
   boost::asio::awaitable<http::Response> stats(http::Request& request);
-  boost::asio::awaitable<KindAnswer> fetch_kind(std::size_t kind_index, std::shared_ptr<const std::string> body);
+  boost::asio::awaitable<KindAnswer> fetch_kind(std::size_t kind_index,
+                                                std::shared_ptr<const std::string> body);
 
   const std::vector<std::string> kinds_;
   const std::vector<std::string> kind_targets_;  // "/v1/kinds/<kind>/batch"

@@ -4,13 +4,29 @@
 #include <rapidjson/writer.h>
 #include <simdjson.h>
 
+#include <cstring>
+
 namespace micq::aggregator {
 namespace {
+
+// RapidJSON's Writer, with RawValue splicing the record text in one memcpy:
+// the stock WriteRawValue copies byte by byte, which perf showed as the
+// merge's hot spot once parsing used the AVX2 kernel.
+class SplicingWriter : public rapidjson::Writer<rapidjson::StringBuffer> {
+ public:
+  using Writer::Writer;
+  bool RawValue(const Ch* json, std::size_t length, rapidjson::Type type) {
+    Prefix(type);
+    std::memcpy(os_->Push(length), json, length);
+    return EndValue(true);
+  }
+};
 
 // Finds each requested uid's record text in one kind's answer. Returns
 // false if the answer is not {"users":{...}} JSON. `raw` gets one view per
 // uid (empty when the answer has no record for it), pointing into `body`.
-bool locate_records(std::string& body, const std::vector<std::string>& uids, std::vector<std::string_view>& raw) {
+bool locate_records(std::string& body, const std::vector<std::string>& uids,
+                    std::vector<std::string_view>& raw) {
   thread_local simdjson::ondemand::parser parser;
   raw.assign(uids.size(), std::string_view());
   // On-demand parsing reads a little past the end: pad the body's own
@@ -67,7 +83,7 @@ std::string merge_privileges(const std::vector<std::string>& uids, std::vector<K
   }
   rapidjson::StringBuffer out;
   out.Reserve(total);
-  rapidjson::Writer<rapidjson::StringBuffer> writer(out);
+  SplicingWriter writer(out);
   writer.StartObject();
   writer.Key("users");
   writer.StartObject();

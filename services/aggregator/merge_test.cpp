@@ -19,7 +19,8 @@ std::string answer_for(std::string_view kind, const std::vector<std::string>& ui
 
 TEST(Merge, SplicesEveryRecordUnchanged) {
   std::vector<std::string> uids{"u1", "u2"};
-  std::vector<KindAnswer> answers{{"vip", true, answer_for("vip", uids)}, {"medal", true, answer_for("medal", uids)}};
+  std::vector<KindAnswer> answers{{"vip", true, answer_for("vip", uids)},
+                                  {"medal", true, answer_for("medal", uids)}};
   std::string merged = merge_privileges(uids, answers);
   rapidjson::Document doc;
   doc.Parse(merged.c_str());

@@ -12,7 +12,8 @@ namespace micq::service {
 
 std::string env_name(std::string_view flag_name) {
   std::string env = "MICQ_";
-  for (char c : flag_name) env += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  for (char c : flag_name)
+    env += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   return env;
 }
 
@@ -20,7 +21,8 @@ boost::system::result<boost::asio::ip::tcp::endpoint, std::string> parse_listen(
   using Result = boost::system::result<boost::asio::ip::tcp::endpoint, std::string>;
   auto fail = [&](std::string why) { return Result(boost::system::in_place_error, std::move(why)); };
   auto colon = text.rfind(':');
-  if (colon == std::string_view::npos) return fail("--listen must be address:port, got '" + std::string(text) + "'");
+  if (colon == std::string_view::npos)
+    return fail("--listen must be address:port, got '" + std::string(text) + "'");
   std::string_view host = text.substr(0, colon), port_text = text.substr(colon + 1);
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
   boost::system::error_code ec;

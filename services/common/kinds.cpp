@@ -8,10 +8,11 @@ namespace micq::service {
 namespace {
 
 constexpr std::array<std::string_view, 24> kBuiltin = {
-    "avatar_frame", "certification", "medal",       "level",         "vip",         "noble",
-    "badge",        "fan_club",      "guardian",    "title",         "entrance_effect", "chat_bubble",
-    "nameplate",    "honor_wall",    "season_rank", "family",        "cp_relation", "achievement",
-    "voice_skin",   "gift_wall",     "room_admin",  "verified_anchor", "top_supporter", "activity_tag"};
+    "avatar_frame",    "certification",   "medal",         "level",       "vip",
+    "noble",           "badge",           "fan_club",      "guardian",    "title",
+    "entrance_effect", "chat_bubble",     "nameplate",     "honor_wall",  "season_rank",
+    "family",          "cp_relation",     "achievement",   "voice_skin",  "gift_wall",
+    "room_admin",      "verified_anchor", "top_supporter", "activity_tag"};
 
 using KindsResult = boost::system::result<std::vector<std::string>, std::string>;
 
@@ -51,8 +52,8 @@ KindsResult parse_kinds(std::string_view flag) {
 bool is_valid_id(std::string_view id) {
   if (id.empty() || id.size() > 64) return false;
   return std::all_of(id.begin(), id.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
-           c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '.' || c == '-';
   });
 }
 

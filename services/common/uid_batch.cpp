@@ -9,7 +9,7 @@
 namespace micq::service {
 
 boost::system::result<std::vector<std::string>, std::string> parse_uid_batch(std::string_view body,
-                                                                            std::size_t max_uids) {
+                                                                             std::size_t max_uids) {
   using Result = boost::system::result<std::vector<std::string>, std::string>;
   auto fail = [](std::string why) { return Result(boost::system::in_place_error, std::move(why)); };
   // DOM parsing validates the whole document (trailing bytes included);

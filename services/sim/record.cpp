@@ -26,9 +26,9 @@ struct Draws {
 };
 
 constexpr std::array<std::string_view, 24> kWords = {
-    "golden", "star",   "crown",  "blaze",  "silver", "dragon", "moon",    "rose",
-    "thunder", "jade",  "phoenix", "ocean", "royal",  "storm",  "crystal", "lotus",
-    "ember",  "frost",  "nova",   "aurora", "tiger",  "sakura", "comet",   "velvet"};
+    "golden",  "star",  "crown",   "blaze",  "silver", "dragon", "moon",    "rose",
+    "thunder", "jade",  "phoenix", "ocean",  "royal",  "storm",  "crystal", "lotus",
+    "ember",   "frost", "nova",    "aurora", "tiger",  "sakura", "comet",   "velvet"};
 
 void add_string(rapidjson::Writer<rapidjson::StringBuffer>& writer, std::string_view text) {
   writer.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
@@ -42,8 +42,8 @@ void write_record(rapidjson::Writer<rapidjson::StringBuffer>& writer, const Reco
   unsigned level = 1 + static_cast<unsigned>(draws.below(100));
   char hex[7];
   std::snprintf(hex, sizeof hex, "%06llx", static_cast<unsigned long long>(draws.below(0x1000000)));
-  std::string icon = "https://cdn.micq.example/" + std::string(key.kind) + "/" + std::to_string(level) + "-" + hex +
-                     ".png";
+  std::string icon =
+      "https://cdn.micq.example/" + std::string(key.kind) + "/" + std::to_string(level) + "-" + hex + ".png";
   std::string title = std::string(kWords[draws.below(kWords.size())]) + " " +
                       std::string(kWords[draws.below(kWords.size())]) + " " + std::to_string(level);
   std::int64_t expires_at = 1767225600 + static_cast<std::int64_t>(draws.below(90 * 86400));

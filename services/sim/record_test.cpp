@@ -25,7 +25,8 @@ TEST(Record, IsValidJsonWithTheSpecFields) {
   EXPECT_STREQ(doc["kind"].GetString(), "vip");
   EXPECT_STREQ(doc["uid"].GetString(), "u1");
   EXPECT_EQ(doc["gen"].GetUint64(), 3u);
-  for (const char* field : {"level", "icon", "expires_at", "title", "text"}) EXPECT_TRUE(doc.HasMember(field));
+  for (const char* field : {"level", "icon", "expires_at", "title", "text"})
+    EXPECT_TRUE(doc.HasMember(field));
 }
 
 TEST(Record, SizeIsWithinAQuarterOfThePayload) {

@@ -36,8 +36,10 @@ void add_command(CLI::App& app, service::Action& action) {
   auto flags = std::make_shared<Flags>();
   CLI::App* command = app.add_subcommand("sim", "Simulate the downstream privilege services (SPEC §4).");
   service::add_server_flags(*command, flags->server, "127.0.0.1:8090");
-  service::add_flag(*command, "kinds", flags->kinds, "a number N (the first N built-in kinds) or a comma list");
-  service::add_flag(*command, "payload-bytes", flags->config.payload_bytes, "approximate JSON size of one record");
+  service::add_flag(*command, "kinds", flags->kinds,
+                    "a number N (the first N built-in kinds) or a comma list");
+  service::add_flag(*command, "payload-bytes", flags->config.payload_bytes,
+                    "approximate JSON size of one record");
   service::add_flag(*command, "latency-ms", flags->config.latency_ms, "median added latency per request");
   service::add_flag(*command, "jitter-ms", flags->config.jitter_ms, "spread of the long-tailed latency");
   service::add_flag(*command, "error-rate", flags->config.error_rate, "fraction of requests answered 500");

@@ -51,7 +51,8 @@ asio::awaitable<void> pause(std::chrono::microseconds how_long) {
 }  // namespace
 
 std::string validate(const SimConfig& config) {
-  if (config.payload_bytes < 1 || config.payload_bytes > 1024 * 1024) return "payload_bytes must be 1..1048576";
+  if (config.payload_bytes < 1 || config.payload_bytes > 1024 * 1024)
+    return "payload_bytes must be 1..1048576";
   if (!(config.latency_ms >= 0 && config.latency_ms <= 60'000)) return "latency_ms must be 0..60000";
   if (!(config.jitter_ms >= 0 && config.jitter_ms <= 60'000)) return "jitter_ms must be 0..60000";
   if (!(config.error_rate >= 0 && config.error_rate <= 1)) return "error_rate must be 0..1";
@@ -74,8 +75,10 @@ SimConfig SimService::config() const {
 void SimService::add_routes(http::Router& router) {
   router.add(http::Method::post, "/v1/kinds/{kind}/batch", "kind_batch",
              [this](Request& r) { return batch(r); });
-  router.add(http::Method::post, "/admin/users/{uid}/bump", "admin_bump", [this](Request& r) { return bump(r); });
-  router.add(http::Method::post, "/admin/config", "admin_config", [this](Request& r) { return set_config(r); });
+  router.add(http::Method::post, "/admin/users/{uid}/bump", "admin_bump",
+             [this](Request& r) { return bump(r); });
+  router.add(http::Method::post, "/admin/config", "admin_config",
+             [this](Request& r) { return set_config(r); });
   router.add(http::Method::get, "/stats", "stats", [this](Request& r) { return stats(r); });
   router.add(http::Method::post, "/admin/reset-stats", "admin_reset_stats",
              [this](Request& r) { return reset_stats(r); });
@@ -91,7 +94,8 @@ asio::awaitable<Response> SimService::batch(Request& request) {
   std::string_view kind = request.param("kind");
   auto index = kind_index_.find(std::string(kind));
   if (index == kind_index_.end()) {
-    co_return http::error_response(Status::not_found, "unknown_kind", "This simulator does not serve that kind.");
+    co_return http::error_response(Status::not_found, "unknown_kind",
+                                   "This simulator does not serve that kind.");
   }
   auto uids = service::parse_uid_batch(request.message.body(), kMaxBatchUids);
   if (!uids) co_return http::error_response(Status::bad_request, "bad_body", uids.error());
@@ -153,7 +157,8 @@ asio::awaitable<Response> SimService::set_config(Request& request) {
       // Integers arrive as int64/uint64 in the DOM; accept them as numbers.
       std::int64_t integer;
       if (value.get_int64().get(integer)) {
-        co_return http::error_response(Status::bad_request, "bad_body", std::string(key) + " must be a number.");
+        co_return http::error_response(Status::bad_request, "bad_body",
+                                       std::string(key) + " must be a number.");
       }
       number = static_cast<double>(integer);
     }
@@ -171,7 +176,8 @@ asio::awaitable<Response> SimService::set_config(Request& request) {
     } else if (key == "timeout_rate") {
       next.timeout_rate = number;
     } else {
-      co_return http::error_response(Status::bad_request, "bad_body", "Unknown setting " + std::string(key) + ".");
+      co_return http::error_response(Status::bad_request, "bad_body",
+                                     "Unknown setting " + std::string(key) + ".");
     }
   }
   if (std::string why = validate(next); !why.empty()) {
@@ -215,7 +221,9 @@ std::string SimService::stats_json() const {
   return std::string(out.GetString(), out.GetSize());
 }
 
-asio::awaitable<Response> SimService::stats(Request&) { co_return http::json_response(Status::ok, stats_json()); }
+asio::awaitable<Response> SimService::stats(Request&) {
+  co_return http::json_response(Status::ok, stats_json());
+}
 
 asio::awaitable<Response> SimService::reset_stats(Request&) {
   requests_total_.store(0, std::memory_order_relaxed);

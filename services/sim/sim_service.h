@@ -51,7 +51,7 @@ class SimService {
   std::uint64_t gen_of(std::string_view uid) const;
   std::string stats_json() const;
 
-  const std::vector<std::string> kinds_;                    // constant
+  const std::vector<std::string> kinds_;                     // constant
   std::unordered_map<std::string, std::size_t> kind_index_;  // constant after construction
   mutable std::mutex config_mu_;
   SimConfig config_;  // guarded by config_mu_

@@ -18,10 +18,11 @@ std::string url(int port) { return "http://127.0.0.1:" + std::to_string(port); }
 
 class AggregatorTest : public ::testing::Test {
  protected:
-  void start(const std::string& sim_kinds, const std::string& aggregator_kinds, const std::string& timeout_ms = "500") {
+  void start(const std::string& sim_kinds, const std::string& aggregator_kinds,
+             const std::string& timeout_ms = "500") {
     sim = start_service({"sim", "--kinds", sim_kinds, "--latency-ms", "1", "--jitter-ms", "1"});
-    aggregator = start_service(
-        {"aggregator", "--downstream", url(sim.port), "--kinds", aggregator_kinds, "--timeout-ms", timeout_ms});
+    aggregator = start_service({"aggregator", "--downstream", url(sim.port), "--kinds", aggregator_kinds,
+                                "--timeout-ms", timeout_ms});
   }
   Service sim, aggregator;
 };
@@ -45,7 +46,8 @@ TEST_F(AggregatorTest, ExactlyOneCallPerKindPerBatch) {
   ASSERT_EQ(post(aggregator.port, "/v1/privileges/batch", R"({"uids":["u1","u2"]})").result_int(), 200);
   auto stats = parse(get(sim.port, "/stats").body());
   EXPECT_EQ(stats["requests_total"].GetUint64(), 24u);
-  for (auto& kind : stats["by_kind"].GetObject()) EXPECT_EQ(kind.value.GetUint64(), 1u) << kind.name.GetString();
+  for (auto& kind : stats["by_kind"].GetObject())
+    EXPECT_EQ(kind.value.GetUint64(), 1u) << kind.name.GetString();
   auto own = parse(get(aggregator.port, "/stats").body());
   EXPECT_EQ(own["batches_total"].GetUint64(), 1u);
   EXPECT_EQ(own["downstream_requests_total"].GetUint64(), 24u);

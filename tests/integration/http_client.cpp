@@ -72,7 +72,8 @@ RawExchange raw_exchange(int port, const std::string& bytes, std::chrono::millis
 std::string error_code_of(const std::string& body) {
   rapidjson::Document doc;
   doc.Parse(body.c_str());
-  if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("error") || !doc["error"].IsObject()) return "";
+  if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("error") || !doc["error"].IsObject())
+    return "";
   const auto& error = doc["error"];
   if (!error.HasMember("code") || !error["code"].IsString() || !error.HasMember("message") ||
       !error["message"].IsString() || error.MemberCount() != 2 || doc.MemberCount() != 1) {

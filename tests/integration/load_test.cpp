@@ -16,9 +16,11 @@ namespace micq::testing {
 namespace {
 
 TEST(LoadTest, ConcurrentBatchesAllSucceedAndProcessesExitCleanly) {
-  auto sim = start_service({"sim", "--kinds", "6", "--latency-ms", "1", "--jitter-ms", "1", "--threads", "3"});
-  auto aggregator = start_service({"aggregator", "--downstream", "http://127.0.0.1:" + std::to_string(sim.port),
-                                   "--kinds", "6", "--timeout-ms", "5000", "--threads", "3"});
+  auto sim =
+      start_service({"sim", "--kinds", "6", "--latency-ms", "1", "--jitter-ms", "1", "--threads", "3"});
+  auto aggregator =
+      start_service({"aggregator", "--downstream", "http://127.0.0.1:" + std::to_string(sim.port), "--kinds",
+                     "6", "--timeout-ms", "5000", "--threads", "3"});
   constexpr int kClients = 8, kBatches = 25;
   std::atomic<int> good{0};
   std::vector<std::thread> clients;

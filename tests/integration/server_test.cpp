@@ -2,6 +2,7 @@
 // micq sim process: limits, malformed input, routing errors, keep-alive,
 // shutdown and start-up failures.
 #include <gtest/gtest.h>
+#include <rapidjson/document.h>
 #include <signal.h>
 
 #include <boost/asio/connect.hpp>
@@ -9,7 +10,6 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
 #include <future>
-#include <rapidjson/document.h>
 
 #include "http_client.h"
 #include "process.h"
@@ -38,7 +38,8 @@ TEST_F(ServerTest, MetricsCountRequestsByRouteAndStatus) {
   get(sim.port, "/nope");
   auto metrics = get(sim.port, "/metrics");
   ASSERT_EQ(metrics.result_int(), 200);
-  EXPECT_NE(metrics.body().find(R"(micq_http_requests_total{route="stats",status="200"} 1)"), std::string::npos)
+  EXPECT_NE(metrics.body().find(R"(micq_http_requests_total{route="stats",status="200"} 1)"),
+            std::string::npos)
       << metrics.body();
   EXPECT_NE(metrics.body().find(R"(route="unmatched",status="404")"), std::string::npos);
   EXPECT_NE(metrics.body().find("micq_http_request_duration_seconds_bucket"), std::string::npos);
@@ -72,8 +73,9 @@ TEST_F(ServerTest, BodyOverOneMebibyteIs413) {
 }
 
 TEST_F(ServerTest, GarbageGets400AndTheServerLivesOn) {
-  for (std::string garbage : {std::string("GARBAGE\r\n\r\n"), std::string("\x16\x03\x01\x02\x00\x01\x00", 7),
-                              std::string("GET / HTTP/9.9\r\n\r\n"), std::string("GET /healthz HTTP/1.1\r\nHost\r\n\r\n")}) {
+  for (std::string garbage :
+       {std::string("GARBAGE\r\n\r\n"), std::string("\x16\x03\x01\x02\x00\x01\x00", 7),
+        std::string("GET / HTTP/9.9\r\n\r\n"), std::string("GET /healthz HTTP/1.1\r\nHost\r\n\r\n")}) {
     auto exchange = raw_exchange(sim.port, garbage);
     EXPECT_TRUE(exchange.received.rfind("HTTP/1.1 400", 0) == 0 || exchange.received.empty())
         << exchange.received.substr(0, 60);
@@ -83,7 +85,8 @@ TEST_F(ServerTest, GarbageGets400AndTheServerLivesOn) {
 }
 
 TEST_F(ServerTest, OversizedHeadersAreRefused) {
-  std::string request = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(64 * 1024, 'a') + "\r\n\r\n";
+  std::string request =
+      "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(64 * 1024, 'a') + "\r\n\r\n";
   auto exchange = raw_exchange(sim.port, request);
   EXPECT_EQ(exchange.received.rfind("HTTP/1.1 431", 0), 0u) << exchange.received.substr(0, 60);
   EXPECT_TRUE(exchange.closed_by_server);
@@ -165,11 +168,11 @@ TEST(ServerLifecycleTest, PortInUseExitsNonZeroWithOneLine) {
 }
 
 TEST(ServerLifecycleTest, BadFlagExitsNonZeroWithOneLine) {
-  for (std::vector<std::string> args : {std::vector<std::string>{"sim", "--bogus", "1"},
-                                         std::vector<std::string>{"sim", "--error-rate", "2"},
-                                         std::vector<std::string>{"sim", "--listen", "nowhere"},
-                                         std::vector<std::string>{"sim", "--kinds", "99"},
-                                         std::vector<std::string>{"aggregator", "--downstream", "ftp://x"}}) {
+  for (std::vector<std::string> args :
+       {std::vector<std::string>{"sim", "--bogus", "1"}, std::vector<std::string>{"sim", "--error-rate", "2"},
+        std::vector<std::string>{"sim", "--listen", "nowhere"},
+        std::vector<std::string>{"sim", "--kinds", "99"},
+        std::vector<std::string>{"aggregator", "--downstream", "ftp://x"}}) {
     ChildProcess process(args);
     auto code = process.wait_exit();
     ASSERT_TRUE(code);
@@ -194,7 +197,8 @@ TEST(ServerLifecycleTest, HelpListsTheFlags) {
     ASSERT_TRUE(code);
     EXPECT_EQ(*code, 0);
     EXPECT_NE(process.output().find("--listen"), std::string::npos);
-    EXPECT_NE(process.output().find("MICQ_LISTEN"), std::string::npos) << "help names the environment variable";
+    EXPECT_NE(process.output().find("MICQ_LISTEN"), std::string::npos)
+        << "help names the environment variable";
   }
 }
 

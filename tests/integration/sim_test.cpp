@@ -43,8 +43,9 @@ TEST_F(SimTest, RecordsAreDeterministic) {
 
 TEST_F(SimTest, RecordSizeFollowsPayloadBytesLive) {
   for (int payload : {1024, 4096}) {
-    ASSERT_EQ(post(sim.port, "/admin/config", "{\"payload_bytes\":" + std::to_string(payload) + "}").result_int(),
-              200);
+    ASSERT_EQ(
+        post(sim.port, "/admin/config", "{\"payload_bytes\":" + std::to_string(payload) + "}").result_int(),
+        200);
     auto reply = post(sim.port, "/v1/kinds/level/batch", R"({"uids":["u1"]})");
     auto size = static_cast<double>(reply.body().size() - std::string(R"({"users":{"u1":}})").size());
     EXPECT_GT(size, 0.75 * payload);

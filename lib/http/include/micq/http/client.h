@@ -61,8 +61,9 @@ class ClientPool {
   ClientPool(boost::asio::any_io_executor executor, Upstream upstream, ClientOptions options = {});
   ~ClientPool();
 
-  boost::asio::awaitable<boost::system::result<ClientResponse>> request(
-      boost::beast::http::verb method, std::string target, std::string body, std::chrono::milliseconds deadline);
+  boost::asio::awaitable<boost::system::result<ClientResponse>> request(boost::beast::http::verb method,
+                                                                        std::string target, std::string body,
+                                                                        std::chrono::milliseconds deadline);
 
   const Upstream& upstream() const { return upstream_; }
 

@@ -14,7 +14,7 @@ namespace micq::service {
 // of 1..max_uids valid ids (SPEC §2 rule); other members are ignored. The
 // error message says what is wrong, for a 400.
 boost::system::result<std::vector<std::string>, std::string> parse_uid_batch(std::string_view body,
-                                                                            std::size_t max_uids);
+                                                                             std::size_t max_uids);
 
 // {"uids":["u1","u2"]}
 std::string uid_batch_json(const std::vector<std::string>& uids);

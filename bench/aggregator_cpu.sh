@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# CPU per aggregator batch (10 uids x 24 kinds x 1 KB records), from
+# /proc/<pid>/stat over a wrk run against a zero-latency sim. Not part of CI.
+# Usage: bench/aggregator_cpu.sh [seconds]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib/common.sh
+micq_ensure_packages wrk
+seconds=${1:-10}
+work=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
+build/micq sim --threads 1 --kinds 24 --latency-ms 0 --payload-bytes 1024 --listen 127.0.0.1:18290 >/dev/null 2>&1 &
+sim=$!
+build/micq aggregator --threads 1 --kinds 24 --downstream http://127.0.0.1:18290 --timeout-ms 1000 \
+  --listen 127.0.0.1:18281 >/dev/null 2>&1 &
+agg=$!
+sleep 1
+cat > "$work/batch.lua" <<'LUA'
+wrk.method = "POST"
+wrk.body = '{"uids":["u1","u2","u3","u4","u5","u6","u7","u8","u9","u10"]}'
+wrk.headers["Content-Type"] = "application/json"
+LUA
+cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+batches() { curl -s http://127.0.0.1:18281/stats | sed 's/.*"batches_total":\([0-9]*\).*/\1/'; }
+tick=$(getconf CLK_TCK)
+a0=$(cpu $agg); s0=$(cpu $sim); b0=$(batches)
+wrk -t1 -c8 -d"${seconds}s" -s "$work/batch.lua" http://127.0.0.1:18281/v1/privileges/batch | grep -E "Requests/sec|Latency"
+a1=$(cpu $agg); s1=$(cpu $sim); b1=$(batches)
+n=$((b1 - b0))
+awk -v a=$((a1 - a0)) -v s=$((s1 - s0)) -v n="$n" -v t="$tick" 'BEGIN {
+  printf "batches: %d\naggregator CPU per batch: %.0f us\nsim CPU per batch (24 calls): %.0f us\n", n, a / t / n * 1e6, s / t / n * 1e6 }'
