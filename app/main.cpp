@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "../services/aggregator/aggregator_command.h"
+#include "../services/serve/serve_command.h"
 #include "../services/sim/sim_command.h"
 #include "micq/service/command.h"
 
@@ -20,6 +21,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("micq ") + MICQ_VERSION);
   app.require_subcommand(0, 1);
   micq::service::Action action;
+  micq::serve::add_command(app, action);
   micq::aggregator::add_command(app, action);
   micq::sim::add_command(app, action);
   try {

@@ -1,0 +1,56 @@
+// Test helper: a private redis-server on a free loopback port, with no
+// persistence and its own temporary directory. Readiness is an event (the
+// "Ready to accept connections" line on its stdout, read through a pipe),
+// not a connect-and-retry loop.
+//
+// Example:
+//   micq::redis::testing::RedisServer server;
+//   RedisClient redis(executor, {"127.0.0.1", server.port()});
+//   server.kill();     // Redis gone (SIGKILL)
+//   server.restart();  // back on the same port, empty
+#ifndef MICQ_REDIS_TESTING_REDIS_SERVER_H_
+#define MICQ_REDIS_TESTING_REDIS_SERVER_H_
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace micq::redis::testing {
+
+class RedisServer {
+ public:
+  // Starts the server and waits until it accepts connections; throws
+  // std::runtime_error (with its output) if it does not within `timeout`.
+  explicit RedisServer(std::string binary = "/usr/bin/redis-server",
+                       std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  ~RedisServer();  // kills the server if it still runs, removes its directory
+  RedisServer(const RedisServer&) = delete;
+  RedisServer& operator=(const RedisServer&) = delete;
+
+  std::uint16_t port() const { return port_; }
+  bool running() const { return pid_ > 0; }
+
+  // SIGTERM and wait for the exit (SIGKILL if it takes over 10 s).
+  void stop();
+  // SIGKILL and wait for the exit.
+  void kill();
+  // Starts again on the same port (stopping it first if it runs). The data
+  // is gone: nothing is persisted.
+  void restart();
+
+ private:
+  void start();
+  void terminate(int signo);
+
+  const std::string binary_;
+  const std::chrono::milliseconds timeout_;
+  std::string dir_;
+  std::uint16_t port_ = 0;
+  pid_t pid_ = -1;
+};
+
+}  // namespace micq::redis::testing
+
+#endif  // MICQ_REDIS_TESTING_REDIS_SERVER_H_

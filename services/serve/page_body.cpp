@@ -1,0 +1,191 @@
+#include "page_body.h"
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+#include <simdjson.h>
+
+#include <cmath>
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+namespace micq::serve {
+namespace {
+
+using BodyResult = boost::system::result<std::string, std::string>;
+
+BodyResult body_error(std::string why) { return BodyResult(boost::system::in_place_error, std::move(why)); }
+
+// RapidJSON's Writer with RawValue as one memcpy (the stock one copies
+// byte by byte).
+class SplicingWriter : public rapidjson::Writer<rapidjson::StringBuffer> {
+ public:
+  using Writer::Writer;
+  bool RawValue(const Ch* json, std::size_t length, rapidjson::Type type) {
+    Prefix(type);
+    std::memcpy(os_->Push(length), json, length);
+    return EndValue(true);
+  }
+};
+
+bool is_whole(double score) {
+  return std::isfinite(score) && std::floor(score) == score && std::fabs(score) < 9.0e15;
+}
+
+std::string_view trim_right(std::string_view text) {
+  while (!text.empty() &&
+         (text.back() == ' ' || text.back() == '\n' || text.back() == '\r' || text.back() == '\t')) {
+    text.remove_suffix(1);
+  }
+  return text;
+}
+
+// The aggregator answer, located: one raw privileges object per entry
+// (empty if absent) and the raw degraded_kinds array.
+struct Located {
+  std::vector<std::string_view> privileges;
+  std::string_view degraded = "[]";
+};
+
+bool locate(std::string& body, const RankPage& page, Located& located) {
+  located.privileges.assign(page.entries.size(), std::string_view());
+  if (body.empty()) return true;
+  thread_local simdjson::ondemand::parser parser;
+  std::size_t size = body.size();
+  body.reserve(size + simdjson::SIMDJSON_PADDING);
+  simdjson::ondemand::document doc;
+  if (parser.iterate(simdjson::padded_string_view(body.data(), size, body.capacity())).get(doc)) return false;
+  simdjson::ondemand::object top;
+  if (doc.get_object().get(top)) return false;
+  for (auto field : top) {
+    simdjson::ondemand::raw_json_string key;
+    if (field.key().get(key)) return false;
+    if (key.unsafe_is_equal("users")) {
+      simdjson::ondemand::object users;
+      if (field.value().get_object().get(users)) return false;
+      std::size_t position = 0;
+      for (auto user : users) {
+        simdjson::ondemand::raw_json_string uid;
+        if (user.key().get(uid)) return false;
+        std::size_t index = page.entries.size();
+        if (position < page.entries.size() && uid.unsafe_is_equal(page.entries[position].uid)) {
+          index = position;
+        } else {
+          for (std::size_t i = 0; i < page.entries.size(); ++i) {
+            if (uid.unsafe_is_equal(page.entries[i].uid)) {
+              index = i;
+              break;
+            }
+          }
+        }
+        ++position;
+        simdjson::ondemand::object record;
+        if (user.value().get_object().get(record)) return false;
+        std::string_view raw;
+        if (record.raw_json().get(raw)) return false;
+        if (index < page.entries.size()) located.privileges[index] = trim_right(raw);
+      }
+    } else if (key.unsafe_is_equal("degraded_kinds")) {
+      simdjson::ondemand::array kinds;
+      if (field.value().get_array().get(kinds)) return false;
+      std::string_view raw;
+      if (kinds.raw_json().get(raw)) return false;
+      located.degraded = trim_right(raw);
+    }
+  }
+  return true;
+}
+
+BodyResult build_fast(const PageRequest& request, const RankPage& page, std::string& aggregator_body) {
+  Located located;
+  if (!locate(aggregator_body, page, located))
+    return body_error("the aggregator's answer is not the expected JSON");
+  rapidjson::StringBuffer out;
+  out.Reserve(aggregator_body.size() + 128 + page.entries.size() * 96);
+  SplicingWriter writer(out);
+  writer.StartObject();
+  writer.Key("room_id");
+  writer.String(request.room_id.data(), static_cast<rapidjson::SizeType>(request.room_id.size()));
+  writer.Key("version");
+  writer.Int64(page.version);
+  writer.Key("total");
+  writer.Int64(page.total);
+  writer.Key("page");
+  writer.Int(request.page);
+  writer.Key("size");
+  writer.Int(request.size);
+  writer.Key("items");
+  writer.StartArray();
+  for (std::size_t i = 0; i < page.entries.size(); ++i) {
+    const RankEntry& entry = page.entries[i];
+    writer.StartObject();
+    writer.Key("rank");
+    writer.Int64(static_cast<std::int64_t>(request.page) * request.size + static_cast<std::int64_t>(i) + 1);
+    writer.Key("uid");
+    writer.String(entry.uid.data(), static_cast<rapidjson::SizeType>(entry.uid.size()));
+    writer.Key("score");
+    if (is_whole(entry.score)) {
+      writer.Int64(static_cast<std::int64_t>(entry.score));
+    } else {
+      writer.Double(entry.score);
+    }
+    writer.Key("privileges");
+    if (located.privileges[i].empty()) {
+      writer.StartObject();
+      writer.EndObject();
+    } else {
+      writer.RawValue(located.privileges[i].data(), located.privileges[i].size(), rapidjson::kObjectType);
+    }
+    writer.EndObject();
+  }
+  writer.EndArray();
+  writer.Key("degraded_kinds");
+  writer.RawValue(located.degraded.data(), located.degraded.size(), rapidjson::kArrayType);
+  writer.EndObject();
+  return BodyResult(boost::system::in_place_value, std::string(out.GetString(), out.GetSize()));
+}
+
+BodyResult build_baseline(const PageRequest& request, const RankPage& page,
+                          const std::string& aggregator_body) {
+  nlohmann::json answer = aggregator_body.empty() ? nlohmann::json::object()
+                                                  : nlohmann::json::parse(aggregator_body, nullptr, false);
+  if (answer.is_discarded() || !answer.is_object()) return body_error("the aggregator's answer is not JSON");
+  nlohmann::json body = nlohmann::json::object();
+  body["room_id"] = std::string(request.room_id);
+  body["version"] = page.version;
+  body["total"] = page.total;
+  body["page"] = request.page;
+  body["size"] = request.size;
+  nlohmann::json items = nlohmann::json::array();
+  const nlohmann::json* users = answer.contains("users") ? &answer["users"] : nullptr;
+  for (std::size_t i = 0; i < page.entries.size(); ++i) {
+    const RankEntry& entry = page.entries[i];
+    nlohmann::json item = nlohmann::json::object();
+    item["rank"] = static_cast<std::int64_t>(request.page) * request.size + static_cast<std::int64_t>(i) + 1;
+    item["uid"] = entry.uid;
+    if (is_whole(entry.score)) {
+      item["score"] = static_cast<std::int64_t>(entry.score);
+    } else {
+      item["score"] = entry.score;
+    }
+    if (users && users->is_object() && users->contains(entry.uid)) {
+      item["privileges"] = (*users)[entry.uid];
+    } else {
+      item["privileges"] = nlohmann::json::object();
+    }
+    items.push_back(std::move(item));
+  }
+  body["items"] = std::move(items);
+  body["degraded_kinds"] =
+      answer.contains("degraded_kinds") ? answer["degraded_kinds"] : nlohmann::json::array();
+  return BodyResult(boost::system::in_place_value, body.dump());
+}
+
+}  // namespace
+
+BodyResult build_page_body(JsonEngine engine, const PageRequest& request, const RankPage& page,
+                           std::string& aggregator_body) {
+  return engine == JsonEngine::kFast ? build_fast(request, page, aggregator_body)
+                                     : build_baseline(request, page, aggregator_body);
+}
+
+}  // namespace micq::serve

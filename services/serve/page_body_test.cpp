@@ -1,0 +1,85 @@
+#include "page_body.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+namespace micq::serve {
+namespace {
+
+RankPage sample_page() {
+  RankPage page;
+  page.entries = {{"u7", 5200}, {"u3", 99.5}, {"u1", 0}};
+  page.total = 42;
+  page.version = 7;
+  return page;
+}
+
+std::string sample_answer() {
+  return R"({"users":{"u7":{"vip":{"level":3,"t":"a\"b"}},"u3":{"medal":{"x":[1,2]}},"u1":{}},)"
+         R"("degraded_kinds":["badge"]})";
+}
+
+TEST(PageBody, FastHasTheSpecShape) {
+  std::string answer = sample_answer();
+  auto body = build_page_body(JsonEngine::kFast, {"r1", 2, 3}, sample_page(), answer);
+  ASSERT_TRUE(body) << body.error();
+  auto doc = nlohmann::json::parse(*body);
+  EXPECT_EQ(doc["room_id"], "r1");
+  EXPECT_EQ(doc["version"], 7);
+  EXPECT_EQ(doc["total"], 42);
+  EXPECT_EQ(doc["page"], 2);
+  EXPECT_EQ(doc["size"], 3);
+  ASSERT_EQ(doc["items"].size(), 3u);
+  EXPECT_EQ(doc["items"][0]["rank"], 7) << "rank is 1-based over the whole room";
+  EXPECT_EQ(doc["items"][0]["uid"], "u7");
+  EXPECT_EQ(doc["items"][0]["score"], 5200);
+  EXPECT_EQ(doc["items"][1]["score"], 99.5);
+  EXPECT_EQ(doc["items"][0]["privileges"]["vip"]["t"], "a\"b");
+  EXPECT_EQ(doc["degraded_kinds"], nlohmann::json::array({"badge"}));
+}
+
+TEST(PageBody, FastAndBaselineAgree) {
+  std::string fast_answer = sample_answer(), baseline_answer = sample_answer();
+  auto fast = build_page_body(JsonEngine::kFast, {"r1", 0, 10}, sample_page(), fast_answer);
+  auto baseline = build_page_body(JsonEngine::kBaseline, {"r1", 0, 10}, sample_page(), baseline_answer);
+  ASSERT_TRUE(fast && baseline);
+  EXPECT_EQ(nlohmann::json::parse(*fast), nlohmann::json::parse(*baseline));
+}
+
+TEST(PageBody, FastSplicesThePrivilegesTextUnchanged) {
+  std::string answer = sample_answer();
+  auto body = build_page_body(JsonEngine::kFast, {"r1", 0, 10}, sample_page(), answer);
+  EXPECT_NE(body->find(R"("privileges":{"vip":{"level":3,"t":"a\"b"}})"), std::string::npos) << *body;
+}
+
+TEST(PageBody, EmptyRoomHasNoItems) {
+  std::string none;
+  for (auto engine : {JsonEngine::kFast, JsonEngine::kBaseline}) {
+    auto body = build_page_body(engine, {"empty", 0, 10}, RankPage{}, none);
+    ASSERT_TRUE(body);
+    auto doc = nlohmann::json::parse(*body);
+    EXPECT_EQ(doc["total"], 0);
+    EXPECT_EQ(doc["items"], nlohmann::json::array());
+    EXPECT_EQ(doc["degraded_kinds"], nlohmann::json::array());
+  }
+}
+
+TEST(PageBody, UserMissingFromTheAnswerGetsEmptyPrivileges) {
+  std::string answer = R"({"users":{"u7":{"vip":{}}},"degraded_kinds":[]})";
+  auto body = build_page_body(JsonEngine::kFast, {"r1", 0, 10}, sample_page(), answer);
+  auto doc = nlohmann::json::parse(*body);
+  EXPECT_EQ(doc["items"][2]["privileges"], nlohmann::json::object());
+}
+
+TEST(PageBody, MalformedAnswerIsAnError) {
+  for (const char* bad : {"nope", R"({"users":[1]})", R"({"users":{"u7":3}})"}) {
+    std::string answer = bad;
+    EXPECT_FALSE(build_page_body(JsonEngine::kFast, {"r1", 0, 10}, sample_page(), answer)) << bad;
+  }
+  std::string answer = "nope";
+  EXPECT_FALSE(build_page_body(JsonEngine::kBaseline, {"r1", 0, 10}, sample_page(), answer));
+}
+
+}  // namespace
+}  // namespace micq::serve

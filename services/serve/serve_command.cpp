@@ -1,0 +1,105 @@
+#include "serve_command.h"
+
+#include "micq/http/server.h"
+#include "serve_service.h"
+
+namespace micq::serve {
+namespace {
+
+struct Flags {
+  service::ServerFlags server;
+  std::string redis = "127.0.0.1:6379";
+  std::string redis_cluster;
+  std::string aggregator = "http://127.0.0.1:8081";
+  std::string strategy = "cached";
+  int ttl_ms = 1000;
+  int max_stale_ms = 30'000;
+  int page_size = 10;
+  int max_page_size = 50;
+  std::string json = "fast";
+  std::string events_token;
+  int upstream_timeout_ms = 500;
+};
+
+int run(const Flags& flags) {
+  auto options = service::server_options(flags.server);
+  if (!options) return service::fail_usage("serve", options.error());
+  if (!flags.redis_cluster.empty()) {
+    return service::fail_usage("serve",
+                               "--redis-cluster is not supported by this build yet; use --redis host:port");
+  }
+  auto redis = redis::parse_endpoint(flags.redis);
+  if (!redis) return service::fail_usage("serve", "--redis: " + redis.error());
+  auto aggregator = http::parse_upstream(flags.aggregator);
+  if (!aggregator) return service::fail_usage("serve", "--aggregator: " + aggregator.error());
+  ServeConfig config;
+  if (flags.strategy == "direct") {
+    config.strategy = Strategy::kDirect;
+  } else if (flags.strategy == "singleflight") {
+    config.strategy = Strategy::kSingleflight;
+  } else if (flags.strategy == "cached") {
+    config.strategy = Strategy::kCached;
+  } else {
+    return service::fail_usage("serve", "--strategy must be direct, singleflight or cached");
+  }
+  if (flags.json == "fast") {
+    config.json = JsonEngine::kFast;
+  } else if (flags.json == "baseline") {
+    config.json = JsonEngine::kBaseline;
+  } else {
+    return service::fail_usage("serve", "--json must be fast or baseline");
+  }
+  if (flags.ttl_ms < 1 || flags.ttl_ms > 3'600'000)
+    return service::fail_usage("serve", "--ttl-ms must be 1..3600000");
+  if (flags.max_stale_ms < 0 || flags.max_stale_ms > 86'400'000) {
+    return service::fail_usage("serve", "--max-stale-ms must be 0..86400000");
+  }
+  if (flags.max_page_size < 1 || flags.max_page_size > 1000) {
+    return service::fail_usage("serve", "--max-page-size must be 1..1000");
+  }
+  if (flags.page_size < 1 || flags.page_size > flags.max_page_size) {
+    return service::fail_usage("serve", "--page-size must be 1..--max-page-size");
+  }
+  if (flags.upstream_timeout_ms < 1 || flags.upstream_timeout_ms > 60'000) {
+    return service::fail_usage("serve", "--upstream-timeout-ms must be 1..60000");
+  }
+  config.ttl = std::chrono::milliseconds(flags.ttl_ms);
+  config.max_stale = std::chrono::milliseconds(flags.max_stale_ms);
+  config.page_size = flags.page_size;
+  config.max_page_size = flags.max_page_size;
+  config.events_token = flags.events_token;
+  config.upstream_timeout = std::chrono::milliseconds(flags.upstream_timeout_ms);
+
+  auto metrics = std::make_shared<metrics::Metrics>();
+  http::Server server(*options, metrics);
+  ServeService serve(server.context().get_executor(), *redis, *aggregator, config, metrics);
+  http::add_standard_routes(server.router(), metrics);
+  serve.add_routes(server.router());
+  return service::serve_until_stopped("serve", server);
+}
+
+}  // namespace
+
+void add_command(CLI::App& app, service::Action& action) {
+  auto flags = std::make_shared<Flags>();
+  CLI::App* command = app.add_subcommand("serve", "Serve the mic-queue list API (SPEC §2).");
+  service::add_server_flags(*command, flags->server, "127.0.0.1:8080");
+  service::add_flag(*command, "redis", flags->redis, "one Redis node host:port");
+  service::add_flag(*command, "redis-cluster", flags->redis_cluster,
+                    "comma list of Redis Cluster seed nodes");
+  service::add_flag(*command, "aggregator", flags->aggregator, "base URL of the aggregation service");
+  service::add_flag(*command, "strategy", flags->strategy, "direct, singleflight or cached");
+  service::add_flag(*command, "ttl-ms", flags->ttl_ms, "how long a loaded page is fresh");
+  service::add_flag(*command, "max-stale-ms", flags->max_stale_ms,
+                    "how long past its TTL a page may be served while a refresh fails");
+  service::add_flag(*command, "page-size", flags->page_size, "default size");
+  service::add_flag(*command, "max-page-size", flags->max_page_size, "largest size accepted");
+  service::add_flag(*command, "json", flags->json, "fast or baseline (nlohmann::json)");
+  service::add_flag(*command, "events-token", flags->events_token,
+                    "bearer token required on event writes; unset: writes refused with 503");
+  service::add_flag(*command, "upstream-timeout-ms", flags->upstream_timeout_ms,
+                    "deadline for one aggregator or Redis call");
+  command->callback([flags, &action] { action = [flags] { return run(*flags); }; });
+}
+
+}  // namespace micq::serve
