@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 source scripts/lib/common.sh
 micq_ensure_packages wrk nginx-light
 seconds=${1:-5}; rounds=${2:-3}
-work=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null; [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null; rm -rf "$work"' EXIT
+work=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 mkdir -p "$work/www"; printf '{"status":"ok"}' > "$work/www/healthz"
 cat > "$work/nginx.conf" <<CONF
 worker_processes 1; daemon off; pid $work/nginx.pid; error_log $work/error.log;
@@ -15,6 +15,7 @@ events { worker_connections 4096; }
 http { access_log off; default_type application/json;
   server { listen 127.0.0.1:18195; location / { root $work/www; } } }
 CONF
+chmod -R a+rX "$work"  # nginx workers run as www-data
 nginx -c "$work/nginx.conf" & build/micq sim --threads 1 --kinds 1 --listen 127.0.0.1:18196 >/dev/null 2>&1 &
 sleep 1
 for ((r = 1; r <= rounds; r++)); do
