@@ -248,6 +248,19 @@ TEST_F(ServeTest, DirectDoesTheWorkForEveryRequest) {
   EXPECT_GE(batches_for_burst(serve.port, aggregator.port), 150u);
 }
 
+TEST_F(ServeTest, AClientThatLeavesWhileWaitingDoesNotCancelTheLoadForOthers) {
+  start("cached", {}, "400");
+  seed("r1", 3);
+  // The first caller sends its request and hangs up at once, mid-load.
+  auto abandoned = raw_exchange(serve.port, "GET /v1/rooms/r1/mic-queue HTTP/1.1\r\nHost: x\r\n\r\n",
+                                std::chrono::milliseconds(50));
+  EXPECT_TRUE(abandoned.received.empty()) << "left before the answer";
+  auto reply = get(serve.port, "/v1/rooms/r1/mic-queue");
+  EXPECT_EQ(reply.result_int(), 200);
+  EXPECT_EQ(parse(get(aggregator.port, "/stats").body())["batches_total"].GetUint64(), 1u)
+      << "the second caller joined the load the first one started";
+}
+
 TEST_F(ServeTest, EtagGives304) {
   start("cached");
   seed("r1", 3);
