@@ -8,6 +8,7 @@
 #include "../services/aggregator/aggregator_command.h"
 #include "../services/serve/serve_command.h"
 #include "../services/sim/sim_command.h"
+#include "../services/up/up_command.h"
 #include "micq/service/command.h"
 
 int main(int argc, char** argv) {
@@ -21,6 +22,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("micq ") + MICQ_VERSION);
   app.require_subcommand(0, 1);
   micq::service::Action action;
+  micq::up::add_command(app, action);
   micq::serve::add_command(app, action);
   micq::aggregator::add_command(app, action);
   micq::sim::add_command(app, action);

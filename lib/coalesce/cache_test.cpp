@@ -275,6 +275,35 @@ TEST_F(CacheTest, NoEarlyRefreshFarFromExpiry) {
   EXPECT_EQ(cache().stats().early_refreshes, 0u);
 }
 
+TEST(CacheAgeTest, AValueBuiltEarlierElsewhereKeepsOnlyTheRestOfItsTtl) {
+  auto clock = std::make_shared<ManualClock>();
+  CacheOptions options;
+  options.ttl = 1000ms;
+  options.ttl_jitter = 0;
+  options.early_refresh_beta = 0;
+  options.clock = clock;
+  // The loaded value says how old it already is (here: 600 ms).
+  Cache<std::string, std::pair<std::string, Duration>> cache(
+      options, [](const std::pair<std::string, Duration>& v) { return v.second; });
+  asio::io_context ctx;
+  asio::co_spawn(
+      ctx,
+      [&]() -> asio::awaitable<void> {
+        auto r = co_await cache.get("k", []() -> asio::awaitable<std::pair<std::string, Duration>> {
+          co_return std::make_pair(std::string("shared"), Duration(600ms));
+        });
+        EXPECT_TRUE(r.ok());
+      },
+      asio::detached);
+  ctx.run();
+  clock->advance(399ms);
+  auto hit = cache.lookup_fresh("k");
+  ASSERT_TRUE(hit);
+  EXPECT_EQ(hit->age, 999ms) << "age counts from when the value was built";
+  clock->advance(1ms);
+  EXPECT_FALSE(cache.lookup_fresh("k")) << "fresh for the TTL's remaining 400 ms only";
+}
+
 TEST_F(CacheTest, JitterShortensTheTtlButNeverLengthensIt) {
   options.ttl_jitter = 0.5;
   draw = 0.5;  // cuts 0.5 * 0.5 of the TTL

@@ -69,6 +69,7 @@ asio::awaitable<boost::system::result<ClientResponse>> ClientPool::request(
   beast::http::request<beast::http::string_body> message{method, target, 11};
   message.set(beast::http::field::host, upstream_.host);
   message.set(beast::http::field::content_type, "application/json");
+  for (const auto& [name, value] : options_.headers) message.set(name, value);
   message.keep_alive(true);
   message.body() = std::move(body);
   message.prepare_payload();

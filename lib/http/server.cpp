@@ -239,11 +239,13 @@ class Server::Impl {
       bool keep_alive = request.message.keep_alive() && !stopping_;
       response.keep_alive(keep_alive);
       if (request.message.method() == Method::head) response.body() = nullptr;
+      // Counted once the response is ready, before it is written: a client
+      // that reads /metrics right after its answer then always sees it.
+      double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      metrics_->observe_request(match.name, static_cast<unsigned>(response.result_int()), seconds);
       stream.expires_after(options_.write_timeout);
       auto [write_ec, written] = co_await beast_http::async_write(stream, response, use_tuple);
       connection.busy = false;
-      double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-      metrics_->observe_request(match.name, static_cast<unsigned>(response.result_int()), seconds);
       if (write_ec || !keep_alive) co_return;
     }
   }
@@ -254,8 +256,8 @@ class Server::Impl {
     Response response = error_response(status, code, message);
     response.keep_alive(false);
     stream.expires_after(options_.write_timeout);
-    auto [ec, written] = co_await beast_http::async_write(stream, response, use_tuple);
     metrics_->observe_request("unparsed", static_cast<unsigned>(status), 0);
+    auto [ec, written] = co_await beast_http::async_write(stream, response, use_tuple);
     if (!ec) co_await linger(stream);
   }
 

@@ -13,7 +13,7 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                    .Register(*registry_);
   latency_ = &prometheus::BuildHistogram()
                   .Name("micq_http_request_duration_seconds")
-                  .Help("Time from a complete request to its response, by route and status code.")
+                  .Help("Time from a complete request to its ready response, by route and status code.")
                   .Register(*registry_);
 }
 

@@ -4,7 +4,9 @@
 #ifndef MICQ_SERVE_PAGE_H_
 #define MICQ_SERVE_PAGE_H_
 
+#include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -31,6 +33,8 @@ struct Page {
   std::shared_ptr<const std::string> body;
   std::string etag;                         // strong validator of `body`, quoted
   std::shared_ptr<const std::string> gzip;  // null unless precomputed
+  std::chrono::nanoseconds age{0};          // how old when loaded (from L2: built elsewhere)
+  std::int64_t version = 0;                 // the room version it shows
 };
 
 // "\"<crc32>-<length>\"" of the body.

@@ -19,6 +19,7 @@ struct Flags {
   std::string json = "fast";
   std::string events_token;
   int upstream_timeout_ms = 500;
+  std::string l2 = "off";
 };
 
 int run(const Flags& flags) {
@@ -69,6 +70,11 @@ int run(const Flags& flags) {
   config.max_page_size = flags.max_page_size;
   config.events_token = flags.events_token;
   config.upstream_timeout = std::chrono::milliseconds(flags.upstream_timeout_ms);
+  if (flags.l2 != "on" && flags.l2 != "off") return service::fail_usage("serve", "--l2 must be on or off");
+  config.l2 = flags.l2 == "on";
+  if (config.l2 && config.strategy != Strategy::kCached) {
+    return service::fail_usage("serve", "--l2 on needs --strategy cached");
+  }
 
   auto metrics = std::make_shared<metrics::Metrics>();
   http::Server server(*options, metrics);
@@ -99,6 +105,8 @@ void add_command(CLI::App& app, service::Action& action) {
                     "bearer token required on event writes; unset: writes refused with 503");
   service::add_flag(*command, "upstream-timeout-ms", flags->upstream_timeout_ms,
                     "deadline for one aggregator or Redis call");
+  service::add_flag(*command, "l2", flags->l2,
+                    "on: share built pages through Redis, one build per page per TTL for the whole fleet");
   command->callback([flags, &action] { action = [flags] { return run(*flags); }; });
 }
 

@@ -4,11 +4,15 @@
 #include <prometheus/metric_family.h>
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http/field.hpp>
 #include <charconv>
 #include <stdexcept>
 
+#include "demo_page.h"
 #include "micq/service/kinds.h"
 #include "micq/service/uid_batch.h"
 #include "request_parsing.h"
@@ -174,7 +178,7 @@ ServeService::ServeService(asio::any_io_executor executor, redis::Endpoint redis
     : config_(std::move(config)),
       redis_(executor, std::move(redis)),
       aggregator_(executor, std::move(aggregator)),
-      cache_(cache_options(config_)),
+      cache_(cache_options(config_), [](const Page& page) { return page.age; }),
       cache_control_("max-age=" + std::to_string(std::max<long long>(1, config_.ttl.count() / 1000))),
       stats_(std::make_shared<Stats>(this)) {
   metrics->add_collectable(stats_);
@@ -188,9 +192,118 @@ void ServeService::add_routes(http::Router& router) {
   router.add(http::Method::post, "/v1/rooms/{room_id}/events", "events",
              [this](Request& r) { return events(r); });
   router.add(http::Method::get, "/readyz", "readyz", [this](Request& r) { return readyz(r); });
+  router.add(http::Method::get, "/demo", "demo", [](Request&) -> asio::awaitable<Response> {
+    static const auto page = std::make_shared<const std::string>(demo_page_html());
+    Response response = http::json_response(Status::ok, page);
+    response.set(field::field::content_type, "text/html; charset=utf-8");
+    co_return response;
+  });
+}
+
+namespace {
+
+std::string l2_prefix(const PageKey& key) { return "micq:{" + key.room_id + "}:l2:"; }
+std::string l2_suffix(const PageKey& key) {
+  return ":" + std::to_string(key.page) + ":" + std::to_string(key.size);
+}
+std::string l2_page_key(const PageKey& key, std::string_view version) {
+  return l2_prefix(key) + std::string(version) + l2_suffix(key);
+}
+std::string l2_lock_key(const PageKey& key, std::string_view version) {
+  return "micq:{" + key.room_id + "}:l2lock:" + std::string(version) + l2_suffix(key);
+}
+
+// The room's version and that version's shared page with its remaining
+// life, in one round trip. Pages are keyed by version, so an applied event
+// (which bumps it) retires every instance's shared pages of the room.
+constexpr char kL2LookupScript[] = R"lua(
+local version = redis.call('GET', KEYS[1]) or '0'
+local page_key = ARGV[1] .. version .. ARGV[2]
+return {version, redis.call('GET', page_key), redis.call('PTTL', page_key)}
+)lua";
+
+}  // namespace
+
+asio::awaitable<std::optional<ServeService::L2Lookup>> ServeService::l2_lookup(const PageKey& key) {
+  auto call = redis_.eval(kL2LookupScript, {version_key(key.room_id)}, {l2_prefix(key), l2_suffix(key)},
+                          config_.upstream_timeout);
+  auto reply = co_await std::move(call);
+  if (!reply || reply->type != redis::Reply::Type::kArray || reply->elements.size() != 3) {
+    stats_->redis_errors.fetch_add(1, std::memory_order_relaxed);
+    co_return std::nullopt;
+  }
+  L2Lookup lookup;
+  lookup.version = reply->elements[0].str;
+  const redis::Reply& body = reply->elements[1];
+  if (body.type == redis::Reply::Type::kString && !body.str.empty()) {
+    Page page;
+    page.etag = etag_of(body.str);
+    page.gzip = std::make_shared<const std::string>(gzip_of(body.str));
+    page.body = std::make_shared<const std::string>(body.str);
+    std::int64_t left_ms = std::max<std::int64_t>(0, reply->elements[2].integer);
+    page.age = std::max(
+        std::chrono::nanoseconds::zero(),
+        std::chrono::nanoseconds(config_.ttl) - std::chrono::nanoseconds(std::chrono::milliseconds(left_ms)));
+    std::from_chars(lookup.version.data(), lookup.version.data() + lookup.version.size(), page.version);
+    lookup.page = std::move(page);
+  }
+  co_return lookup;
 }
 
 asio::awaitable<Page> ServeService::load_page(PageKey key) {
+  if (!config_.l2) {
+    auto build = build_page(key);
+    co_return co_await std::move(build);
+  }
+  auto first = l2_lookup(key);
+  std::optional<L2Lookup> lookup = co_await std::move(first);
+  if (lookup && lookup->page) co_return std::move(*lookup->page);
+  // One instance builds this version's page; the others wait for it.
+  bool leader = false;
+  std::string lock_key;
+  if (lookup) {
+    lock_key = l2_lock_key(key, lookup->version);
+    redis::Command lock{"SET", lock_key, "1",
+                        "NX",  "PX",     std::to_string(config_.upstream_timeout.count() * 2)};
+    auto lock_call = redis_.command(std::move(lock), config_.upstream_timeout);
+    auto locked = co_await std::move(lock_call);
+    leader = locked && locked->type == redis::Reply::Type::kStatus;
+    if (locked && !leader) {
+      // Another instance is building it and its answer lands in Redis. This
+      // connection has no Redis event to await, so look every 10 ms, for no
+      // longer than a build may take, then build here after all.
+      auto give_up = std::chrono::steady_clock::now() + config_.upstream_timeout * 2;
+      asio::steady_timer timer(co_await asio::this_coro::executor);
+      while (std::chrono::steady_clock::now() < give_up) {
+        timer.expires_after(std::chrono::milliseconds(10));
+        co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+        auto again = l2_lookup(key);
+        std::optional<L2Lookup> found = co_await std::move(again);
+        if (found && found->page) co_return std::move(*found->page);
+        if (found && found->version != lookup->version) break;  // an event moved the room on
+      }
+    }
+  }
+  auto started = std::chrono::steady_clock::now();
+  auto build = build_page(key);
+  Page page = co_await std::move(build);
+  // Publish with the life the page has left, so that no instance serves it
+  // longer than one TTL after it was built.
+  auto spent =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+  auto left = config_.ttl - spent;
+  if (left.count() > 0) {
+    std::vector<redis::Command> publish{{"SET", l2_page_key(key, std::to_string(page.version)), *page.body,
+                                         "PX", std::to_string(left.count())}};
+    if (leader) publish.push_back({"DEL", lock_key});
+    auto publish_call = redis_.pipeline(std::move(publish), config_.upstream_timeout);
+    auto published = co_await std::move(publish_call);
+    if (!published) stats_->redis_errors.fetch_add(1, std::memory_order_relaxed);
+  }
+  co_return page;
+}
+
+asio::awaitable<Page> ServeService::build_page(PageKey key) {
   std::string rank = rank_key(key.room_id);
   long start = static_cast<long>(key.page) * key.size;
   std::vector<redis::Command> commands{
@@ -247,6 +360,7 @@ asio::awaitable<Page> ServeService::load_page(PageKey key) {
     throw DependencyError("aggregator_unavailable", "The privilege aggregator's answer is malformed.");
   }
   Page page;
+  page.version = rank_page.version;
   page.etag = etag_of(*body);
   if (config_.strategy == Strategy::kCached) {
     page.gzip = std::make_shared<const std::string>(gzip_of(*body));

@@ -19,6 +19,7 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -45,6 +46,9 @@ struct ServeConfig {
   int max_page_size = 50;
   std::string events_token;  // empty: writes refused with 503
   std::chrono::milliseconds upstream_timeout{500};
+  // Second-level cache in Redis shared by every instance: one page build
+  // per key per TTL for the whole fleet (SPEC §5, --l2 on).
+  bool l2 = false;
 };
 
 class ServeService {
@@ -63,9 +67,20 @@ class ServeService {
   boost::asio::awaitable<http::Response> events(http::Request& request);
   boost::asio::awaitable<http::Response> readyz(http::Request& request);
 
-  // Loads and builds one page. Throws DependencyError when Redis or the
-  // aggregator fails (the coalescing layer hands that to every waiter).
+  // Loads one page: from the shared L2 when enabled and present, else by
+  // building it (at most one instance per key builds; the others wait for
+  // its result). Throws DependencyError when Redis or the aggregator fails
+  // (the coalescing layer hands that to every waiter).
   boost::asio::awaitable<Page> load_page(PageKey key);
+  // Redis page read + aggregator batch + serialization.
+  boost::asio::awaitable<Page> build_page(PageKey key);
+  // The room's current version and, if some instance built that version's
+  // page already, the page (one round trip).
+  struct L2Lookup {
+    std::string version;
+    std::optional<Page> page;
+  };
+  boost::asio::awaitable<std::optional<L2Lookup>> l2_lookup(const PageKey& key);
 
   http::Response page_response(const Page& page, const http::Request& request, bool stale,
                                std::chrono::nanoseconds age) const;

@@ -111,7 +111,13 @@ class Cache {
  public:
   using WaitTimeout = std::optional<std::chrono::steady_clock::duration>;
 
-  explicit Cache(CacheOptions options = {}) : state_(std::make_shared<State>(std::move(options))) {}
+  // How old a freshly loaded value already is (e.g. one fetched from a
+  // shared second-level cache, built elsewhere earlier): its TTL then counts
+  // from when it was built, not from when this load started.
+  using AgeAtLoad = std::function<Duration(const V&)>;
+
+  explicit Cache(CacheOptions options = {}, AgeAtLoad age_at_load = {})
+      : state_(std::make_shared<State>(std::move(options), std::move(age_at_load))) {}
 
   // The synchronous hot path: a fresh value, or nullopt when the caller must
   // go through get() (missing, expired, or due for an early refresh).
@@ -267,15 +273,18 @@ class Cache {
   };
 
   struct State {
-    explicit State(CacheOptions opts)
-        : options(std::move(opts)), shards(std::max<std::size_t>(1, options.shards)) {
+    State(CacheOptions opts, AgeAtLoad age)
+        : options(std::move(opts)),
+          age_at_load(std::move(age)),
+          shards(std::max<std::size_t>(1, options.shards)) {
       if (!options.clock) options.clock = SteadyClock::instance();
       if (!options.uniform) options.uniform = &internal::uniform_open_closed;
       std::size_t cap = (std::max<std::size_t>(1, options.max_entries) + shards.size() - 1) / shards.size();
       per_shard_cap = std::max<std::size_t>(1, cap);
     }
 
-    CacheOptions options;  // constant after construction
+    CacheOptions options;   // constant after construction
+    AgeAtLoad age_at_load;  // constant after construction; may be empty
     std::vector<Shard> shards;
     std::size_t per_shard_cap = 1;  // constant after construction
     Group<Key, V, Hash, KeyEqual> group;
@@ -407,6 +416,10 @@ class Cache {
       entry.loading = false;
       entry.refresh_claimed.store(false, std::memory_order_release);
       if (value) {
+        if (age_at_load) {
+          Duration age = std::max(Duration::zero(), age_at_load(*value));
+          started = std::min(started, ended - age);
+        }
         entry.value = std::move(value);
         entry.version.fetch_add(1, std::memory_order_release);
         entry.built_at = started;

@@ -34,6 +34,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace micq::http {
@@ -44,6 +45,8 @@ struct ClientOptions {
   std::size_t max_idle = 64;
   std::size_t max_connections = 1024;
   std::uint64_t max_response_bytes = 64 * 1024 * 1024;
+  // Sent with every request (e.g. an Authorization header).
+  std::vector<std::pair<std::string, std::string>> headers;
 };
 
 // An upstream named by a base URL such as "http://127.0.0.1:8081".

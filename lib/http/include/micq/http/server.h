@@ -13,7 +13,9 @@
 //  * graceful shutdown on SIGINT/SIGTERM or stop(): stop accepting, close
 //    idle connections, let in-flight requests finish for up to
 //    `drain_timeout`, then return from run();
-//  * every request counted in Metrics by route name and status.
+//  * every request counted in Metrics by route name and status, with its
+//    latency from the complete request to the ready response (the socket
+//    write excluded), recorded before the response is written.
 //
 // Example:
 //   Server server(options, metrics);

@@ -73,11 +73,12 @@ class RedisClient {
   RedisClient& operator=(const RedisClient&) = delete;
 
   // Sends all commands in one write and returns their replies in order.
-  boost::asio::awaitable<boost::system::result<std::vector<Reply>>> pipeline(std::vector<Command> commands,
-                                                                             std::chrono::milliseconds deadline);
+  boost::asio::awaitable<boost::system::result<std::vector<Reply>>> pipeline(
+      std::vector<Command> commands, std::chrono::milliseconds deadline);
 
   // One command.
-  boost::asio::awaitable<boost::system::result<Reply>> command(Command command, std::chrono::milliseconds deadline);
+  boost::asio::awaitable<boost::system::result<Reply>> command(Command command,
+                                                               std::chrono::milliseconds deadline);
 
   // EVALSHA of `script` (loading it when Redis answers NOSCRIPT).
   boost::asio::awaitable<boost::system::result<Reply>> eval(const std::string& script,

@@ -1,0 +1,306 @@
+#include "up_command.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <random>
+
+#include "micq/http/client.h"
+#include "micq/redis/client.h"
+#include "micq/service/kinds.h"
+#include "supervisor.h"
+
+namespace micq::up {
+namespace {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+struct Flags {
+  std::string redis;  // empty: a private redis-server
+  std::string listen = "127.0.0.1:8080";
+  std::string room = "demo";
+  double events_per_second = 4;
+  std::string kinds = "24";
+};
+
+int free_port() {
+  asio::io_context ioc;
+  asio::ip::tcp::acceptor acceptor(ioc, {asio::ip::make_address("127.0.0.1"), 0});
+  return acceptor.local_endpoint().port();
+}
+
+std::string random_hex(std::size_t bytes) {
+  std::random_device device;
+  std::string out;
+  char two[3];
+  for (std::size_t i = 0; i < bytes; ++i) {
+    std::snprintf(two, sizeof two, "%02x", static_cast<unsigned>(device() & 0xff));
+    out += two;
+  }
+  return out;
+}
+
+// Command lines, built outside the coroutines: g++ 12 cannot place an
+// initializer list's backing array in a coroutine frame.
+std::vector<std::string> redis_command(int port, const std::string& dir) {
+  return {"redis-server",
+          "--port",
+          std::to_string(port),
+          "--bind",
+          "127.0.0.1",
+          "--save",
+          "",
+          "--appendonly",
+          "no",
+          "--dir",
+          dir};
+}
+std::vector<std::string> sim_command(const std::string& micq, const std::string& kinds) {
+  return {micq, "sim", "--listen", "127.0.0.1:0", "--kinds", kinds, "--latency-ms", "5", "--jitter-ms", "5"};
+}
+std::vector<std::string> aggregator_command(const std::string& micq, const std::string& kinds, int sim_port) {
+  return {micq,      "aggregator", "--listen",     "127.0.0.1:0",
+          "--kinds", kinds,        "--downstream", "http://127.0.0.1:" + std::to_string(sim_port)};
+}
+std::vector<std::string> serve_command(const std::string& micq, const std::string& listen,
+                                       const std::string& redis, int aggregator_port,
+                                       const std::string& token) {
+  return {micq,
+          "serve",
+          "--listen",
+          listen,
+          "--redis",
+          redis,
+          "--aggregator",
+          "http://127.0.0.1:" + std::to_string(aggregator_port),
+          "--events-token",
+          token};
+}
+std::string opening_events() {
+  std::string body = R"({"events":[)";
+  for (int i = 0; i < 30; ++i)
+    body += std::string(i ? "," : "") + R"({"type":"enter","uid":"viewer)" + std::to_string(i) + "\"}";
+  return body + "]}";
+}
+
+std::string make_work_dir() {
+  std::string path = "/tmp/micq-up-XXXXXX";
+  return mkdtemp(path.data()) ? path : std::string();
+}
+
+void say(const std::string& text) {
+  std::printf("micq up: %s\n", text.c_str());
+  std::fflush(stdout);
+}
+
+class Up {
+ public:
+  Up(asio::io_context& ioc, Flags flags)
+      : ioc_(ioc), flags_(std::move(flags)), stop_event_(ioc), signals_(ioc, SIGINT, SIGTERM) {
+    stop_event_.expires_at(asio::steady_timer::time_point::max());
+  }
+
+  int exit_code() const { return exit_code_; }
+
+  asio::awaitable<void> run() {
+    signals_.async_wait([this](boost::system::error_code ec, int) {
+      if (!ec) request_stop("stopping (signal)");
+    });
+    bool started = co_await start_all();
+    if (started) {
+      for (auto& child : children_) {
+        asio::co_spawn(ioc_, child->echo_output(), asio::detached);
+        asio::co_spawn(ioc_, watch(child.get()), asio::detached);
+      }
+      asio::co_spawn(ioc_, demo_stream(), asio::detached);
+      co_await stop_event_.async_wait(use_tuple);
+    } else {
+      exit_code_ = 1;
+    }
+    stopping_ = true;
+    // Stop in reverse order of start: serve first, Redis last.
+    for (auto it = children_.rbegin(); it != children_.rend(); ++it) co_await (*it)->stop(6s);
+    if (!work_dir_.empty()) {
+      std::error_code ignored;
+      std::filesystem::remove_all(work_dir_, ignored);
+    }
+    say("everything stopped");
+    signals_.cancel();
+    ioc_.stop();
+  }
+
+ private:
+  void request_stop(const std::string& why) {
+    if (stopping_) return;
+    say(why);
+    stop_event_.cancel();
+  }
+
+  asio::awaitable<void> watch(Child* child) {
+    int code = co_await child->wait_exit();
+    if (!stopping_) {
+      exit_code_ = 1;
+      request_stop(child->name() + " exited (code " + std::to_string(code) + "); stopping the rest");
+    }
+  }
+
+  // Starts `name` and waits for its "listening on" line; returns the port.
+  asio::awaitable<int> start_service(const std::string& name, std::vector<std::string> argv) {
+    children_.push_back(Child::spawn(ioc_, name, std::move(argv)));
+    auto line = co_await children_.back()->wait_for_line("listening on", 20s);
+    if (!line) {
+      say(name + " did not start; see its output above");
+      co_return 0;
+    }
+    co_return port_of_listening_line(*line);
+  }
+
+  asio::awaitable<bool> start_all() {
+    // (No C arrays in coroutines: g++ 12 cannot move them into the frame.)
+    std::error_code ec;
+    std::string micq = std::filesystem::read_symlink("/proc/self/exe", ec).string();
+    if (ec || micq.empty()) {
+      say("cannot find my own executable");
+      co_return false;
+    }
+
+    std::string redis = flags_.redis;
+    if (redis.empty()) {
+      work_dir_ = make_work_dir();
+      if (work_dir_.empty()) {
+        say("cannot create a temporary directory");
+        co_return false;
+      }
+      int port = free_port();
+      children_.push_back(Child::spawn(ioc_, "redis", redis_command(port, work_dir_)));
+      auto ready = co_await children_.back()->wait_for_line("Ready to accept connections", 20s);
+      if (!ready) {
+        say("redis-server did not start (is it installed? ./scripts/up installs it)");
+        co_return false;
+      }
+      redis = "127.0.0.1:" + std::to_string(port);
+    }
+    int sim = co_await start_service("sim", sim_command(micq, flags_.kinds));
+    if (!sim) co_return false;
+    sim_port_ = sim;
+    int aggregator = co_await start_service("aggregator", aggregator_command(micq, flags_.kinds, sim));
+    if (!aggregator) co_return false;
+    token_ = random_hex(16);
+    int serve =
+        co_await start_service("serve", serve_command(micq, flags_.listen, redis, aggregator, token_));
+    if (!serve) co_return false;
+    serve_port_ = serve;
+    std::string base = "http://127.0.0.1:" + std::to_string(serve);
+    say("up. Open " + base + "/demo?room=" + flags_.room);
+    say("the list as JSON: " + base + "/v1/rooms/" + flags_.room + "/mic-queue");
+    say("post events with: curl -H 'Authorization: Bearer " + token_ +
+        "' -d '{\"type\":\"gift\",\"uid\":\"u1\",\"value\":100}' " + base + "/v1/rooms/" + flags_.room +
+        "/events");
+    say("Ctrl-C stops everything.");
+    co_return true;
+  }
+
+  // A live room: viewers enter and leave, chat, share, send gifts; now and
+  // then a privilege changes downstream (a sim bump) and in the room.
+  asio::awaitable<void> demo_stream() {
+    auto executor = co_await asio::this_coro::executor;
+    http::ClientOptions with_token;
+    with_token.headers.emplace_back("Authorization", "Bearer " + token_);
+    http::ClientPool serve(executor, {"127.0.0.1", static_cast<std::uint16_t>(serve_port_)}, with_token);
+    http::ClientPool sim(executor, {"127.0.0.1", static_cast<std::uint16_t>(sim_port_)});
+    std::string target = "/v1/rooms/" + flags_.room + "/events";
+    std::mt19937 rng(std::random_device{}());
+    auto uid = [&] { return "viewer" + std::to_string(rng() % 60); };
+    co_await post_event(serve, target, opening_events());
+    asio::steady_timer pace(executor);
+    auto period = std::chrono::duration<double>(1.0 / std::max(0.1, flags_.events_per_second));
+    while (!stopping_) {
+      pace.expires_after(std::chrono::duration_cast<std::chrono::nanoseconds>(period));
+      co_await pace.async_wait(use_tuple);
+      if (stopping_) break;
+      unsigned roll = rng() % 100;
+      std::string who = uid();
+      std::string event;
+      if (roll < 45) {
+        event = R"({"type":"gift","uid":")" + who + R"(","value":)" + std::to_string(1 + rng() % 500) + "}";
+      } else if (roll < 65) {
+        event = R"({"type":"chat","uid":")" + who + "\"}";
+      } else if (roll < 75) {
+        event = R"({"type":"share","uid":")" + who + "\"}";
+      } else if (roll < 85) {
+        event = R"({"type":"enter","uid":")" + who + "\"}";
+      } else if (roll < 92) {
+        event = R"({"type":"exit","uid":")" + who + "\"}";
+      } else {
+        auto bump = sim.request(http::Method::post, "/admin/users/" + who + "/bump", "", 1s);
+        co_await std::move(bump);
+        event = R"({"type":"privilege","uid":")" + who + "\"}";
+      }
+      co_await post_event(serve, target, event);
+    }
+  }
+
+  asio::awaitable<void> post_event(http::ClientPool& serve, const std::string& target, std::string body) {
+    auto call = serve.request(http::Method::post, target, std::move(body), 2s);
+    auto reply = co_await std::move(call);
+    (void)reply;  // a failed demo event is not worth stopping for
+  }
+
+  asio::io_context& ioc_;
+  const Flags flags_;
+  asio::steady_timer stop_event_;  // cancelled to stop everything
+  asio::signal_set signals_;
+  std::vector<std::unique_ptr<Child>> children_;
+  std::string work_dir_;
+  std::string token_;
+  int sim_port_ = 0;
+  int serve_port_ = 0;
+  bool stopping_ = false;
+  int exit_code_ = 0;
+};
+
+int run(const Flags& flags) {
+  if (!service::is_valid_id(flags.room)) return service::fail_usage("up", "--room must be a valid room id");
+  if (!service::parse_kinds(flags.kinds))
+    return service::fail_usage("up", service::parse_kinds(flags.kinds).error());
+  if (!flags.redis.empty() && !redis::parse_endpoint(flags.redis)) {
+    return service::fail_usage("up", "--redis: " + redis::parse_endpoint(flags.redis).error());
+  }
+  if (!service::parse_listen(flags.listen))
+    return service::fail_usage("up", service::parse_listen(flags.listen).error());
+  asio::io_context ioc;
+  Up up(ioc, flags);
+  asio::co_spawn(ioc, up.run(), asio::detached);
+  ioc.run();
+  return up.exit_code();
+}
+
+}  // namespace
+
+void add_command(CLI::App& app, service::Action& action) {
+  auto flags = std::make_shared<Flags>();
+  CLI::App* command =
+      app.add_subcommand("up", "Start the whole stack on loopback with a live demo room (SPEC §7).");
+  service::add_flag(*command, "redis", flags->redis,
+                    "use this Redis host:port instead of a private redis-server");
+  service::add_flag(*command, "listen", flags->listen, "address:port of micq serve");
+  service::add_flag(*command, "room", flags->room, "the demo room");
+  service::add_flag(*command, "events-per-second", flags->events_per_second,
+                    "pace of the demo room's events");
+  service::add_flag(*command, "kinds", flags->kinds, "privilege kinds to simulate");
+  command->callback([flags, &action] { action = [flags] { return run(*flags); }; });
+}
+
+}  // namespace micq::up

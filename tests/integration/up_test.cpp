@@ -1,0 +1,100 @@
+// micq up (SPEC §7): the whole stack from one command, and nothing left
+// behind after Ctrl-C.
+#include <gtest/gtest.h>
+#include <rapidjson/document.h>
+#include <signal.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+
+#include "http_client.h"
+#include "process.h"
+
+namespace micq::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+// The pids whose parent is `parent` (from /proc/<pid>/stat).
+std::vector<int> children_of(int parent) {
+  std::vector<int> children;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    int pid = std::atoi(entry.path().filename().c_str());
+    if (pid <= 0) continue;
+    std::ifstream stat(entry.path() / "stat");
+    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    auto close = text.rfind(')');
+    if (close == std::string::npos || close + 4 >= text.size()) continue;
+    if (std::atoi(text.c_str() + close + 4) == parent) children.push_back(pid);
+  }
+  return children;
+}
+
+bool alive(int pid) { return ::kill(pid, 0) == 0; }
+
+TEST(UpTest, StartsTheStackServesTheDemoAndStopsEverythingOnCtrlC) {
+  ChildProcess up({"up", "--listen", "127.0.0.1:0", "--room", "lobby", "--events-per-second", "20"});
+  auto ready = up.wait_for_line("micq up: up. Open ", 60s);
+  ASSERT_TRUE(ready) << up.output();
+  std::smatch match;
+  ASSERT_TRUE(std::regex_search(*ready, match, std::regex(R"(127\.0\.0\.1:(\d+)/demo\?room=lobby)")))
+      << *ready;
+  int port = std::stoi(match[1]);
+
+  auto page = get(port, "/demo?room=lobby");
+  EXPECT_EQ(page.result_int(), 200);
+  EXPECT_NE(page.body().find("mic-queue"), std::string::npos);
+  EXPECT_EQ(page[boost::beast::http::field::content_type], "text/html; charset=utf-8");
+
+  // The demo stream fills the room.
+  rapidjson::Document list;
+  auto started = std::chrono::steady_clock::now();
+  do {
+    list.Parse(get(port, "/v1/rooms/lobby/mic-queue").body().c_str());
+  } while ((!list.IsObject() || list["total"].GetInt() == 0) &&
+           std::chrono::steady_clock::now() - started < 20s);
+  ASSERT_TRUE(list.IsObject());
+  EXPECT_GT(list["total"].GetInt(), 0);
+  EXPECT_GT(list["items"].Size(), 0u);
+  EXPECT_EQ(list["degraded_kinds"].Size(), 0u);
+
+  std::vector<int> children = children_of(up.pid());
+  EXPECT_EQ(children.size(), 4u) << "redis, sim, aggregator, serve";
+
+  up.signal(SIGINT);
+  auto code = up.wait_exit(30s);
+  ASSERT_TRUE(code) << up.output();
+  EXPECT_EQ(*code, 0) << up.output();
+  EXPECT_NE(up.output().find("everything stopped"), std::string::npos);
+  for (int pid : children) EXPECT_FALSE(alive(pid)) << "child " << pid << " outlived up";
+  EXPECT_THROW(get(port, "/healthz"), std::exception);
+}
+
+TEST(UpTest, AChildThatDiesStopsTheRestAndUpSaysWhich) {
+  ChildProcess up({"up", "--listen", "127.0.0.1:0"});
+  auto ready = up.wait_for_line("micq up: up. Open ", 60s);
+  ASSERT_TRUE(ready) << up.output();
+  auto sim_line = up.wait_for_line("[sim]", 1s);  // the sim's own start-up line, echoed
+  // Kill the sim from outside; up must notice and stop the rest.
+  std::vector<int> children = children_of(up.pid());
+  int killed = 0;
+  for (int pid : children) {
+    std::ifstream cmdline("/proc/" + std::to_string(pid) + "/cmdline");
+    std::string text((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
+    if (text.find(std::string("sim") + '\0' + "--listen") != std::string::npos)
+      killed += ::kill(pid, SIGKILL) == 0;
+  }
+  ASSERT_EQ(killed, 1);
+  auto code = up.wait_exit(30s);
+  ASSERT_TRUE(code) << up.output();
+  EXPECT_NE(*code, 0);
+  EXPECT_NE(up.output().find("sim exited"), std::string::npos) << up.output();
+  EXPECT_NE(up.output().find("everything stopped"), std::string::npos);
+  for (int pid : children) EXPECT_FALSE(alive(pid)) << "child " << pid << " outlived up";
+  (void)sim_line;
+}
+
+}  // namespace
+}  // namespace micq::testing
