@@ -4,23 +4,10 @@
 #include <rapidjson/writer.h>
 #include <simdjson.h>
 
-#include <cstring>
+#include "micq/service/json_splice.h"
 
 namespace micq::aggregator {
 namespace {
-
-// RapidJSON's Writer, with RawValue splicing the record text in one memcpy:
-// the stock WriteRawValue copies byte by byte, which perf showed as the
-// merge's hot spot once parsing used the AVX2 kernel.
-class SplicingWriter : public rapidjson::Writer<rapidjson::StringBuffer> {
- public:
-  using Writer::Writer;
-  bool RawValue(const Ch* json, std::size_t length, rapidjson::Type type) {
-    Prefix(type);
-    std::memcpy(os_->Push(length), json, length);
-    return EndValue(true);
-  }
-};
 
 // Finds each requested uid's record text in one kind's answer. Returns
 // false if the answer is not {"users":{...}} JSON. `raw` gets one view per
@@ -41,18 +28,8 @@ bool locate_records(std::string& body, const std::vector<std::string>& uids,
   for (auto field : users) {
     simdjson::ondemand::raw_json_string key;
     if (field.key().get(key)) return false;
-    // Answers list users in request order; check that position first.
-    std::size_t index = uids.size();
-    if (position < uids.size() && key.unsafe_is_equal(uids[position])) {
-      index = position;
-    } else {
-      for (std::size_t i = 0; i < uids.size(); ++i) {
-        if (key.unsafe_is_equal(uids[i])) {
-          index = i;
-          break;
-        }
-      }
-    }
+    std::size_t index = service::find_uid(key, uids.size(), position,
+                                          [&](std::size_t i) -> std::string_view { return uids[i]; });
     ++position;
     // A record is an object; its raw_json() is its exact source text.
     simdjson::ondemand::object record_object;
@@ -60,11 +37,7 @@ bool locate_records(std::string& body, const std::vector<std::string>& uids,
     std::string_view record;
     if (record_object.raw_json().get(record)) return false;
     if (index < uids.size()) {
-      // raw_json() keeps trailing whitespace; the writer splices it as is.
-      while (!record.empty() && (record.back() == ' ' || record.back() == '\n' || record.back() == '\r' ||
-                                 record.back() == '\t')) {
-        record.remove_suffix(1);
-      }
+      record = service::trim_json_right(record);
       if (record.empty() || record.front() != '{') return false;
       raw[index] = record;
     }
@@ -83,7 +56,7 @@ std::string merge_privileges(const std::vector<std::string>& uids, std::vector<K
   }
   rapidjson::StringBuffer out;
   out.Reserve(total);
-  SplicingWriter writer(out);
+  service::SplicingWriter writer(out);
   writer.StartObject();
   writer.Key("users");
   writer.StartObject();

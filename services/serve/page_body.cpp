@@ -5,8 +5,9 @@
 #include <simdjson.h>
 
 #include <cmath>
-#include <cstring>
 #include <nlohmann/json.hpp>
+
+#include "micq/service/json_splice.h"
 
 namespace micq::serve {
 namespace {
@@ -15,28 +16,8 @@ using BodyResult = boost::system::result<std::string, std::string>;
 
 BodyResult body_error(std::string why) { return BodyResult(boost::system::in_place_error, std::move(why)); }
 
-// RapidJSON's Writer with RawValue as one memcpy (the stock one copies
-// byte by byte).
-class SplicingWriter : public rapidjson::Writer<rapidjson::StringBuffer> {
- public:
-  using Writer::Writer;
-  bool RawValue(const Ch* json, std::size_t length, rapidjson::Type type) {
-    Prefix(type);
-    std::memcpy(os_->Push(length), json, length);
-    return EndValue(true);
-  }
-};
-
 bool is_whole(double score) {
   return std::isfinite(score) && std::floor(score) == score && std::fabs(score) < 9.0e15;
-}
-
-std::string_view trim_right(std::string_view text) {
-  while (!text.empty() &&
-         (text.back() == ' ' || text.back() == '\n' || text.back() == '\r' || text.back() == '\t')) {
-    text.remove_suffix(1);
-  }
-  return text;
 }
 
 // The aggregator answer, located: one raw privileges object per entry
@@ -66,30 +47,22 @@ bool locate(std::string& body, const RankPage& page, Located& located) {
       for (auto user : users) {
         simdjson::ondemand::raw_json_string uid;
         if (user.key().get(uid)) return false;
-        std::size_t index = page.entries.size();
-        if (position < page.entries.size() && uid.unsafe_is_equal(page.entries[position].uid)) {
-          index = position;
-        } else {
-          for (std::size_t i = 0; i < page.entries.size(); ++i) {
-            if (uid.unsafe_is_equal(page.entries[i].uid)) {
-              index = i;
-              break;
-            }
-          }
-        }
+        std::size_t index =
+            service::find_uid(uid, page.entries.size(), position,
+                              [&](std::size_t i) -> std::string_view { return page.entries[i].uid; });
         ++position;
         simdjson::ondemand::object record;
         if (user.value().get_object().get(record)) return false;
         std::string_view raw;
         if (record.raw_json().get(raw)) return false;
-        if (index < page.entries.size()) located.privileges[index] = trim_right(raw);
+        if (index < page.entries.size()) located.privileges[index] = service::trim_json_right(raw);
       }
     } else if (key.unsafe_is_equal("degraded_kinds")) {
       simdjson::ondemand::array kinds;
       if (field.value().get_array().get(kinds)) return false;
       std::string_view raw;
       if (kinds.raw_json().get(raw)) return false;
-      located.degraded = trim_right(raw);
+      located.degraded = service::trim_json_right(raw);
     }
   }
   return true;
@@ -101,7 +74,7 @@ BodyResult build_fast(const PageRequest& request, const RankPage& page, std::str
     return body_error("the aggregator's answer is not the expected JSON");
   rapidjson::StringBuffer out;
   out.Reserve(aggregator_body.size() + 128 + page.entries.size() * 96);
-  SplicingWriter writer(out);
+  service::SplicingWriter writer(out);
   writer.StartObject();
   writer.Key("room_id");
   writer.String(request.room_id.data(), static_cast<rapidjson::SizeType>(request.room_id.size()));
