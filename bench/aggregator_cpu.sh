@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # CPU per aggregator batch (10 uids x 24 kinds x 1 KB records), from
 # /proc/<pid>/stat over a wrk run against a zero-latency sim. Not part of CI.
-# Usage: bench/aggregator_cpu.sh [seconds]
+# Usage: bench/aggregator_cpu.sh [seconds] [connections]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/common.sh
 micq_ensure_packages wrk
-seconds=${1:-10}
+seconds=${1:-10}; connections=${2:-8}
 work=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
 build/micq sim --threads 1 --kinds 24 --latency-ms 0 --payload-bytes 1024 --listen 127.0.0.1:18290 >/dev/null 2>&1 &
 sim=$!
@@ -23,7 +23,7 @@ cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 batches() { curl -s http://127.0.0.1:18281/stats | sed 's/.*"batches_total":\([0-9]*\).*/\1/'; }
 tick=$(getconf CLK_TCK)
 a0=$(cpu $agg); s0=$(cpu $sim); b0=$(batches)
-wrk -t1 -c8 -d"${seconds}s" -s "$work/batch.lua" http://127.0.0.1:18281/v1/privileges/batch | grep -E "Requests/sec|Latency"
+wrk -t1 -c"$connections" -d"${seconds}s" -s "$work/batch.lua" http://127.0.0.1:18281/v1/privileges/batch | grep -E "Requests/sec|Latency"
 a1=$(cpu $agg); s1=$(cpu $sim); b1=$(batches)
 n=$((b1 - b0))
 awk -v a=$((a1 - a0)) -v s=$((s1 - s0)) -v n="$n" -v t="$tick" 'BEGIN {

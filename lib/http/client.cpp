@@ -114,7 +114,7 @@ asio::awaitable<boost::system::result<ClientResponse>> ClientPool::request(
     // grows, paying one recvmsg per doubling.
     beast::flat_buffer buffer;
     buffer.reserve(64 * 1024);
-    beast::http::response_parser<beast::http::string_body> parser;
+    beast::http::response_parser<PaddedStringBody> parser;
     parser.body_limit(options_.max_response_bytes);
     error_code read_ec = write_ec;
     std::size_t read_bytes = 0;

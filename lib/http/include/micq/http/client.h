@@ -37,9 +37,12 @@
 #include <utility>
 #include <vector>
 
+#include "micq/http/padded_string_body.h"
+
 namespace micq::http {
 
-using ClientResponse = boost::beast::http::response<boost::beast::http::string_body>;
+// Answers are read with room for simdjson's padding already reserved.
+using ClientResponse = boost::beast::http::response<PaddedStringBody>;
 
 struct ClientOptions {
   std::size_t max_idle = 64;
