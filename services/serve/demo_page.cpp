@@ -33,7 +33,7 @@ std::string_view demo_page_html() {
 const room = new URLSearchParams(location.search).get('room') || 'demo';
 document.getElementById('room').textContent = 'room ' + room;
 let etag = null;
-function initials(uid) { return uid.replace(/[^A-Za-z0-9]/g, '').slice(0, 2).toUpperCase(); }
+function initials(uid) { const s = uid.replace(/[^A-Za-z0-9]/g, ''); return (s[0] + s.slice(-1)).toUpperCase(); }
 function badges(p) {
   const out = [];
   if (p.vip) out.push('VIP ' + p.vip.level);
