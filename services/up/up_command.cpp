@@ -225,7 +225,7 @@ class Up {
     auto uid = [&] { return "viewer" + std::to_string(rng() % 60); };
     co_await post_event(serve, target, opening_events());
     asio::steady_timer pace(executor);
-    auto period = std::chrono::duration<double>(1.0 / std::max(0.1, flags_.events_per_second));
+    auto period = std::chrono::duration<double>(1.0 / flags_.events_per_second);
     while (!stopping_) {
       pace.expires_after(std::chrono::duration_cast<std::chrono::nanoseconds>(period));
       co_await pace.async_wait(use_tuple);
@@ -273,6 +273,9 @@ class Up {
 
 int run(const Flags& flags) {
   if (!service::is_valid_id(flags.room)) return service::fail_usage("up", "--room must be a valid room id");
+  if (!(flags.events_per_second > 0 && flags.events_per_second <= 1000)) {
+    return service::fail_usage("up", "--events-per-second must be more than 0 and at most 1000");
+  }
   if (!service::parse_kinds(flags.kinds))
     return service::fail_usage("up", service::parse_kinds(flags.kinds).error());
   if (!flags.redis.empty() && !redis::parse_endpoint(flags.redis)) {

@@ -172,7 +172,15 @@ TEST(ServerLifecycleTest, BadFlagExitsNonZeroWithOneLine) {
        {std::vector<std::string>{"sim", "--bogus", "1"}, std::vector<std::string>{"sim", "--error-rate", "2"},
         std::vector<std::string>{"sim", "--listen", "nowhere"},
         std::vector<std::string>{"sim", "--kinds", "99"},
-        std::vector<std::string>{"aggregator", "--downstream", "ftp://x"}}) {
+        std::vector<std::string>{"aggregator", "--downstream", "ftp://x"},
+        std::vector<std::string>{"serve", "--strategy", "fastest"},
+        std::vector<std::string>{"serve", "--json", "simd"},
+        std::vector<std::string>{"serve", "--l2", "maybe"},
+        std::vector<std::string>{"serve", "--page-size", "60"},
+        std::vector<std::string>{"serve", "--redis", "nohost"},
+        std::vector<std::string>{"up", "--room", "bad room"},
+        std::vector<std::string>{"up", "--events-per-second", "0"},
+        std::vector<std::string>{"up", "--kinds", "vip,dragon"}}) {
     ChildProcess process(args);
     auto code = process.wait_exit();
     ASSERT_TRUE(code);
