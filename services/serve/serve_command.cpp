@@ -1,6 +1,8 @@
 #include "serve_command.h"
 
 #include "micq/http/server.h"
+#include "micq/redis/client.h"
+#include "micq/redis/cluster.h"
 #include "serve_service.h"
 
 namespace micq::serve {
@@ -25,12 +27,14 @@ struct Flags {
 int run(const Flags& flags) {
   auto options = service::server_options(flags.server);
   if (!options) return service::fail_usage("serve", options.error());
-  if (!flags.redis_cluster.empty()) {
-    return service::fail_usage("serve",
-                               "--redis-cluster is not supported by this build yet; use --redis host:port");
-  }
   auto redis = redis::parse_endpoint(flags.redis);
   if (!redis) return service::fail_usage("serve", "--redis: " + redis.error());
+  std::vector<redis::Endpoint> cluster_seeds;
+  if (!flags.redis_cluster.empty()) {
+    auto seeds = redis::parse_seeds(flags.redis_cluster);
+    if (!seeds) return service::fail_usage("serve", "--redis-cluster: " + seeds.error());
+    cluster_seeds = std::move(*seeds);
+  }
   auto aggregator = http::parse_upstream(flags.aggregator);
   if (!aggregator) return service::fail_usage("serve", "--aggregator: " + aggregator.error());
   ServeConfig config;
@@ -78,7 +82,14 @@ int run(const Flags& flags) {
 
   auto metrics = std::make_shared<metrics::Metrics>();
   http::Server server(*options, metrics);
-  ServeService serve(server.context().get_executor(), *redis, *aggregator, config, metrics);
+  auto executor = server.context().get_executor();
+  std::unique_ptr<redis::Commands> store;
+  if (cluster_seeds.empty()) {
+    store = std::make_unique<redis::RedisClient>(executor, *redis);
+  } else {
+    store = std::make_unique<redis::RedisCluster>(executor, std::move(cluster_seeds));  // replaces --redis
+  }
+  ServeService serve(executor, std::move(store), *aggregator, config, metrics);
   http::add_standard_routes(server.router(), metrics);
   serve.add_routes(server.router());
   return service::serve_until_stopped("serve", server);

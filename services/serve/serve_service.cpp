@@ -173,10 +173,11 @@ coalesce::CacheOptions cache_options(const ServeConfig& config) {
 }
 }  // namespace
 
-ServeService::ServeService(asio::any_io_executor executor, redis::Endpoint redis, http::Upstream aggregator,
-                           ServeConfig config, std::shared_ptr<metrics::Metrics> metrics)
+ServeService::ServeService(asio::any_io_executor executor, std::unique_ptr<redis::Commands> redis,
+                           http::Upstream aggregator, ServeConfig config,
+                           std::shared_ptr<metrics::Metrics> metrics)
     : config_(std::move(config)),
-      redis_(executor, std::move(redis)),
+      redis_(std::move(redis)),
       aggregator_(executor, std::move(aggregator)),
       cache_(cache_options(config_), [](const Page& page) { return page.age; }),
       cache_control_("max-age=" + std::to_string(std::max<long long>(1, config_.ttl.count() / 1000))),
@@ -225,8 +226,8 @@ return {version, redis.call('GET', page_key), redis.call('PTTL', page_key)}
 }  // namespace
 
 asio::awaitable<std::optional<ServeService::L2Lookup>> ServeService::l2_lookup(const PageKey& key) {
-  auto call = redis_.eval(kL2LookupScript, {version_key(key.room_id)}, {l2_prefix(key), l2_suffix(key)},
-                          config_.upstream_timeout);
+  auto call = redis_->eval(kL2LookupScript, {version_key(key.room_id)}, {l2_prefix(key), l2_suffix(key)},
+                           config_.upstream_timeout);
   auto reply = co_await std::move(call);
   if (!reply || reply->type != redis::Reply::Type::kArray || reply->elements.size() != 3) {
     stats_->redis_errors.fetch_add(1, std::memory_order_relaxed);
@@ -265,7 +266,7 @@ asio::awaitable<Page> ServeService::load_page(PageKey key) {
     lock_key = l2_lock_key(key, lookup->version);
     redis::Command lock{"SET", lock_key, "1",
                         "NX",  "PX",     std::to_string(config_.upstream_timeout.count() * 2)};
-    auto lock_call = redis_.command(std::move(lock), config_.upstream_timeout);
+    auto lock_call = redis_->command(std::move(lock), config_.upstream_timeout);
     auto locked = co_await std::move(lock_call);
     leader = locked && locked->type == redis::Reply::Type::kStatus;
     if (locked && !leader) {
@@ -296,7 +297,7 @@ asio::awaitable<Page> ServeService::load_page(PageKey key) {
     std::vector<redis::Command> publish{{"SET", l2_page_key(key, std::to_string(page.version)), *page.body,
                                          "PX", std::to_string(left.count())}};
     if (leader) publish.push_back({"DEL", lock_key});
-    auto publish_call = redis_.pipeline(std::move(publish), config_.upstream_timeout);
+    auto publish_call = redis_->pipeline(std::move(publish), config_.upstream_timeout);
     auto published = co_await std::move(publish_call);
     if (!published) stats_->redis_errors.fetch_add(1, std::memory_order_relaxed);
   }
@@ -312,7 +313,7 @@ asio::awaitable<Page> ServeService::build_page(PageKey key) {
       {"GET", version_key(key.room_id)}};
   // Each awaitable is made in its own statement and then awaited: g++ 12
   // mishandles temporaries that live across a co_await in one expression.
-  auto read_page = redis_.pipeline(std::move(commands), config_.upstream_timeout);
+  auto read_page = redis_->pipeline(std::move(commands), config_.upstream_timeout);
   auto replies = co_await std::move(read_page);
   if (!replies) {
     stats_->redis_errors.fetch_add(1, std::memory_order_relaxed);
@@ -513,7 +514,7 @@ asio::awaitable<Response> ServeService::events(Request& request) {
     args.push_back(event.uid);
     args.push_back(std::to_string(event.increment));
   }
-  auto apply = redis_.eval(kApplyEventsScript, std::move(keys), std::move(args), config_.upstream_timeout);
+  auto apply = redis_->eval(kApplyEventsScript, std::move(keys), std::move(args), config_.upstream_timeout);
   auto reply = co_await std::move(apply);
   if (!reply) {
     stats_->redis_errors.fetch_add(1, std::memory_order_relaxed);
@@ -531,7 +532,7 @@ asio::awaitable<Response> ServeService::events(Request& request) {
 }
 
 asio::awaitable<Response> ServeService::readyz(Request&) {
-  auto ping_call = redis_.command(redis::Command{"PING"}, config_.upstream_timeout);
+  auto ping_call = redis_->command(redis::Command{"PING"}, config_.upstream_timeout);
   auto ping = co_await std::move(ping_call);
   bool redis_ok = ping && !ping->is_error();
   auto health_call = aggregator_.request(http::Method::get, "/healthz", "", config_.upstream_timeout);

@@ -29,7 +29,7 @@
 #include "micq/http/client.h"
 #include "micq/http/router.h"
 #include "micq/metrics/metrics.h"
-#include "micq/redis/client.h"
+#include "micq/redis/commands.h"
 #include "page.h"
 #include "page_body.h"
 
@@ -53,8 +53,9 @@ struct ServeConfig {
 
 class ServeService {
  public:
-  ServeService(boost::asio::any_io_executor executor, redis::Endpoint redis, http::Upstream aggregator,
-               ServeConfig config, std::shared_ptr<metrics::Metrics> metrics);
+  // `redis` is one node (redis::RedisClient) or a cluster (redis::RedisCluster).
+  ServeService(boost::asio::any_io_executor executor, std::unique_ptr<redis::Commands> redis,
+               http::Upstream aggregator, ServeConfig config, std::shared_ptr<metrics::Metrics> metrics);
   ~ServeService();
 
   // The mic-queue list, events, /readyz.
@@ -87,7 +88,7 @@ class ServeService {
   void invalidate_room(const std::string& room_id);
 
   const ServeConfig config_;
-  redis::RedisClient redis_;
+  std::unique_ptr<redis::Commands> redis_;
   http::ClientPool aggregator_;
   coalesce::Group<PageKey, Page, PageKeyHash> group_;
   coalesce::Cache<PageKey, Page, PageKeyHash> cache_;

@@ -178,6 +178,7 @@ TEST(ServerLifecycleTest, BadFlagExitsNonZeroWithOneLine) {
         std::vector<std::string>{"serve", "--l2", "maybe"},
         std::vector<std::string>{"serve", "--page-size", "60"},
         std::vector<std::string>{"serve", "--redis", "nohost"},
+        std::vector<std::string>{"serve", "--redis-cluster", "127.0.0.1:7000,"},
         std::vector<std::string>{"up", "--room", "bad room"},
         std::vector<std::string>{"up", "--events-per-second", "0"},
         std::vector<std::string>{"up", "--kinds", "vip,dragon"}}) {

@@ -31,28 +31,10 @@
 #include <string_view>
 #include <vector>
 
+#include "micq/redis/commands.h"
+#include "micq/redis/reply.h"
+
 namespace micq::redis {
-
-// A decoded reply, owned (no hiredis objects escape the client).
-struct Reply {
-  enum class Type { kString, kArray, kInteger, kNil, kStatus, kError };
-  Type type = Type::kNil;
-  std::string str;  // kString, kStatus, kError
-  std::int64_t integer = 0;
-  std::vector<Reply> elements;  // kArray
-
-  bool is_error() const { return type == Type::kError; }
-};
-
-using Command = std::vector<std::string>;
-
-struct Endpoint {
-  std::string host = "127.0.0.1";
-  std::uint16_t port = 6379;
-};
-
-// "host:port" -> Endpoint, or a message naming what is wrong.
-boost::system::result<Endpoint, std::string> parse_endpoint(std::string_view text);
 
 // Errors a call can end with (a Redis error *reply* is not one of these: it
 // comes back as a Reply of type kError).
@@ -65,7 +47,7 @@ enum class Error {
 const boost::system::error_category& error_category();
 boost::system::error_code make_error_code(Error e);
 
-class RedisClient {
+class RedisClient final : public Commands {
  public:
   RedisClient(boost::asio::any_io_executor executor, Endpoint endpoint);
   ~RedisClient();
@@ -74,17 +56,17 @@ class RedisClient {
 
   // Sends all commands in one write and returns their replies in order.
   boost::asio::awaitable<boost::system::result<std::vector<Reply>>> pipeline(
-      std::vector<Command> commands, std::chrono::milliseconds deadline);
+      std::vector<Command> commands, std::chrono::milliseconds deadline) override;
 
   // One command.
   boost::asio::awaitable<boost::system::result<Reply>> command(Command command,
-                                                               std::chrono::milliseconds deadline);
+                                                               std::chrono::milliseconds deadline) override;
 
   // EVALSHA of `script` (loading it when Redis answers NOSCRIPT).
   boost::asio::awaitable<boost::system::result<Reply>> eval(const std::string& script,
                                                             std::vector<std::string> keys,
                                                             std::vector<std::string> args,
-                                                            std::chrono::milliseconds deadline);
+                                                            std::chrono::milliseconds deadline) override;
 
   const Endpoint& endpoint() const;
 

@@ -1,0 +1,228 @@
+#include "micq/redis/cluster.h"
+
+#include <array>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <charconv>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <unordered_map>
+
+#include "micq/redis/client.h"
+
+namespace micq::redis {
+
+namespace asio = boost::asio;
+
+namespace {
+
+constexpr std::size_t kSlots = 16384;
+
+std::uint16_t crc16_xmodem(std::string_view data) {
+  std::uint16_t crc = 0;
+  for (unsigned char byte : data) {
+    crc ^= static_cast<std::uint16_t>(byte) << 8;
+    for (int bit = 0; bit < 8; ++bit) {
+      crc = (crc & 0x8000) ? static_cast<std::uint16_t>((crc << 1) ^ 0x1021)
+                           : static_cast<std::uint16_t>(crc << 1);
+    }
+  }
+  return crc;
+}
+
+// Built outside coroutines: g++ 12 cannot keep an initializer list's array
+// in a coroutine frame.
+Command asking_command() { return {"ASKING"}; }
+Command cluster_slots_command() { return {"CLUSTER", "SLOTS"}; }
+
+std::string endpoint_name(const Endpoint& endpoint) {
+  return endpoint.host + ":" + std::to_string(endpoint.port);
+}
+
+// "MOVED 3999 127.0.0.1:6381" / "ASK 3999 127.0.0.1:6381" -> the endpoint.
+std::optional<Endpoint> redirect_target(const Reply& reply, std::string_view kind) {
+  if (!reply.is_error() || reply.str.compare(0, kind.size(), kind) != 0) return std::nullopt;
+  auto space = reply.str.rfind(' ');
+  if (space == std::string::npos) return std::nullopt;
+  auto endpoint = parse_endpoint(std::string_view(reply.str).substr(space + 1));
+  if (!endpoint) return std::nullopt;
+  return *endpoint;
+}
+
+}  // namespace
+
+std::uint16_t key_slot(std::string_view key) {
+  auto open = key.find('{');
+  if (open != std::string_view::npos) {
+    auto close = key.find('}', open + 1);
+    if (close != std::string_view::npos && close > open + 1) key = key.substr(open + 1, close - open - 1);
+  }
+  return static_cast<std::uint16_t>(crc16_xmodem(key) % kSlots);
+}
+
+boost::system::result<std::vector<Endpoint>, std::string> parse_seeds(std::string_view text) {
+  using Result = boost::system::result<std::vector<Endpoint>, std::string>;
+  std::vector<Endpoint> seeds;
+  while (true) {
+    auto comma = text.find(',');
+    auto endpoint = parse_endpoint(text.substr(0, comma));
+    if (!endpoint) return Result(boost::system::in_place_error, endpoint.error());
+    seeds.push_back(*endpoint);
+    if (comma == std::string_view::npos) break;
+    text.remove_prefix(comma + 1);
+  }
+  return seeds;
+}
+
+class RedisCluster::Impl : public std::enable_shared_from_this<Impl> {
+ public:
+  Impl(asio::any_io_executor executor, std::vector<Endpoint> seeds)
+      : executor_(std::move(executor)), seeds_(std::move(seeds)) {}
+
+  // Sends `commands` to the owner of `slot`, following MOVED (refreshing
+  // the map) and ASK (once, with ASKING). `run` issues the call on a node.
+  // (A coroutine: `run` is copied into its frame; the caller's Impl
+  // reference is kept by `self`.)
+  template <class Result, class Run>
+  asio::awaitable<Result> routed(std::uint16_t slot, std::chrono::milliseconds deadline, Run run) {
+    std::shared_ptr<Impl> self = shared_from_this();
+    for (int attempt = 0; attempt < 4; ++attempt) {
+      std::shared_ptr<RedisClient> node = node_for(slot);
+      if (!node) {
+        auto refresh = refresh_map(deadline);
+        co_await std::move(refresh);
+        node = node_for(slot);
+        if (!node) node = client_for(seeds_[static_cast<std::size_t>(attempt) % seeds_.size()]);
+      }
+      auto call = run(*node);
+      Result result = co_await std::move(call);
+      if (!result) co_return result;
+      const Reply* redirect = first_error(*result);
+      if (!redirect) co_return result;
+      if (auto moved = redirect_target(*redirect, "MOVED ")) {
+        set_owner(slot, *moved);
+        continue;
+      }
+      if (auto ask = redirect_target(*redirect, "ASK ")) {
+        // One-off redirect during resharding: ASKING, then the call, there.
+        auto asking_node = client_for(*ask);
+        auto asking = asking_node->command(asking_command(), deadline);
+        co_await std::move(asking);
+        auto again = run(*asking_node);
+        co_return co_await std::move(again);
+      }
+      co_return result;
+    }
+    co_return Result(boost::system::error_code(Error::kUnavailable));
+  }
+
+  asio::awaitable<void> refresh_map(std::chrono::milliseconds deadline) {
+    std::vector<Endpoint> candidates = seeds_;
+    for (const Endpoint& seed : candidates) {
+      auto node = client_for(seed);
+      auto call = node->command(cluster_slots_command(), deadline);
+      auto reply = co_await std::move(call);
+      if (!reply || reply->type != Reply::Type::kArray) continue;
+      std::unique_lock lock(mu_);
+      for (const Reply& range : reply->elements) {
+        if (range.elements.size() < 3 || range.elements[2].elements.size() < 2) continue;
+        Endpoint owner{range.elements[2].elements[0].str,
+                       static_cast<std::uint16_t>(range.elements[2].elements[1].integer)};
+        std::string name = endpoint_name(owner);
+        for (std::int64_t s = range.elements[0].integer; s <= range.elements[1].integer && s < 16384; ++s) {
+          owners_[static_cast<std::size_t>(s)] = name;
+        }
+        endpoints_.emplace(name, owner);
+      }
+      co_return;
+    }
+  }
+
+  std::shared_ptr<RedisClient> node_for(std::uint16_t slot) {
+    std::string name;
+    {
+      std::shared_lock lock(mu_);
+      name = owners_[slot];
+      if (name.empty()) return nullptr;
+    }
+    Endpoint endpoint;
+    {
+      std::shared_lock lock(mu_);
+      endpoint = endpoints_.at(name);
+    }
+    return client_for(endpoint);
+  }
+
+  std::shared_ptr<RedisClient> client_for(const Endpoint& endpoint) {
+    std::string name = endpoint_name(endpoint);
+    std::unique_lock lock(mu_);
+    auto& client = clients_[name];
+    if (!client) client = std::make_shared<RedisClient>(executor_, endpoint);
+    endpoints_.emplace(name, endpoint);
+    return client;
+  }
+
+  void set_owner(std::uint16_t slot, const Endpoint& endpoint) {
+    std::unique_lock lock(mu_);
+    owners_[slot] = endpoint_name(endpoint);
+    endpoints_.emplace(owners_[slot], endpoint);
+  }
+
+  static const Reply* first_error(const Reply& reply) { return reply.is_error() ? &reply : nullptr; }
+  static const Reply* first_error(const std::vector<Reply>& replies) {
+    for (const Reply& reply : replies) {
+      if (reply.is_error()) return &reply;
+    }
+    return nullptr;
+  }
+
+  const asio::any_io_executor executor_;
+  const std::vector<Endpoint> seeds_;
+
+ private:
+  std::shared_mutex mu_;
+  std::array<std::string, kSlots> owners_;               // guarded by mu_: slot -> node name
+  std::unordered_map<std::string, Endpoint> endpoints_;  // guarded by mu_
+  std::unordered_map<std::string, std::shared_ptr<RedisClient>> clients_;  // guarded by mu_
+};
+
+RedisCluster::RedisCluster(asio::any_io_executor executor, std::vector<Endpoint> seeds)
+    : impl_(std::make_shared<Impl>(std::move(executor), std::move(seeds))) {}
+RedisCluster::~RedisCluster() = default;
+
+namespace {
+std::uint16_t slot_of(const Command& command) { return command.size() > 1 ? key_slot(command[1]) : 0; }
+}  // namespace
+
+// The public calls copy their arguments now and return the routed
+// coroutine: nothing refers to the caller's temporaries once it returns.
+asio::awaitable<boost::system::result<std::vector<Reply>>> RedisCluster::pipeline(
+    std::vector<Command> commands, std::chrono::milliseconds deadline) {
+  std::uint16_t slot = commands.empty() ? 0 : slot_of(commands.front());
+  auto run = [commands = std::move(commands), deadline](RedisClient& node) {
+    return node.pipeline(commands, deadline);
+  };
+  return impl_->routed<boost::system::result<std::vector<Reply>>>(slot, deadline, std::move(run));
+}
+
+asio::awaitable<boost::system::result<Reply>> RedisCluster::command(Command command,
+                                                                    std::chrono::milliseconds deadline) {
+  std::uint16_t slot = slot_of(command);
+  auto run = [command = std::move(command), deadline](RedisClient& node) {
+    return node.command(command, deadline);
+  };
+  return impl_->routed<boost::system::result<Reply>>(slot, deadline, std::move(run));
+}
+
+asio::awaitable<boost::system::result<Reply>> RedisCluster::eval(const std::string& script,
+                                                                 std::vector<std::string> keys,
+                                                                 std::vector<std::string> args,
+                                                                 std::chrono::milliseconds deadline) {
+  std::uint16_t slot = keys.empty() ? 0 : key_slot(keys.front());
+  auto run = [script = std::string(script), keys = std::move(keys), args = std::move(args),
+              deadline](RedisClient& node) { return node.eval(script, keys, args, deadline); };
+  return impl_->routed<boost::system::result<Reply>>(slot, deadline, std::move(run));
+}
+
+}  // namespace micq::redis

@@ -1,0 +1,138 @@
+// micq serve on a real three-node Redis Cluster (--redis-cluster).
+#include <gtest/gtest.h>
+#include <rapidjson/document.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <random>
+#include <thread>
+
+#include "http_client.h"
+#include "process.h"
+
+namespace micq::testing {
+namespace {
+
+using namespace std::chrono_literals;
+const Headers kAuth{{"Authorization", "Bearer s3cret"}};
+
+bool port_free(int port) {
+  boost::asio::io_context ioc;
+  boost::system::error_code ec;
+  boost::asio::ip::tcp::acceptor acceptor(ioc);
+  acceptor.open(boost::asio::ip::tcp::v4(), ec);
+  if (!ec) acceptor.bind({boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)}, ec);
+  return !ec;
+}
+
+std::string shell_output(const std::string& command) {
+  std::string out;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (!pipe) return out;
+  char buffer[512];
+  while (fgets(buffer, sizeof buffer, pipe)) out += buffer;
+  pclose(pipe);
+  return out;
+}
+
+// Three redis-server nodes in cluster mode, slots spread by redis-cli.
+class Cluster {
+ public:
+  Cluster() {
+    dir_ = std::filesystem::temp_directory_path() / ("micq-cluster-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir_);
+    std::mt19937 rng(std::random_device{}());
+    // A node also listens on port + 10000 (the cluster bus).
+    while (ports_.size() < 3) {
+      int port = 20000 + static_cast<int>(rng() % 20000);
+      if (port_free(port) && port_free(port + 10000)) ports_.push_back(port);
+    }
+    std::string create = "redis-cli --cluster create";
+    for (int port : ports_) {
+      auto node_dir = dir_ / std::to_string(port);
+      std::filesystem::create_directories(node_dir);
+      std::system(("redis-server --port " + std::to_string(port) +
+                   " --bind 127.0.0.1 --cluster-enabled yes --cluster-config-file nodes.conf --save '' "
+                   "--appendonly no --daemonize yes --dir " +
+                   node_dir.string() + " --logfile " + (node_dir / "log").string())
+                      .c_str());
+      create += " 127.0.0.1:" + std::to_string(port);
+    }
+    // Redis announces no event for "cluster formed": ask until it is, bounded.
+    for (int i = 0;
+         i < 100 && shell_output("redis-cli -p " + std::to_string(ports_[0]) + " ping").find("PONG") ==
+                        std::string::npos;
+         ++i) {
+      std::this_thread::sleep_for(50ms);
+    }
+    created_ = shell_output(create + " --cluster-replicas 0 --cluster-yes 2>&1");
+    for (int i = 0; i < 100 && !ok(); ++i) std::this_thread::sleep_for(50ms);
+  }
+  ~Cluster() {
+    for (int port : ports_)
+      std::system(("redis-cli -p " + std::to_string(port) + " shutdown nosave >/dev/null 2>&1").c_str());
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+  bool ok() const {
+    for (int port : ports_) {
+      if (shell_output("redis-cli -p " + std::to_string(port) + " cluster info").find("cluster_state:ok") ==
+          std::string::npos) {
+        return false;
+      }
+    }
+    return true;
+  }
+  long keys_on(int node) const {
+    return std::atol(shell_output("redis-cli -p " + std::to_string(ports_[node]) + " dbsize").c_str());
+  }
+  int port(int node) const { return ports_[node]; }
+  const std::string& created() const { return created_; }
+
+ private:
+  std::filesystem::path dir_;
+  std::vector<int> ports_;
+  std::string created_;
+};
+
+TEST(ClusterTest, ServeRoutesEveryRoomToItsNodeFromASingleSeed) {
+  Cluster cluster;
+  ASSERT_TRUE(cluster.ok()) << cluster.created();
+  auto sim = start_service({"sim", "--kinds", "2", "--latency-ms", "1"});
+  auto aggregator = start_service(
+      {"aggregator", "--downstream", "http://127.0.0.1:" + std::to_string(sim.port), "--kinds", "2"});
+  auto serve = start_service({"serve", "--redis-cluster", "127.0.0.1:" + std::to_string(cluster.port(0)),
+                              "--aggregator", "http://127.0.0.1:" + std::to_string(aggregator.port),
+                              "--events-token", "s3cret"});
+  for (int room = 0; room < 12; ++room) {
+    std::string id = "room" + std::to_string(room);
+    auto applied =
+        post(serve.port, "/v1/rooms/" + id + "/events",
+             R"({"events":[{"type":"gift","uid":"low","value":5},{"type":"gift","uid":"high","value":)" +
+                 std::to_string(100 + room) + "}]}",
+             kAuth);
+    ASSERT_EQ(applied.result_int(), 200) << applied.body();
+    auto replay = post(serve.port, "/v1/rooms/" + id + "/events", R"({"type":"chat","uid":"low"})",
+                       {{"Authorization", "Bearer s3cret"}, {"Idempotency-Key", "k1"}});
+    auto again = post(serve.port, "/v1/rooms/" + id + "/events", R"({"type":"chat","uid":"low"})",
+                      {{"Authorization", "Bearer s3cret"}, {"Idempotency-Key", "k1"}});
+    EXPECT_EQ(replay.body(), again.body());
+    rapidjson::Document list;
+    list.Parse(get(serve.port, "/v1/rooms/" + id + "/mic-queue").body().c_str());
+    ASSERT_TRUE(list.IsObject());
+    EXPECT_EQ(list["total"].GetInt(), 2);
+    EXPECT_EQ(list["version"].GetInt(), 2);
+    EXPECT_STREQ(list["items"][0]["uid"].GetString(), "high");
+    EXPECT_EQ(list["items"][0]["score"].GetInt(), 100 + room);
+    EXPECT_EQ(list["items"][1]["score"].GetInt(), 6);
+  }
+  int nodes_used = 0;
+  for (int node = 0; node < 3; ++node) nodes_used += cluster.keys_on(node) > 0;
+  EXPECT_GE(nodes_used, 2) << "rooms were spread over the cluster, not kept on the seed";
+}
+
+}  // namespace
+}  // namespace micq::testing
