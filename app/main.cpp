@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "../services/aggregator/aggregator_command.h"
+#include "../services/bench/bench_command.h"
 #include "../services/serve/serve_command.h"
 #include "../services/sim/sim_command.h"
 #include "../services/up/up_command.h"
@@ -23,6 +24,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(0, 1);
   micq::service::Action action;
   micq::up::add_command(app, action);
+  micq::bench::add_command(app, action);
   micq::serve::add_command(app, action);
   micq::aggregator::add_command(app, action);
   micq::sim::add_command(app, action);
