@@ -113,7 +113,7 @@ asio::awaitable<boost::system::result<ClientResponse>> ClientPool::request(
     // Room for a typical answer up front: Beast otherwise starts small and
     // grows, paying one recvmsg per doubling.
     beast::flat_buffer buffer;
-    buffer.reserve(64 * 1024);
+    buffer.reserve(std::size_t{64} * 1024);
     beast::http::response_parser<PaddedStringBody> parser;
     parser.body_limit(options_.max_response_bytes);
     error_code read_ec = write_ec;

@@ -49,8 +49,8 @@ class Server::Impl {
  public:
   Impl(ServerOptions options, std::shared_ptr<metrics::Metrics> metrics)
       : options_(options),
-        ioc_(std::max(1, options.threads)),
         metrics_(std::move(metrics)),
+        ioc_(std::max(1, options.threads)),
         acceptor_(ioc_),
         signals_(ioc_, SIGINT, SIGTERM),
         drain_timer_(ioc_) {}
@@ -271,7 +271,7 @@ class Server::Impl {
     const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(2);
     std::array<char, 16 * 1024> sink;
     std::size_t discarded = 0;
-    while (discarded < 4 * 1024 * 1024 && std::chrono::steady_clock::now() < give_up) {
+    while (discarded < std::size_t{4} * 1024 * 1024 && std::chrono::steady_clock::now() < give_up) {
       stream.expires_after(std::chrono::milliseconds(250));  // a quiet client is done
       auto [ec, n] = co_await stream.async_read_some(asio::buffer(sink), use_tuple);
       if (ec) break;

@@ -8,7 +8,7 @@ namespace micq::loadgen {
 
 std::size_t LatencyHistogram::index_of(std::uint64_t value) {
   if (value < kLinear) return static_cast<std::size_t>(value);
-  int shift = std::bit_width(value) - 8;  // value >> shift lands in [128, 256)
+  int shift = static_cast<int>(std::bit_width(value)) - 8;  // value >> shift lands in [128, 256)
   if (shift > kMaxShift) return kBuckets - 1;
   std::uint64_t mantissa = value >> shift;
   return kPerOctave * static_cast<std::size_t>(shift + 1) + static_cast<std::size_t>(mantissa - kPerOctave);

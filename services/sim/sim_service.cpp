@@ -51,7 +51,7 @@ asio::awaitable<void> pause(std::chrono::microseconds how_long) {
 }  // namespace
 
 std::string validate(const SimConfig& config) {
-  if (config.payload_bytes < 1 || config.payload_bytes > 1024 * 1024)
+  if (config.payload_bytes < 1 || config.payload_bytes > std::uint64_t{1024} * 1024)
     return "payload_bytes must be 1..1048576";
   if (!(config.latency_ms >= 0 && config.latency_ms <= 60'000)) return "latency_ms must be 0..60000";
   if (!(config.jitter_ms >= 0 && config.jitter_ms <= 60'000)) return "jitter_ms must be 0..60000";

@@ -47,7 +47,7 @@ using ClientResponse = boost::beast::http::response<PaddedStringBody>;
 struct ClientOptions {
   std::size_t max_idle = 64;
   std::size_t max_connections = 1024;
-  std::uint64_t max_response_bytes = 64 * 1024 * 1024;
+  std::uint64_t max_response_bytes = std::uint64_t{64} * 1024 * 1024;
   // Sent with every request (e.g. an Authorization header).
   std::vector<std::pair<std::string, std::string>> headers;
 };

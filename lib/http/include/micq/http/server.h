@@ -46,8 +46,8 @@ struct ServerOptions {
   boost::asio::ip::tcp::endpoint listen{boost::asio::ip::make_address("127.0.0.1"), 8080};
   int threads = 1;
   std::size_t max_connections = 10'000;
-  std::size_t header_limit = 16 * 1024;
-  std::uint64_t body_limit = 1024 * 1024;
+  std::size_t header_limit = std::size_t{16} * 1024;
+  std::uint64_t body_limit = std::uint64_t{1024} * 1024;
   std::chrono::milliseconds read_timeout{10'000};
   std::chrono::milliseconds write_timeout{10'000};
   std::chrono::milliseconds drain_timeout{5'000};

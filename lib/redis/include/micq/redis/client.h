@@ -50,7 +50,7 @@ boost::system::error_code make_error_code(Error e);
 class RedisClient final : public Commands {
  public:
   RedisClient(boost::asio::any_io_executor executor, Endpoint endpoint);
-  ~RedisClient();
+  ~RedisClient() override;
   RedisClient(const RedisClient&) = delete;
   RedisClient& operator=(const RedisClient&) = delete;
 
