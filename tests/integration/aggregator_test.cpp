@@ -8,20 +8,12 @@
 namespace micq::testing {
 namespace {
 
-rapidjson::Document parse(const std::string& body) {
-  rapidjson::Document doc;
-  doc.Parse(body.c_str());
-  return doc;
-}
-
-std::string url(int port) { return "http://127.0.0.1:" + std::to_string(port); }
-
 class AggregatorTest : public ::testing::Test {
  protected:
   void start(const std::string& sim_kinds, const std::string& aggregator_kinds,
              const std::string& timeout_ms = "500") {
     sim = start_service({"sim", "--kinds", sim_kinds, "--latency-ms", "1", "--jitter-ms", "1"});
-    aggregator = start_service({"aggregator", "--downstream", url(sim.port), "--kinds", aggregator_kinds,
+    aggregator = start_service({"aggregator", "--downstream", base_url(sim.port), "--kinds", aggregator_kinds,
                                 "--timeout-ms", timeout_ms});
   }
   Service sim, aggregator;

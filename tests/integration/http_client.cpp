@@ -69,6 +69,14 @@ RawExchange raw_exchange(int port, const std::string& bytes, std::chrono::millis
   return result;
 }
 
+rapidjson::Document parse(const std::string& body) {
+  rapidjson::Document doc;
+  doc.Parse(body.c_str());
+  return doc;
+}
+
+std::string base_url(int port) { return "http://127.0.0.1:" + std::to_string(port); }
+
 std::string error_code_of(const std::string& body) {
   rapidjson::Document doc;
   doc.Parse(body.c_str());

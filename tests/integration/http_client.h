@@ -4,6 +4,8 @@
 #ifndef MICQ_TESTS_HTTP_CLIENT_H_
 #define MICQ_TESTS_HTTP_CLIENT_H_
 
+#include <rapidjson/document.h>
+
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/verb.hpp>
@@ -36,6 +38,12 @@ struct RawExchange {
 };
 RawExchange raw_exchange(int port, const std::string& bytes,
                          std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+// The body parsed as JSON (check HasParseError()/IsObject() before use).
+rapidjson::Document parse(const std::string& body);
+
+// "http://127.0.0.1:<port>": a micq process's base URL for flags.
+std::string base_url(int port);
 
 // The "error.code" of a SPEC error body, or "" if the body is not one.
 std::string error_code_of(const std::string& body);

@@ -23,12 +23,6 @@ namespace {
 using namespace std::chrono_literals;
 const Headers kAuth{{"Authorization", "Bearer s3cret"}};
 
-rapidjson::Document parse(const std::string& body) {
-  rapidjson::Document doc;
-  doc.Parse(body.c_str());
-  return doc;
-}
-
 // A blocking Redis command from the test thread, through micq's client.
 redis::Reply redis_call(int port, redis::Command command) {
   boost::asio::io_context ioc;
@@ -47,20 +41,18 @@ redis::Reply redis_call(int port, redis::Command command) {
   return out;
 }
 
-std::string url(int port) { return "http://127.0.0.1:" + std::to_string(port); }
-
 class ServeTest : public ::testing::Test {
  protected:
   void start(const std::string& strategy, std::vector<std::string> extra = {},
              const std::string& sim_latency = "1") {
     sim = start_service({"sim", "--kinds", "4", "--latency-ms", sim_latency, "--jitter-ms", "0"});
-    aggregator =
-        start_service({"aggregator", "--downstream", url(sim.port), "--kinds", "4", "--timeout-ms", "2000"});
+    aggregator = start_service(
+        {"aggregator", "--downstream", base_url(sim.port), "--kinds", "4", "--timeout-ms", "2000"});
     std::vector<std::string> args{"serve",
                                   "--redis",
                                   "127.0.0.1:" + std::to_string(redis_server.port()),
                                   "--aggregator",
-                                  url(aggregator.port),
+                                  base_url(aggregator.port),
                                   "--strategy",
                                   strategy,
                                   "--events-token",
@@ -264,8 +256,8 @@ TEST_F(ServeTest, AClientThatLeavesWhileWaitingDoesNotCancelTheLoadForOthers) {
 TEST_F(ServeTest, TwoInstancesWithL2ShareOneBuild) {
   start("cached", {"--l2", "on", "--ttl-ms", "5000"}, "300");
   auto second = start_service({"serve", "--redis", "127.0.0.1:" + std::to_string(redis_server.port()),
-                               "--aggregator", url(aggregator.port), "--strategy", "cached", "--l2", "on",
-                               "--ttl-ms", "5000", "--upstream-timeout-ms", "3000"});
+                               "--aggregator", base_url(aggregator.port), "--strategy", "cached", "--l2",
+                               "on", "--ttl-ms", "5000", "--upstream-timeout-ms", "3000"});
   seed("r1", 5);
   std::vector<std::thread> clients;
   std::atomic<int> ok{0};
@@ -285,7 +277,7 @@ TEST_F(ServeTest, WithL2AnEventOnOneInstanceShowsOnTheOtherWithinOneTtl) {
   start("cached", {"--l2", "on", "--ttl-ms", "300"});
   auto second =
       start_service({"serve", "--redis", "127.0.0.1:" + std::to_string(redis_server.port()), "--aggregator",
-                     url(aggregator.port), "--strategy", "cached", "--l2", "on", "--ttl-ms", "300"});
+                     base_url(aggregator.port), "--strategy", "cached", "--l2", "on", "--ttl-ms", "300"});
   seed("r1", 3);
   ASSERT_EQ(get(second.port, "/v1/rooms/r1/mic-queue").result_int(), 200);
   ASSERT_EQ(events("r1", R"({"type":"gift","uid":"newcomer","value":100000})").result_int(), 200);
@@ -410,9 +402,9 @@ TEST_F(ServeTest, ReadyzNamesWhatIsDown) {
 
 TEST_F(ServeTest, EventsDisabledWithoutAToken) {
   sim = start_service({"sim", "--kinds", "1"});
-  aggregator = start_service({"aggregator", "--downstream", url(sim.port), "--kinds", "1"});
+  aggregator = start_service({"aggregator", "--downstream", base_url(sim.port), "--kinds", "1"});
   serve = start_service({"serve", "--redis", "127.0.0.1:" + std::to_string(redis_server.port()),
-                         "--aggregator", url(aggregator.port)});
+                         "--aggregator", base_url(aggregator.port)});
   auto reply = events("r1", R"({"type":"chat","uid":"u1"})");
   EXPECT_EQ(reply.result_int(), 503);
   EXPECT_EQ(error_code_of(reply.body()), "events_disabled");

@@ -10,12 +10,6 @@ namespace {
 
 using Verb = boost::beast::http::verb;
 
-rapidjson::Document parse(const std::string& body) {
-  rapidjson::Document doc;
-  doc.Parse(body.c_str());
-  return doc;
-}
-
 class SimTest : public ::testing::Test {
  protected:
   void SetUp() override { sim = start_service({"sim", "--kinds", "vip,medal,level", "--latency-ms", "0"}); }
