@@ -1,100 +1,428 @@
 #include "bench_command.h"
 
+#include <signal.h>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
 
+#include "micq/redis/client.h"
 #include "micq/service/kinds.h"
-#include "open_loop.h"
+#include "micq/stack/stack.h"
+#include "proc_stats.h"
+#include "stage.h"
 
 namespace micq::bench {
 namespace {
 
 namespace asio = boost::asio;
+using namespace std::chrono_literals;
 
 struct Flags {
-  std::string target = "http://127.0.0.1:8080";
-  std::string room = "demo";
-  int viewers = 3000;
+  std::string scenario;  // "" = article, unless --serve is given
+  // An already running stack.
+  std::string serve;
+  std::string aggregator;
+  std::string sim;
+  std::string redis;
+  std::string events_token;
+  // Load.
+  std::string room = "bench";
+  int hot_viewers = 600;
+  int rooms = 20;
+  int room_viewers = 15;
   double poll_seconds = 3;
-  double duration_s = 10;
   std::string arrivals = "poisson";
-  std::string path;  // overrides the room's list path
+  std::string events = "gift=2,chat=1,enter=0.5,exit=0.5,share=0.5,privilege=0.5";
+  double duration_s = 20;
+  double warmup_s = 3;
+  std::string path;
+  // The stack bench starts.
+  std::string strategy = "cached";
+  std::string json = "fast";
+  int page_size = 10;
+  int ttl_ms = 1000;
+  std::string kinds = "24";
+  int payload_bytes = 1024;
+  double sim_latency_ms = 5;
+  double sim_jitter_ms = 5;
+  // Sizing and output.
+  std::string target = "1000x10000";
+  double cores_per_machine = 16;
+  double utilization = 0.6;
+  std::string out_dir = "bench-results";
 };
 
-int run(const Flags& flags) {
-  auto upstream = http::parse_upstream(flags.target);
-  if (!upstream) return service::fail_usage("bench", "--target: " + upstream.error());
-  if (!service::is_valid_id(flags.room))
-    return service::fail_usage("bench", "--room must be a valid room id");
-  if (flags.viewers < 1 || flags.viewers > 10'000'000)
-    return service::fail_usage("bench", "--viewers must be 1..10000000");
-  if (!(flags.poll_seconds > 0 && flags.poll_seconds <= 3600)) {
-    return service::fail_usage("bench", "--poll-seconds must be more than 0 and at most 3600");
-  }
-  if (!(flags.duration_s > 0 && flags.duration_s <= 86400)) {
-    return service::fail_usage("bench", "--duration-s must be more than 0 and at most 86400");
-  }
-  if (flags.arrivals != "poisson" && flags.arrivals != "even") {
-    return service::fail_usage("bench", "--arrivals must be poisson or even");
-  }
-  if (!flags.path.empty() && flags.path.front() != '/')
-    return service::fail_usage("bench", "--path must start with /");
+std::string utc_now(const char* format) {
+  std::time_t now = std::time(nullptr);
+  std::tm parts{};
+  gmtime_r(&now, &parts);
+  char text[64];
+  std::strftime(text, sizeof text, format, &parts);
+  return text;
+}
 
-  OpenLoopPlan plan;
-  plan.target = flags.path.empty() ? "/v1/rooms/" + flags.room + "/mic-queue" : flags.path;
-  plan.rate_per_second = flags.viewers / flags.poll_seconds;
-  plan.arrivals = flags.arrivals == "even" ? loadgen::ArrivalSchedule::Kind::kEven
-                                           : loadgen::ArrivalSchedule::Kind::kPoisson;
-  plan.duration = std::chrono::milliseconds(static_cast<std::int64_t>(flags.duration_s * 1000));
+std::string fixed(double value, int decimals) {
+  char text[64];
+  std::snprintf(text, sizeof text, "%.*f", decimals, value);
+  return text;
+}
+
+bool is_loopback(const std::string& host) {
+  return host == "127.0.0.1" || host == "localhost" || host == "::1";
+}
+
+// The stages of a scenario that starts its own stack.
+std::vector<StageSpec> stages_of(const Flags& flags) {
+  if (flags.scenario == "article") {
+    return {{"direct+baseline+20", "direct", "baseline", 20},
+            {"singleflight+fast+10", "singleflight", "fast", 10},
+            {"cached+fast+10", "cached", "fast", 10}};
+  }
+  return {{flags.strategy + "+" + flags.json + "+" + std::to_string(flags.page_size), flags.strategy,
+           flags.json, flags.page_size}};
+}
+
+// Command lines, built outside the coroutines (g++ 12 cannot keep an
+// initializer list's array in a coroutine frame).
+std::vector<std::string> sim_args(const Flags& f) {
+  return {"sim",
+          "--listen",
+          "127.0.0.1:0",
+          "--kinds",
+          f.kinds,
+          "--latency-ms",
+          fixed(f.sim_latency_ms, 3),
+          "--jitter-ms",
+          fixed(f.sim_jitter_ms, 3),
+          "--payload-bytes",
+          std::to_string(f.payload_bytes)};
+}
+std::vector<std::string> aggregator_args(const Flags& f, int sim_port) {
+  return {"aggregator",
+          "--listen",
+          "127.0.0.1:0",
+          "--kinds",
+          f.kinds,
+          "--downstream",
+          "http://127.0.0.1:" + std::to_string(sim_port)};
+}
+std::vector<std::string> serve_args(const Flags& f, const StageSpec& stage, const std::string& redis,
+                                    int aggregator_port, const std::string& token) {
+  return {"serve",
+          "--listen",
+          "127.0.0.1:0",
+          "--redis",
+          redis,
+          "--aggregator",
+          "http://127.0.0.1:" + std::to_string(aggregator_port),
+          "--events-token",
+          token,
+          "--strategy",
+          stage.strategy,
+          "--json",
+          stage.json,
+          "--page-size",
+          std::to_string(stage.page_size),
+          "--ttl-ms",
+          std::to_string(f.ttl_ms)};
+}
+
+std::optional<pid_t> pid_of(stack::Stack& stack, const std::string& name) {
+  auto* child = stack.find(name);
+  if (!child) return std::nullopt;
+  return child->pid();
+}
+
+class Bench {
+ public:
+  Bench(asio::io_context& ioc, Flags flags, StageSettings settings, Report report)
+      : ioc_(ioc),
+        flags_(std::move(flags)),
+        settings_(std::move(settings)),
+        report_(std::move(report)),
+        stack_(ioc, stack::Child::Output::kQuiet) {}
+
+  int exit_code() const { return exit_code_; }
+  stack::Stack& stack() { return stack_; }
+
+  asio::awaitable<void> run() {
+    bool ok = flags_.serve.empty() ? co_await run_own_stack() : co_await run_given_stack();
+    if (ok) finish();
+    auto stopping = stack_.stop_all(5s);
+    co_await std::move(stopping);
+    ioc_.stop();
+  }
+
+ private:
+  void say(const std::string& text) {
+    std::fprintf(stderr, "micq bench: %s\n", text.c_str());
+    std::fflush(stderr);
+  }
+
+  asio::awaitable<bool> run_own_stack() {
+    say("starting redis-server, sim and aggregator");
+    auto redis = co_await stack_.start_private_redis();
+    if (!redis) co_return fail("the stack did not start");
+    int sim = co_await stack_.start_micq("sim", sim_args(flags_));
+    if (!sim) co_return fail("the stack did not start");
+    int aggregator = co_await stack_.start_micq("aggregator", aggregator_args(flags_, sim));
+    if (!aggregator) co_return fail("the stack did not start");
+    std::string token = stack::random_hex(16);
+    bool seeded = false;
+    for (const auto& stage : stages_of(flags_)) {
+      int serve = co_await stack_.start_micq("serve", serve_args(flags_, stage, *redis, aggregator, token));
+      if (!serve) co_return fail("serve did not start");
+      Endpoints endpoints;
+      endpoints.serve = {"127.0.0.1", static_cast<std::uint16_t>(serve)};
+      endpoints.aggregator = http::Upstream{"127.0.0.1", static_cast<std::uint16_t>(aggregator)};
+      endpoints.sim = http::Upstream{"127.0.0.1", static_cast<std::uint16_t>(sim)};
+      endpoints.events_token = token;
+      const char* names[] = {"serve", "aggregator", "sim", "redis"};
+      for (std::size_t p = 0; p < 4; ++p) endpoints.pids[p] = pid_of(stack_, names[p]);
+      if (!seeded) {
+        auto seeding = seed_rooms(endpoints, settings_.mix, 100);
+        auto error = co_await std::move(seeding);
+        if (!error.empty()) co_return fail(error);
+        seeded = true;
+      }
+      say("stage " + stage.name + ": " + fixed(settings_.duration.count() / 1000.0, 0) + " s after " +
+          fixed(settings_.warmup.count() / 1000.0, 0) + " s warm-up");
+      auto running = run_stage(endpoints, stage, settings_);
+      report_.stages.push_back(co_await std::move(running));
+      auto stopping = stack_.stop("serve", 5s);
+      co_await std::move(stopping);
+    }
+    co_return true;
+  }
+
+  asio::awaitable<bool> run_given_stack() {
+    Endpoints endpoints;
+    auto serve = http::parse_upstream(flags_.serve);
+    endpoints.serve = *serve;  // validated before the run
+    if (!flags_.aggregator.empty()) endpoints.aggregator = *http::parse_upstream(flags_.aggregator);
+    if (!flags_.sim.empty()) endpoints.sim = *http::parse_upstream(flags_.sim);
+    endpoints.events_token = flags_.events_token;
+    // CPU is read for processes on this machine, found by the port they listen on.
+    auto local_pid = [](const std::optional<http::Upstream>& at) -> std::optional<pid_t> {
+      if (!at || !is_loopback(at->host)) return std::nullopt;
+      return pid_listening_on(at->port);
+    };
+    endpoints.pids[0] = local_pid(endpoints.serve);
+    endpoints.pids[1] = local_pid(endpoints.aggregator);
+    endpoints.pids[2] = local_pid(endpoints.sim);
+    if (!flags_.redis.empty()) {
+      auto redis = redis::parse_endpoint(flags_.redis);
+      if (redis && is_loopback(redis->host)) endpoints.pids[3] = pid_listening_on(redis->port);
+    }
+    if (endpoints.events_token.empty() && settings_.events.total() > 0 && flags_.path.empty())
+      say("no --events-token: sending no events, so staleness is not measured");
+    if (!endpoints.events_token.empty() && flags_.path.empty()) {
+      auto seeding = seed_rooms(endpoints, settings_.mix, 100);
+      auto error = co_await std::move(seeding);
+      if (!error.empty()) co_return fail(error);
+    }
+    StageSpec stage{"target", "", "", 0};
+    auto running = run_stage(endpoints, stage, settings_);
+    report_.stages.push_back(co_await std::move(running));
+    co_return true;
+  }
+
+  bool fail(const std::string& why) {
+    say(why);
+    exit_code_ = 1;
+    return false;
+  }
+
+  void finish() {
+    print_table(report_, stdout);
+    std::fflush(stdout);
+    std::error_code ec;
+    std::filesystem::create_directories(flags_.out_dir, ec);
+    std::string stem = flags_.out_dir + "/" + report_.scenario + "-" + utc_now("%Y%m%d-%H%M%S");
+    std::ofstream(stem + ".json") << to_json(report_);
+    std::ofstream(stem + ".svg") << to_svg(report_);
+    if (!std::filesystem::exists(stem + ".json")) {
+      say("cannot write " + stem + ".json");
+      exit_code_ = 1;
+    } else {
+      std::printf("\nresults: %s.json, chart: %s.svg\n", stem.c_str(), stem.c_str());
+    }
+    std::uint64_t errors = 0;
+    for (const auto& stage : report_.stages) errors += stage.errors;
+    if (errors > 0) {
+      say(std::to_string(errors) + " requests failed (see the errors row)");
+      exit_code_ = 1;
+    }
+  }
+
+  asio::io_context& ioc_;
+  const Flags flags_;
+  const StageSettings settings_;
+  Report report_;
+  stack::Stack stack_;
+  int exit_code_ = 0;
+};
+
+int run(Flags flags) {
+  const char* name = "bench";
+  if (flags.scenario.empty()) flags.scenario = flags.serve.empty() ? "article" : "target";
+  if (!flags.serve.empty() && flags.scenario != "target")
+    return service::fail_usage(
+        name, "--serve measures a running stack; it does not go with --scenario " + flags.scenario);
+  if (flags.scenario != "article" && flags.scenario != "single" && flags.scenario != "target")
+    return service::fail_usage(name, "--scenario must be article or single (or leave it out with --serve)");
+  if (flags.scenario == "target" && flags.serve.empty())
+    return service::fail_usage(name, "--scenario target needs --serve");
+  for (const auto* url : {&flags.serve, &flags.aggregator, &flags.sim}) {
+    if (url->empty()) continue;
+    if (auto upstream = http::parse_upstream(*url); !upstream)
+      return service::fail_usage(name, upstream.error());
+  }
+  if (!flags.redis.empty() && !redis::parse_endpoint(flags.redis))
+    return service::fail_usage(name, "--redis: " + redis::parse_endpoint(flags.redis).error());
+  std::string room_check = flags.room + "-small-1";
+  if (!service::is_valid_id(flags.room) || !service::is_valid_id(room_check))
+    return service::fail_usage(name, "--room must be a room id of at most 50 characters of [A-Za-z0-9_.-]");
+  if (flags.hot_viewers < 1 || flags.hot_viewers > 10'000'000)
+    return service::fail_usage(name, "--hot-viewers must be 1..10000000");
+  if (flags.rooms < 0 || flags.rooms > 100'000) return service::fail_usage(name, "--rooms must be 0..100000");
+  if (flags.room_viewers < 1 || flags.room_viewers > 10'000'000)
+    return service::fail_usage(name, "--room-viewers must be 1..10000000");
+  if (!(flags.poll_seconds > 0 && flags.poll_seconds <= 3600))
+    return service::fail_usage(name, "--poll-seconds must be more than 0 and at most 3600");
+  if (!(flags.duration_s > 0 && flags.duration_s <= 86400))
+    return service::fail_usage(name, "--duration-s must be more than 0 and at most 86400");
+  if (!(flags.warmup_s >= 0 && flags.warmup_s <= 3600))
+    return service::fail_usage(name, "--warmup-s must be 0..3600");
+  if (flags.arrivals != "poisson" && flags.arrivals != "even")
+    return service::fail_usage(name, "--arrivals must be poisson or even");
+  if (!flags.path.empty() && flags.path.front() != '/')
+    return service::fail_usage(name, "--path must start with /");
+  auto events = EventRates::parse(flags.events);
+  if (!events) return service::fail_usage(name, "--events: " + events.error());
+  if (flags.strategy != "direct" && flags.strategy != "singleflight" && flags.strategy != "cached")
+    return service::fail_usage(name, "--strategy must be direct, singleflight or cached");
+  if (flags.json != "fast" && flags.json != "baseline")
+    return service::fail_usage(name, "--json must be fast or baseline");
+  if (flags.page_size < 1 || flags.page_size > 50)
+    return service::fail_usage(name, "--page-size must be 1..50");
+  if (flags.ttl_ms < 1 || flags.ttl_ms > 3'600'000)
+    return service::fail_usage(name, "--ttl-ms must be 1..3600000");
+  if (auto kinds = service::parse_kinds(flags.kinds); !kinds) return service::fail_usage(name, kinds.error());
+  if (flags.payload_bytes < 64 || flags.payload_bytes > 1'000'000)
+    return service::fail_usage(name, "--payload-bytes must be 64..1000000");
+  if (!(flags.sim_latency_ms >= 0 && flags.sim_latency_ms <= 10'000 && flags.sim_jitter_ms >= 0 &&
+        flags.sim_jitter_ms <= 10'000))
+    return service::fail_usage(name, "--sim-latency-ms and --sim-jitter-ms must be 0..10000");
+  auto target = TargetLoad::parse(flags.target, flags.poll_seconds);
+  if (!target) return service::fail_usage(name, "--target: " + target.error());
+  if (!(flags.cores_per_machine >= 1 && flags.cores_per_machine <= 1024))
+    return service::fail_usage(name, "--cores-per-machine must be 1..1024");
+  if (!(flags.utilization > 0 && flags.utilization <= 1))
+    return service::fail_usage(name, "--utilization must be more than 0 and at most 1");
+
+  StageSettings settings;
+  settings.mix = RoomMix::hot_and_small(flags.room, flags.hot_viewers, flags.rooms, flags.room_viewers,
+                                        flags.poll_seconds);
+  settings.arrivals = flags.arrivals == "even" ? loadgen::ArrivalSchedule::Kind::kEven
+                                               : loadgen::ArrivalSchedule::Kind::kPoisson;
+  settings.events = *events;
+  settings.duration = std::chrono::milliseconds(static_cast<std::int64_t>(flags.duration_s * 1000));
+  settings.warmup = std::chrono::milliseconds(static_cast<std::int64_t>(flags.warmup_s * 1000));
+  settings.path = flags.path;
+
+  Report report;
+  report.scenario = flags.scenario;
+  report.started_at = utc_now("%Y-%m-%dT%H:%M:%SZ");
+  report.machine = describe_machine();
+  report.room_mix = "1 room x " + std::to_string(flags.hot_viewers) + " viewers + " +
+                    std::to_string(flags.rooms) + " rooms x " + std::to_string(flags.room_viewers) +
+                    ", polling every " + fixed(flags.poll_seconds, 1) + " s (" + flags.arrivals + ", " +
+                    fixed(settings.mix.rate_per_second(), 0) + " requests/s)";
+  report.events = flags.path.empty() ? settings.events.to_string() + " per s" : "none";
+  report.stack = flags.serve.empty()
+                     ? flags.kinds + " kinds x " + std::to_string(flags.payload_bytes) + " B, sim latency " +
+                           fixed(flags.sim_latency_ms, 1) + " ms +- " + fixed(flags.sim_jitter_ms, 1) +
+                           " ms, ttl " + std::to_string(flags.ttl_ms) + " ms"
+                     : "given: " + flags.serve;
+  report.duration_s = flags.duration_s;
+  report.warmup_s = flags.warmup_s;
+  report.target = *target;
+  report.sizing = {flags.cores_per_machine, flags.utilization};
 
   asio::io_context ioc(1);
-  http::ClientOptions options;
-  options.max_connections = 4096;
-  options.max_idle = 1024;
-  http::ClientPool pool(ioc.get_executor(), *upstream, options);
-  OpenLoopResult result;
-  std::printf("micq bench: %d viewers polling every %.1f s = %.0f requests/s (%s) for %.1f s against %s%s\n",
-              flags.viewers, flags.poll_seconds, plan.rate_per_second, flags.arrivals.c_str(),
-              flags.duration_s, flags.target.c_str(), plan.target.c_str());
+  Bench bench(ioc, flags, settings, report);
+  asio::signal_set signals(ioc, SIGINT, SIGTERM);
+  bool interrupted = false;
+  signals.async_wait([&](boost::system::error_code ec, int) {
+    if (ec) return;
+    interrupted = true;
+    std::fprintf(stderr, "micq bench: interrupted; stopping what I started\n");
+    asio::co_spawn(ioc, bench.stack().stop_all(3s), [&](std::exception_ptr) { ioc.stop(); });
+  });
+  asio::co_spawn(ioc, bench.run(), [&](std::exception_ptr error) {
+    if (!error) return;
+    try {
+      std::rethrow_exception(error);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "micq bench: %s\n", e.what());
+    }
+    ioc.stop();
+  });
+  std::printf("micq bench: %s; %s\n", flags.scenario.c_str(), report.room_mix.c_str());
   std::fflush(stdout);
-  asio::co_spawn(
-      ioc,
-      [&]() -> asio::awaitable<void> {
-        auto go = run_open_loop(pool, plan);
-        result = co_await std::move(go);
-      },
-      asio::detached);
   ioc.run();
-
-  double seconds = std::chrono::duration<double>(result.elapsed).count();
-  auto ms = [](std::uint64_t us) { return static_cast<double>(us) / 1000.0; };
-  std::printf("%-12s %12s\n", "scheduled", std::to_string(result.scheduled).c_str());
-  std::printf("%-12s %12s\n", "ok", std::to_string(result.ok).c_str());
-  std::printf("%-12s %12s\n", "errors", std::to_string(result.errors).c_str());
-  std::printf("%-12s %12.0f\n", "achieved/s", static_cast<double>(result.ok + result.errors) / seconds);
-  std::printf("latency from scheduled send time (ms): p50 %.2f  p99 %.2f  p99.9 %.2f  max %.2f\n",
-              ms(result.latency.percentile(0.5)), ms(result.latency.percentile(0.99)),
-              ms(result.latency.percentile(0.999)), ms(result.latency.max()));
-  return result.errors == 0 ? 0 : 1;
+  if (interrupted) return 130;
+  return bench.exit_code();
 }
 
 }  // namespace
 
 void add_command(CLI::App& app, service::Action& action) {
   auto flags = std::make_shared<Flags>();
-  CLI::App* command =
-      app.add_subcommand("bench", "Open-loop load against a micq serve; latency from scheduled send times.");
-  service::add_flag(*command, "target", flags->target, "base URL of the server under test");
-  service::add_flag(*command, "room", flags->room, "the room whose list the viewers poll");
-  service::add_flag(*command, "viewers", flags->viewers,
-                    "viewers in the room, each polling every --poll-seconds");
-  service::add_flag(*command, "poll-seconds", flags->poll_seconds, "how often each viewer polls");
-  service::add_flag(*command, "duration-s", flags->duration_s, "how long to send");
-  service::add_flag(*command, "arrivals", flags->arrivals, "poisson or even");
-  service::add_flag(*command, "path", flags->path, "request this path instead of the room's list");
-  command->callback([flags, &action] { action = [flags] { return run(*flags); }; });
+  CLI::App* c = app.add_subcommand(
+      "bench", "Open-loop load with events against micq serve, measured per strategy (SPEC §6).");
+  service::add_flag(*c, "scenario", flags->scenario,
+                    "article: the write-up's before/after on a stack bench starts (default without --serve); "
+                    "single: one stage with --strategy/--json/--page-size");
+  service::add_flag(*c, "serve", flags->serve, "measure this running micq serve (base URL) instead");
+  service::add_flag(*c, "aggregator", flags->aggregator,
+                    "with --serve: the aggregator's base URL, for /stats");
+  service::add_flag(*c, "sim", flags->sim, "with --serve: the sim's base URL, for privilege bumps");
+  service::add_flag(*c, "redis", flags->redis, "with --serve: Redis host:port, to charge its CPU");
+  service::add_flag(*c, "events-token", flags->events_token, "with --serve: serve's events token");
+  service::add_flag(*c, "room", flags->room, "room name prefix: <room>-hot and <room>-small-<i>");
+  service::add_flag(*c, "hot-viewers", flags->hot_viewers, "viewers of the hot room");
+  service::add_flag(*c, "rooms", flags->rooms, "small rooms besides the hot one");
+  service::add_flag(*c, "room-viewers", flags->room_viewers, "viewers of each small room");
+  service::add_flag(*c, "poll-seconds", flags->poll_seconds, "how often each viewer polls");
+  service::add_flag(*c, "arrivals", flags->arrivals, "poisson or even");
+  service::add_flag(*c, "events", flags->events,
+                    "events per second by type (enter, exit, gift, chat, share, privilege), or none");
+  service::add_flag(*c, "duration-s", flags->duration_s, "measured seconds per stage");
+  service::add_flag(*c, "warmup-s", flags->warmup_s, "unmeasured load before each stage");
+  service::add_flag(*c, "path", flags->path, "poll this path instead of the rooms' lists");
+  service::add_flag(*c, "strategy", flags->strategy, "--scenario single: serve's strategy");
+  service::add_flag(*c, "json", flags->json, "--scenario single: serve's JSON library");
+  service::add_flag(*c, "page-size", flags->page_size, "--scenario single: serve's page size");
+  service::add_flag(*c, "ttl-ms", flags->ttl_ms, "serve's --ttl-ms");
+  service::add_flag(*c, "kinds", flags->kinds, "privilege kinds of the sim and aggregator");
+  service::add_flag(*c, "payload-bytes", flags->payload_bytes, "size of one user's record of one kind");
+  service::add_flag(*c, "sim-latency-ms", flags->sim_latency_ms, "median latency of a downstream call");
+  service::add_flag(*c, "sim-jitter-ms", flags->sim_jitter_ms, "spread of downstream latency");
+  service::add_flag(*c, "target", flags->target,
+                    "load to size machines for: ROOMSxVIEWERS, each viewer polling every --poll-seconds");
+  service::add_flag(*c, "cores-per-machine", flags->cores_per_machine, "cores of one machine");
+  service::add_flag(*c, "utilization", flags->utilization, "share of a machine's CPU planned for use");
+  service::add_flag(*c, "out-dir", flags->out_dir, "where <scenario>-<time>.json and .svg go");
+  c->callback([flags, &action] { action = [flags] { return run(*flags); }; });
 }
 
 }  // namespace micq::bench

@@ -1,6 +1,9 @@
-// `micq bench` (SPEC §6), first part: an open-loop run against a given
-// micq serve (or any HTTP target), printing latency percentiles measured
-// from scheduled send times. The article scenario comes next.
+// `micq bench` (SPEC §6): open-loop polling clients and an event stream
+// against micq serve, measured per strategy — client latency and errors,
+// aggregator and downstream requests, CPU per 1,000 requests of every
+// process, staleness — and the machines a target load would need.
+// `--scenario article` starts its own stack and reproduces the write-up's
+// before/after; `--serve URL` measures a stack that is already running.
 #ifndef MICQ_BENCH_BENCH_COMMAND_H_
 #define MICQ_BENCH_BENCH_COMMAND_H_
 

@@ -17,49 +17,52 @@ namespace {
 
 // Shared by the sender and every request in flight (one thread).
 struct Run {
-  OpenLoopResult result;
-  std::uint64_t in_flight = 0;
+  explicit Run(OpenLoopResult& r) : result(r) {}
+  OpenLoopResult& result;
   bool sending_done = false;
   std::unique_ptr<asio::steady_timer> all_done;  // cancelled when the last request ends
 };
 
-asio::awaitable<void> one_request(http::ClientPool& pool, std::shared_ptr<Run> run, std::string target,
-                                  Clock::time_point scheduled, std::chrono::milliseconds timeout) {
-  auto call = pool.request(http::Method::get, std::move(target), "", timeout);
+asio::awaitable<void> one_request(http::ClientPool& pool, std::shared_ptr<Run> run, const OpenLoopPlan* plan,
+                                  std::size_t room, Clock::time_point scheduled) {
+  auto call = pool.request(http::Method::get, plan->targets[room], "", plan->request_timeout);
   auto reply = co_await std::move(call);
-  auto latency = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - scheduled);
+  auto now = Clock::now();
+  auto latency = std::chrono::duration_cast<std::chrono::microseconds>(now - scheduled);
   bool good = reply && (reply->result_int() / 100 == 2 || reply->result_int() == 304);
   if (good) {
     ++run->result.ok;
     run->result.latency.record(latency);
+    if (plan->on_answer) plan->on_answer(room, *reply, now);
   } else {
     ++run->result.errors;
   }
-  if (--run->in_flight == 0 && run->sending_done) run->all_done->cancel();
+  if (--run->result.in_flight == 0 && run->sending_done) run->all_done->cancel();
 }
 
 }  // namespace
 
-asio::awaitable<OpenLoopResult> run_open_loop(http::ClientPool& pool, OpenLoopPlan plan) {
+asio::awaitable<void> run_open_loop(http::ClientPool& pool, OpenLoopPlan plan, OpenLoopResult& result) {
   auto executor = co_await asio::this_coro::executor;
-  auto run = std::make_shared<Run>();
+  auto run = std::make_shared<Run>(result);
   run->all_done = std::make_unique<asio::steady_timer>(executor, asio::steady_timer::time_point::max());
   auto start = Clock::now();
   auto end = start + plan.duration;
-  loadgen::ArrivalSchedule schedule(plan.arrivals, plan.rate_per_second, start, plan.seed);
+  loadgen::ArrivalSchedule schedule(plan.arrivals, plan.mix->rate_per_second(), start, plan.seed);
+  RoomPicker rooms(*plan.mix, plan.arrivals == loadgen::ArrivalSchedule::Kind::kPoisson, plan.seed + 1);
   asio::steady_timer pace(executor);
   for (auto at = schedule.next(); at < end; at = schedule.next()) {
     pace.expires_at(at);
     co_await pace.async_wait(asio::as_tuple(asio::use_awaitable));
-    ++run->result.scheduled;
-    ++run->in_flight;
+    ++result.scheduled;
+    ++result.in_flight;
     // Not awaited: the next send never waits for this answer (open loop).
-    asio::co_spawn(executor, one_request(pool, run, plan.target, at, plan.request_timeout), asio::detached);
+    // `plan` lives in this frame until every request has finished.
+    asio::co_spawn(executor, one_request(pool, run, &plan, rooms.next(), at), asio::detached);
   }
   run->sending_done = true;
-  if (run->in_flight > 0) co_await run->all_done->async_wait(asio::as_tuple(asio::use_awaitable));
-  run->result.elapsed = Clock::now() - start;
-  co_return run->result;
+  if (result.in_flight > 0) co_await run->all_done->async_wait(asio::as_tuple(asio::use_awaitable));
+  result.elapsed = Clock::now() - start;
 }
 
 }  // namespace micq::bench

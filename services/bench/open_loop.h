@@ -1,28 +1,34 @@
-// One open-loop run: GET `target` on an ArrivalSchedule for `duration`,
-// never waiting for an answer before sending the next request, and record
-// each latency from the request's *scheduled* send time.
+// One open-loop run: GET the rooms' paths on an ArrivalSchedule for
+// `duration`, never waiting for an answer before sending the next request,
+// and record each latency from the request's *scheduled* send time.
 #ifndef MICQ_BENCH_OPEN_LOOP_H_
 #define MICQ_BENCH_OPEN_LOOP_H_
 
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <vector>
 
 #include "micq/http/client.h"
 #include "micq/http/router.h"
 #include "micq/loadgen/arrival_schedule.h"
 #include "micq/loadgen/latency_histogram.h"
+#include "room_mix.h"
 
 namespace micq::bench {
 
 struct OpenLoopPlan {
-  std::string target;  // path and query, e.g. /v1/rooms/r1/mic-queue
-  double rate_per_second = 100;
+  const RoomMix* mix = nullptr;
+  std::vector<std::string> targets;  // path and query per room of `mix`
   loadgen::ArrivalSchedule::Kind arrivals = loadgen::ArrivalSchedule::Kind::kPoisson;
   std::chrono::milliseconds duration{5000};
   std::chrono::milliseconds request_timeout{5000};
   std::uint64_t seed = 1;
+  // Called with each successful answer (2xx/304) and when it arrived.
+  std::function<void(std::size_t room, http::ClientResponse& answer, std::chrono::steady_clock::time_point)>
+      on_answer;
 };
 
 struct OpenLoopResult {
@@ -30,12 +36,14 @@ struct OpenLoopResult {
   std::uint64_t scheduled = 0;
   std::uint64_t ok = 0;
   std::uint64_t errors = 0;  // transport errors, timeouts, non-2xx/304
+  std::uint64_t in_flight = 0;
   std::chrono::nanoseconds elapsed{0};
 };
 
 // Runs the plan on the calling coroutine's executor (one thread is enough:
-// nothing blocks). Completes when every sent request has finished.
-boost::asio::awaitable<OpenLoopResult> run_open_loop(http::ClientPool& pool, OpenLoopPlan plan);
+// nothing blocks), updating `result` as it goes (so it can be watched for
+// progress). Completes when every sent request has finished.
+boost::asio::awaitable<void> run_open_loop(http::ClientPool& pool, OpenLoopPlan plan, OpenLoopResult& result);
 
 }  // namespace micq::bench
 

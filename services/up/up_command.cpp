@@ -12,13 +12,12 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cstdio>
-#include <filesystem>
 #include <random>
 
 #include "micq/http/client.h"
 #include "micq/redis/client.h"
 #include "micq/service/kinds.h"
-#include "supervisor.h"
+#include "micq/stack/stack.h"
 
 namespace micq::up {
 namespace {
@@ -35,50 +34,23 @@ struct Flags {
   std::string kinds = "24";
 };
 
-int free_port() {
-  asio::io_context ioc;
-  asio::ip::tcp::acceptor acceptor(ioc, {asio::ip::make_address("127.0.0.1"), 0});
-  return acceptor.local_endpoint().port();
-}
-
-std::string random_hex(std::size_t bytes) {
-  std::random_device device;
-  std::string out;
-  char two[3];
-  for (std::size_t i = 0; i < bytes; ++i) {
-    std::snprintf(two, sizeof two, "%02x", static_cast<unsigned>(device() & 0xff));
-    out += two;
-  }
-  return out;
-}
-
 // Command lines, built outside the coroutines: g++ 12 cannot place an
 // initializer list's backing array in a coroutine frame.
-std::vector<std::string> redis_command(int port, const std::string& dir) {
-  return {"redis-server",
-          "--port",
-          std::to_string(port),
-          "--bind",
-          "127.0.0.1",
-          "--save",
-          "",
-          "--appendonly",
-          "no",
-          "--dir",
-          dir};
+std::vector<std::string> sim_args(const std::string& kinds) {
+  return {"sim", "--listen", "127.0.0.1:0", "--kinds", kinds, "--latency-ms", "5", "--jitter-ms", "5"};
 }
-std::vector<std::string> sim_command(const std::string& micq, const std::string& kinds) {
-  return {micq, "sim", "--listen", "127.0.0.1:0", "--kinds", kinds, "--latency-ms", "5", "--jitter-ms", "5"};
+std::vector<std::string> aggregator_args(const std::string& kinds, int sim_port) {
+  return {"aggregator",
+          "--listen",
+          "127.0.0.1:0",
+          "--kinds",
+          kinds,
+          "--downstream",
+          "http://127.0.0.1:" + std::to_string(sim_port)};
 }
-std::vector<std::string> aggregator_command(const std::string& micq, const std::string& kinds, int sim_port) {
-  return {micq,      "aggregator", "--listen",     "127.0.0.1:0",
-          "--kinds", kinds,        "--downstream", "http://127.0.0.1:" + std::to_string(sim_port)};
-}
-std::vector<std::string> serve_command(const std::string& micq, const std::string& listen,
-                                       const std::string& redis, int aggregator_port,
-                                       const std::string& token) {
-  return {micq,
-          "serve",
+std::vector<std::string> serve_args(const std::string& listen, const std::string& redis, int aggregator_port,
+                                    const std::string& token) {
+  return {"serve",
           "--listen",
           listen,
           "--redis",
@@ -95,11 +67,6 @@ std::string opening_events() {
   return body + "]}";
 }
 
-std::string make_work_dir() {
-  std::string path = "/tmp/micq-up-XXXXXX";
-  return mkdtemp(path.data()) ? path : std::string();
-}
-
 void say(const std::string& text) {
   std::printf("micq up: %s\n", text.c_str());
   std::fflush(stdout);
@@ -108,7 +75,11 @@ void say(const std::string& text) {
 class Up {
  public:
   Up(asio::io_context& ioc, Flags flags)
-      : ioc_(ioc), flags_(std::move(flags)), stop_event_(ioc), signals_(ioc, SIGINT, SIGTERM) {
+      : ioc_(ioc),
+        flags_(std::move(flags)),
+        stack_(ioc, stack::Child::Output::kEcho),
+        stop_event_(ioc),
+        signals_(ioc, SIGINT, SIGTERM) {
     stop_event_.expires_at(asio::steady_timer::time_point::max());
   }
 
@@ -120,7 +91,7 @@ class Up {
     });
     bool started = co_await start_all();
     if (started) {
-      for (auto& child : children_) {
+      for (const auto& child : stack_.children()) {
         asio::co_spawn(ioc_, child->echo_output(), asio::detached);
         asio::co_spawn(ioc_, watch(child.get()), asio::detached);
       }
@@ -131,11 +102,7 @@ class Up {
     }
     stopping_ = true;
     // Stop in reverse order of start: serve first, Redis last.
-    for (auto it = children_.rbegin(); it != children_.rend(); ++it) co_await (*it)->stop(6s);
-    if (!work_dir_.empty()) {
-      std::error_code ignored;
-      std::filesystem::remove_all(work_dir_, ignored);
-    }
+    co_await stack_.stop_all(6s);
     say("everything stopped");
     signals_.cancel();
     ioc_.stop();
@@ -148,7 +115,7 @@ class Up {
     stop_event_.cancel();
   }
 
-  asio::awaitable<void> watch(Child* child) {
+  asio::awaitable<void> watch(stack::Child* child) {
     int code = co_await child->wait_exit();
     if (!stopping_) {
       exit_code_ = 1;
@@ -156,50 +123,20 @@ class Up {
     }
   }
 
-  // Starts `name` and waits for its "listening on" line; returns the port.
-  asio::awaitable<int> start_service(const std::string& name, std::vector<std::string> argv) {
-    children_.push_back(Child::spawn(ioc_, name, std::move(argv)));
-    auto line = co_await children_.back()->wait_for_line("listening on", 20s);
-    if (!line) {
-      say(name + " did not start; see its output above");
-      co_return 0;
-    }
-    co_return port_of_listening_line(*line);
-  }
-
   asio::awaitable<bool> start_all() {
-    // (No C arrays in coroutines: g++ 12 cannot move them into the frame.)
-    std::error_code ec;
-    std::string micq = std::filesystem::read_symlink("/proc/self/exe", ec).string();
-    if (ec || micq.empty()) {
-      say("cannot find my own executable");
-      co_return false;
-    }
-
     std::string redis = flags_.redis;
     if (redis.empty()) {
-      work_dir_ = make_work_dir();
-      if (work_dir_.empty()) {
-        say("cannot create a temporary directory");
-        co_return false;
-      }
-      int port = free_port();
-      children_.push_back(Child::spawn(ioc_, "redis", redis_command(port, work_dir_)));
-      auto ready = co_await children_.back()->wait_for_line("Ready to accept connections", 20s);
-      if (!ready) {
-        say("redis-server did not start (is it installed? ./scripts/up installs it)");
-        co_return false;
-      }
-      redis = "127.0.0.1:" + std::to_string(port);
+      auto address = co_await stack_.start_private_redis();
+      if (!address) co_return false;
+      redis = *address;
     }
-    int sim = co_await start_service("sim", sim_command(micq, flags_.kinds));
+    int sim = co_await stack_.start_micq("sim", sim_args(flags_.kinds));
     if (!sim) co_return false;
     sim_port_ = sim;
-    int aggregator = co_await start_service("aggregator", aggregator_command(micq, flags_.kinds, sim));
+    int aggregator = co_await stack_.start_micq("aggregator", aggregator_args(flags_.kinds, sim));
     if (!aggregator) co_return false;
-    token_ = random_hex(16);
-    int serve =
-        co_await start_service("serve", serve_command(micq, flags_.listen, redis, aggregator, token_));
+    token_ = stack::random_hex(16);
+    int serve = co_await stack_.start_micq("serve", serve_args(flags_.listen, redis, aggregator, token_));
     if (!serve) co_return false;
     serve_port_ = serve;
     std::string base = "http://127.0.0.1:" + std::to_string(serve);
@@ -260,10 +197,9 @@ class Up {
 
   asio::io_context& ioc_;
   const Flags flags_;
+  stack::Stack stack_;
   asio::steady_timer stop_event_;  // cancelled to stop everything
   asio::signal_set signals_;
-  std::vector<std::unique_ptr<Child>> children_;
-  std::string work_dir_;
   std::string token_;
   int sim_port_ = 0;
   int serve_port_ = 0;

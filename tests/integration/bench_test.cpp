@@ -1,9 +1,16 @@
-// micq bench, smoke: an open-loop run against a real server sends what its
-// schedule says, counts answers and reports percentiles.
+// micq bench against real processes: a run against a given server sends
+// what its schedule says and writes its results; the article scenario
+// starts its own stack, runs its three stages and reports numbers that
+// agree with each other; Ctrl-C leaves nothing running.
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <stdlib.h>
 
-#include <regex>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 
+#include "http_client.h"
 #include "process.h"
 
 namespace micq::testing {
@@ -11,46 +18,160 @@ namespace {
 
 using namespace std::chrono_literals;
 
-long field(const std::string& output, const std::string& name) {
-  std::smatch match;
-  if (!std::regex_search(output, match, std::regex(name + R"(\s+(\d+))"))) return -1;
-  return std::stol(match[1]);
-}
+class BenchTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string path = (std::filesystem::temp_directory_path() / "micq-bench-test-XXXXXX").string();
+    ASSERT_NE(mkdtemp(path.data()), nullptr);
+    out_dir_ = path;
+  }
+  void TearDown() override { std::filesystem::remove_all(out_dir_); }
 
-TEST(BenchTest, OpenLoopRunSendsOnScheduleAndReports) {
+  // The one file with extension `ext` bench wrote, read whole.
+  std::string result_file(const std::string& ext) {
+    std::vector<std::filesystem::path> found;
+    for (const auto& entry : std::filesystem::directory_iterator(out_dir_))
+      if (entry.path().extension() == ext) found.push_back(entry.path());
+    if (found.size() != 1) return "";
+    std::ifstream in(found[0]);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  }
+
+  std::string out_dir_;
+};
+
+TEST_F(BenchTest, RunAgainstAGivenServerSendsOnScheduleAndWritesResults) {
   auto sim = start_service({"sim", "--kinds", "1"});
-  ChildProcess bench({"bench", "--target", "http://127.0.0.1:" + std::to_string(sim.port), "--path",
-                      "/healthz", "--viewers", "300", "--poll-seconds", "1", "--duration-s", "1",
-                      "--arrivals", "even"});
+  ChildProcess bench({"bench", "--serve", "http://127.0.0.1:" + std::to_string(sim.port), "--path",
+                      "/healthz", "--hot-viewers", "300", "--rooms", "0", "--poll-seconds", "1",
+                      "--duration-s", "1", "--warmup-s", "0", "--arrivals", "even", "--out-dir", out_dir_});
   auto code = bench.wait_exit(60s);
   ASSERT_TRUE(code);
   EXPECT_EQ(*code, 0) << bench.output();
-  EXPECT_EQ(field(bench.output(), "scheduled"), 300) << "even arrivals: exactly rate x duration";
-  EXPECT_EQ(field(bench.output(), "ok"), 300);
-  EXPECT_EQ(field(bench.output(), "errors"), 0);
-  EXPECT_NE(bench.output().find("p99.9"), std::string::npos);
+  auto doc = parse(result_file(".json"));
+  ASSERT_TRUE(doc.IsObject()) << bench.output();
+  EXPECT_STREQ(doc["scenario"].GetString(), "target");
+  ASSERT_EQ(doc["stages"].Size(), 1u);
+  const auto& stage = doc["stages"][0];
+  EXPECT_EQ(stage["requests"]["scheduled"].GetUint64(), 300u) << "even arrivals: exactly rate x duration";
+  EXPECT_EQ(stage["requests"]["ok"].GetUint64(), 300u);
+  EXPECT_EQ(stage["requests"]["errors"].GetUint64(), 0u);
+  EXPECT_GT(stage["latency_ms"]["p99_9"].GetDouble(), 0);
+  // The server's CPU is found by the port it listens on.
+  EXPECT_TRUE(stage["cpu_ms_per_1k_requests"]["serve"].IsNumber());
+  EXPECT_TRUE(stage["cpu_ms_per_1k_requests"]["aggregator"].IsNull()) << "not given, not measured";
+  EXPECT_NE(bench.output().find("client requests"), std::string::npos);
+  EXPECT_NE(result_file(".svg").find("</svg>"), std::string::npos);
 }
 
-TEST(BenchTest, FailedRequestsAreCountedAndTheExitCodeSaysSo) {
+TEST_F(BenchTest, FailedRequestsAreCountedAndTheExitCodeSaysSo) {
   auto sim = start_service({"sim", "--kinds", "1"});
-  ChildProcess bench({"bench", "--target", "http://127.0.0.1:" + std::to_string(sim.port), "--path", "/nope",
-                      "--viewers", "20", "--poll-seconds", "1", "--duration-s", "1", "--arrivals", "even"});
+  ChildProcess bench({"bench", "--serve", "http://127.0.0.1:" + std::to_string(sim.port), "--path", "/nope",
+                      "--hot-viewers", "20", "--rooms", "0", "--poll-seconds", "1", "--duration-s", "1",
+                      "--warmup-s", "0", "--arrivals", "even", "--out-dir", out_dir_});
   auto code = bench.wait_exit(60s);
   ASSERT_TRUE(code);
   EXPECT_NE(*code, 0);
-  EXPECT_EQ(field(bench.output(), "errors"), 20) << bench.output();
+  auto doc = parse(result_file(".json"));
+  ASSERT_TRUE(doc.IsObject()) << bench.output();
+  EXPECT_EQ(doc["stages"][0]["requests"]["errors"].GetUint64(), 20u);
 }
 
-TEST(BenchTest, BadFlagsExitWithOneLine) {
-  for (std::vector<std::string> args : {std::vector<std::string>{"bench", "--viewers", "0"},
-                                        std::vector<std::string>{"bench", "--arrivals", "bursty"},
-                                        std::vector<std::string>{"bench", "--target", "ftp://x"}}) {
-    ChildProcess bench(args);
+TEST_F(BenchTest, BadFlagsExitWithOneLine) {
+  for (const char* flag_value :
+       {"--hot-viewers=0", "--arrivals=bursty", "--serve=ftp://x", "--events=dance=1", "--scenario=nope",
+        "--target=12", "--utilization=2", "--kinds=nope"}) {
+    ChildProcess bench({"bench", flag_value, "--out-dir", out_dir_});
     auto code = bench.wait_exit(20s);
     ASSERT_TRUE(code);
-    EXPECT_NE(*code, 0);
+    EXPECT_NE(*code, 0) << flag_value;
     EXPECT_EQ(std::count(bench.output().begin(), bench.output().end(), '\n'), 1) << bench.output();
   }
+  EXPECT_TRUE(std::filesystem::is_empty(out_dir_));
+}
+
+TEST_F(BenchTest, ArticleScenarioRunsThreeStagesWithConsistentNumbers) {
+  ChildProcess bench({"bench",
+                      "--scenario",
+                      "article",
+                      "--duration-s",
+                      "2",
+                      "--warmup-s",
+                      "0.5",
+                      "--hot-viewers",
+                      "60",
+                      "--rooms",
+                      "2",
+                      "--room-viewers",
+                      "3",
+                      "--events",
+                      "gift=6,privilege=3",
+                      "--kinds",
+                      "4",
+                      "--sim-latency-ms",
+                      "1",
+                      "--sim-jitter-ms",
+                      "1",
+                      "--out-dir",
+                      out_dir_});
+  auto code = bench.wait_exit(180s);
+  ASSERT_TRUE(code);
+  EXPECT_EQ(*code, 0) << bench.output();
+  EXPECT_NE(bench.output().find("against direct+baseline+20"), std::string::npos) << bench.output();
+  auto doc = parse(result_file(".json"));
+  ASSERT_TRUE(doc.IsObject()) << bench.output();
+  EXPECT_STREQ(doc["scenario"].GetString(), "article");
+  ASSERT_EQ(doc["stages"].Size(), 3u);
+  const char* strategies[] = {"direct", "singleflight", "cached"};
+  const char* json[] = {"baseline", "fast", "fast"};
+  const int sizes[] = {20, 10, 10};
+  for (unsigned i = 0; i < 3; ++i) {
+    SCOPED_TRACE(strategies[i]);
+    const auto& stage = doc["stages"][i];
+    EXPECT_STREQ(stage["strategy"].GetString(), strategies[i]);
+    EXPECT_STREQ(stage["json"].GetString(), json[i]);
+    EXPECT_EQ(stage["page_size"].GetInt(), sizes[i]);
+    std::uint64_t requests = stage["requests"]["ok"].GetUint64() + stage["requests"]["errors"].GetUint64();
+    EXPECT_EQ(requests, stage["requests"]["scheduled"].GetUint64());
+    EXPECT_GT(requests, 0u);
+    EXPECT_EQ(stage["requests"]["errors"].GetUint64(), 0u);
+    // Every process of the stack is measured.
+    for (const char* process : {"serve", "aggregator", "sim", "redis", "bench"})
+      EXPECT_TRUE(stage["cpu_ms_per_1k_requests"][process].IsNumber()) << process;
+    for (const char* tier : {"serve", "aggregator", "downstream", "redis"})
+      EXPECT_TRUE(stage["target_machines"][tier].IsNumber()) << tier;
+    // Batches never exceed requests; direct does exactly one per request;
+    // the aggregator calls each of the 4 kinds once per batch.
+    std::uint64_t batches = stage["aggregator"]["batches"].GetUint64();
+    EXPECT_LE(batches, requests);
+    if (i == 0) EXPECT_EQ(batches, requests);
+    EXPECT_EQ(stage["aggregator"]["downstream_requests"].GetUint64(), 4 * batches);
+    // Events were applied, privilege ones with a sim bump, and every applied
+    // event was either seen by a later answer or is still counted unseen.
+    const auto& events = stage["events"];
+    EXPECT_GT(events["applied"].GetUint64(), 0u);
+    EXPECT_EQ(events["failed"].GetUint64(), 0u);
+    EXPECT_EQ(events["applied"].GetUint64(), events["sent"].GetUint64());
+    EXPECT_GT(events["sim_bumps"].GetUint64(), 0u);
+    EXPECT_EQ(stage["staleness_ms"]["samples"].GetUint64() + stage["staleness_ms"]["unseen"].GetUint64(),
+              events["applied"].GetUint64());
+  }
+  ASSERT_EQ(doc["comparisons"].Size(), 2u);
+  EXPECT_TRUE(doc["comparisons"][1]["aggregator_requests_reduction_pct"].IsNumber());
+  EXPECT_NE(result_file(".svg").find("cached+fast+10"), std::string::npos);
+}
+
+TEST_F(BenchTest, CtrlCStopsEverythingItStarted) {
+  ChildProcess bench({"bench", "--scenario", "article", "--duration-s", "60", "--hot-viewers", "30",
+                      "--rooms", "1", "--room-viewers", "3", "--kinds", "2", "--out-dir", out_dir_});
+  ASSERT_TRUE(bench.wait_for_line("stage direct", 60s)) << bench.output();
+  std::vector<int> children = children_of(bench.pid());
+  EXPECT_EQ(children.size(), 4u) << "redis, sim, aggregator, serve";
+  bench.signal(SIGINT);
+  auto code = bench.wait_exit(30s);
+  ASSERT_TRUE(code);
+  EXPECT_NE(*code, 0);
+  for (int pid : children) EXPECT_FALSE(alive(pid)) << pid;
 }
 
 }  // namespace

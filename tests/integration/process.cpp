@@ -9,6 +9,9 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <stdexcept>
 
 extern char** environ;
@@ -140,5 +143,23 @@ Service start_service(std::vector<std::string> args, std::vector<std::string> en
   }
   return service;
 }
+
+std::vector<int> children_of(int parent) {
+  std::vector<int> children;
+  std::error_code ec;
+  for (std::filesystem::directory_iterator entry("/proc", ec), end; !ec && entry != end;
+       entry.increment(ec)) {
+    int pid = std::atoi(entry->path().filename().c_str());
+    if (pid <= 0) continue;
+    std::ifstream stat(entry->path() / "stat");
+    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    auto close = text.rfind(')');
+    if (close == std::string::npos || close + 4 >= text.size()) continue;
+    if (std::atoi(text.c_str() + close + 4) == parent) children.push_back(pid);
+  }
+  return children;
+}
+
+bool alive(int pid) { return ::kill(pid, 0) == 0; }
 
 }  // namespace micq::testing

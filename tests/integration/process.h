@@ -64,6 +64,11 @@ struct Service {
 };
 Service start_service(std::vector<std::string> args, std::vector<std::string> env = {});
 
+// The pids whose parent is `parent` (from /proc/<pid>/stat).
+std::vector<int> children_of(int parent);
+// Whether `pid` exists (signal 0).
+bool alive(int pid);
+
 }  // namespace micq::testing
 
 #endif  // MICQ_TESTS_PROCESS_H_

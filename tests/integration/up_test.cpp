@@ -17,23 +17,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// The pids whose parent is `parent` (from /proc/<pid>/stat).
-std::vector<int> children_of(int parent) {
-  std::vector<int> children;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
-    int pid = std::atoi(entry.path().filename().c_str());
-    if (pid <= 0) continue;
-    std::ifstream stat(entry.path() / "stat");
-    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-    auto close = text.rfind(')');
-    if (close == std::string::npos || close + 4 >= text.size()) continue;
-    if (std::atoi(text.c_str() + close + 4) == parent) children.push_back(pid);
-  }
-  return children;
-}
-
-bool alive(int pid) { return ::kill(pid, 0) == 0; }
-
 TEST(UpTest, StartsTheStackServesTheDemoAndStopsEverythingOnCtrlC) {
   ChildProcess up({"up", "--listen", "127.0.0.1:0", "--room", "lobby", "--events-per-second", "20"});
   auto ready = up.wait_for_line("micq up: up. Open ", 60s);

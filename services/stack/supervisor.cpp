@@ -1,4 +1,4 @@
-#include "supervisor.h"
+#include "micq/stack/supervisor.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -19,16 +19,22 @@
 
 extern char** environ;
 
-namespace micq::up {
+namespace micq::stack {
 
 namespace asio = boost::asio;
 using namespace asio::experimental::awaitable_operators;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
-Child::Child(asio::io_context& ioc, std::string name) : name_(std::move(name)), out_(ioc), exit_(ioc) {}
+namespace {
+constexpr std::size_t kRecentLines = 40;
+}  // namespace
 
-std::unique_ptr<Child> Child::spawn(asio::io_context& ioc, std::string name, std::vector<std::string> argv) {
-  std::unique_ptr<Child> child(new Child(ioc, std::move(name)));
+Child::Child(asio::io_context& ioc, std::string name, Output output)
+    : name_(std::move(name)), out_(ioc), exit_(ioc), output_(output) {}
+
+std::unique_ptr<Child> Child::spawn(asio::io_context& ioc, std::string name, std::vector<std::string> argv,
+                                    Output output) {
+  std::unique_ptr<Child> child(new Child(ioc, std::move(name), output));
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
   posix_spawn_file_actions_t actions;
@@ -73,9 +79,20 @@ asio::awaitable<bool> Child::read_line(std::string& line) {
   if (ec) co_return false;
   line = pending_.substr(0, n - 1);
   pending_.erase(0, n);
-  std::printf("[%s] %s\n", name_.c_str(), line.c_str());
-  std::fflush(stdout);
+  if (output_ == Output::kEcho) {
+    std::printf("[%s] %s\n", name_.c_str(), line.c_str());
+    std::fflush(stdout);
+  } else {
+    if (recent_.size() == kRecentLines) recent_.pop_front();
+    recent_.push_back(line);
+  }
   co_return true;
+}
+
+std::string Child::recent_output() const {
+  std::string out;
+  for (const auto& line : recent_) out += "[" + name_ + "] " + line + "\n";
+  return out;
 }
 
 asio::awaitable<std::optional<std::string>> Child::wait_for_line(std::string needle,
@@ -128,4 +145,4 @@ int port_of_listening_line(const std::string& line) {
   return colon == std::string::npos ? 0 : std::atoi(line.c_str() + colon + 1);
 }
 
-}  // namespace micq::up
+}  // namespace micq::stack

@@ -1,11 +1,11 @@
-// Supervisor: the child processes of `micq up`, on Asio. A child's output
-// and its exit are events (a pipe and a pidfd on the io_context), so up
-// never polls and never blocks a thread: it waits for "listening on", it
-// notices a child that dies, and it stops everything on Ctrl-C.
+// Supervisor: the child processes of `micq up` and `micq bench`, on Asio. A
+// child's output and its exit are events (a pipe and a pidfd on the
+// io_context), so nobody polls or blocks a thread: we wait for "listening
+// on", notice a child that dies, and stop everything on Ctrl-C.
 //
 // Thread safety: use from the io_context's one thread.
-#ifndef MICQ_UP_SUPERVISOR_H_
-#define MICQ_UP_SUPERVISOR_H_
+#ifndef MICQ_STACK_SUPERVISOR_H_
+#define MICQ_STACK_SUPERVISOR_H_
 
 #include <sys/types.h>
 
@@ -13,27 +13,32 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <chrono>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
-namespace micq::up {
+namespace micq::stack {
 
 class Child {
  public:
+  enum class Output {
+    kEcho,   // each line printed as "[name] line" (micq up)
+    kQuiet,  // only the last lines kept, for recent_output() (micq bench)
+  };
   // Starts `argv` (argv[0] is the program path); stdout and stderr are read
-  // through a pipe and echoed as "[name] line".
+  // through a pipe.
   static std::unique_ptr<Child> spawn(boost::asio::io_context& ioc, std::string name,
-                                      std::vector<std::string> argv);
+                                      std::vector<std::string> argv, Output output = Output::kEcho);
   ~Child();  // SIGKILLs a child that still runs
 
   // Reads output until a line containing `needle` or `timeout`; returns the
   // line, or nullopt (also when the child exits first).
   boost::asio::awaitable<std::optional<std::string>> wait_for_line(std::string needle,
                                                                    std::chrono::milliseconds timeout);
-  // Keeps echoing output until the pipe closes.
+  // Keeps reading (and echoing, or keeping) output until the pipe closes.
   boost::asio::awaitable<void> echo_output();
   // Completes when the child exits; returns its exit code (128+signal).
   boost::asio::awaitable<int> wait_exit();
@@ -41,10 +46,13 @@ class Child {
   boost::asio::awaitable<void> stop(std::chrono::milliseconds grace);
 
   const std::string& name() const { return name_; }
+  pid_t pid() const { return pid_; }
   bool exited() const { return exit_code_.has_value(); }
+  // The last lines of a quiet child's output, oldest first.
+  std::string recent_output() const;
 
  private:
-  Child(boost::asio::io_context& ioc, std::string name);
+  Child(boost::asio::io_context& ioc, std::string name, Output output);
   bool reap();
   boost::asio::awaitable<bool> read_line(std::string& line);
 
@@ -53,12 +61,14 @@ class Child {
   boost::asio::posix::stream_descriptor out_;
   boost::asio::posix::stream_descriptor exit_;  // pidfd: readable once the child exits
   std::string pending_;
+  Output output_;
+  std::deque<std::string> recent_;  // quiet children: the last kRecentLines lines
   std::optional<int> exit_code_;
 };
 
 // "listening on host:port" -> port, or 0.
 int port_of_listening_line(const std::string& line);
 
-}  // namespace micq::up
+}  // namespace micq::stack
 
-#endif  // MICQ_UP_SUPERVISOR_H_
+#endif  // MICQ_STACK_SUPERVISOR_H_

@@ -1,0 +1,218 @@
+#include "stage.h"
+
+#include <simdjson.h>
+#include <unistd.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <cstdio>
+
+#include "open_loop.h"
+#include "proc_stats.h"
+#include "staleness.h"
+
+namespace micq::bench {
+
+namespace asio = boost::asio;
+using namespace asio::experimental::awaitable_operators;
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+namespace {
+
+struct Snapshot {
+  std::optional<std::uint64_t> batches;
+  std::optional<std::uint64_t> downstream;
+  std::optional<double> cpu[kProcessCount];
+};
+
+// A field of a small JSON answer, e.g. "batches_total" of /stats.
+std::optional<std::int64_t> int_field(std::string& body, const char* name) {
+  body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
+  simdjson::ondemand::parser parser;
+  simdjson::ondemand::document doc;
+  std::int64_t value = 0;
+  if (parser.iterate(simdjson::padded_string_view(body.data(), body.size(), body.capacity())).get(doc))
+    return std::nullopt;
+  if (doc[name].get_int64().get(value)) return std::nullopt;
+  return value;
+}
+
+asio::awaitable<Snapshot> take_snapshot(const Endpoints& endpoints, http::ClientPool* aggregator) {
+  Snapshot snapshot;
+  if (aggregator) {
+    auto call = aggregator->request(http::Method::get, "/stats", "", 2s);
+    auto reply = co_await std::move(call);
+    if (reply && reply->result_int() == 200) {
+      auto batches = int_field(reply->body(), "batches_total");
+      auto downstream = int_field(reply->body(), "downstream_requests_total");
+      if (batches && downstream) {
+        snapshot.batches = static_cast<std::uint64_t>(*batches);
+        snapshot.downstream = static_cast<std::uint64_t>(*downstream);
+      }
+    }
+  }
+  for (std::size_t p = 0; p + 1 < kProcessCount; ++p)
+    if (endpoints.pids[p]) snapshot.cpu[p] = cpu_seconds_of(*endpoints.pids[p]);
+  snapshot.cpu[kProcessCount - 1] = cpu_seconds_of(getpid());
+  co_return snapshot;
+}
+
+std::optional<std::uint64_t> delta(std::optional<std::uint64_t> before, std::optional<std::uint64_t> after) {
+  if (!before || !after || *after < *before) return std::nullopt;
+  return *after - *before;
+}
+
+double ms(std::uint64_t us) { return static_cast<double>(us) / 1000.0; }
+
+std::vector<std::string> targets_of(const StageSettings& settings) {
+  std::vector<std::string> targets;
+  for (const auto& room : settings.mix.rooms)
+    targets.push_back(settings.path.empty() ? "/v1/rooms/" + room.id + "/mic-queue" : settings.path);
+  return targets;
+}
+
+http::ClientOptions client_options(const std::string& token) {
+  http::ClientOptions options;
+  options.max_connections = 8192;
+  options.max_idle = 2048;
+  if (!token.empty()) options.headers.emplace_back("Authorization", "Bearer " + token);
+  return options;
+}
+
+// Runs the polls, then sets `done` and wakes the progress printer.
+asio::awaitable<void> poll_then_stop(http::ClientPool& serve, OpenLoopPlan plan, OpenLoopResult& load,
+                                     bool& done, asio::steady_timer& tick) {
+  auto run = run_open_loop(serve, std::move(plan), load);
+  co_await std::move(run);
+  done = true;
+  tick.cancel();
+}
+
+// Prints where the stage is every 2 s until `done` is set (its timer is
+// then cancelled, so it ends at once).
+asio::awaitable<void> show_progress(bool enabled, const std::string& name, const OpenLoopResult& load,
+                                    const EventCounters& events, Clock::time_point start,
+                                    std::chrono::milliseconds duration, asio::steady_timer& tick,
+                                    const bool& done) {
+  while (enabled && !done) {
+    tick.expires_after(2s);
+    co_await tick.async_wait(use_tuple);
+    if (done) break;
+    double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+    std::fprintf(
+        stderr, "  %-24s %5.1f / %.0f s  sent %llu  ok %llu  errors %llu  in flight %llu  events %llu\n",
+        name.c_str(), elapsed, std::chrono::duration<double>(duration).count(),
+        static_cast<unsigned long long>(load.scheduled), static_cast<unsigned long long>(load.ok),
+        static_cast<unsigned long long>(load.errors), static_cast<unsigned long long>(load.in_flight),
+        static_cast<unsigned long long>(events.applied));
+  }
+}
+
+}  // namespace
+
+asio::awaitable<std::string> seed_rooms(Endpoints endpoints, const RoomMix& mix, int members_cap) {
+  auto executor = co_await asio::this_coro::executor;
+  http::ClientPool serve(executor, endpoints.serve, client_options(endpoints.events_token));
+  std::uint64_t seed = 11;
+  for (const auto& room : mix.rooms) {
+    auto call = serve.request(http::Method::post, "/v1/rooms/" + room.id + "/events",
+                              seeding_body(std::max(1, std::min(room.viewers, members_cap)), ++seed), 10s);
+    auto reply = co_await std::move(call);
+    if (!reply) co_return "seeding room " + room.id + ": " + reply.error().message();
+    if (reply->result_int() != 200)
+      co_return "seeding room " + room.id + ": HTTP " + std::to_string(reply->result_int()) + " " +
+          reply->body();
+  }
+  co_return std::string();
+}
+
+asio::awaitable<StageResult> run_stage(Endpoints endpoints, StageSpec spec, const StageSettings& settings) {
+  auto executor = co_await asio::this_coro::executor;
+  http::ClientPool serve(executor, endpoints.serve, client_options(""));
+  http::ClientPool serve_events(executor, endpoints.serve, client_options(endpoints.events_token));
+  std::optional<http::ClientPool> aggregator;
+  if (endpoints.aggregator) aggregator.emplace(executor, *endpoints.aggregator, client_options(""));
+  std::optional<http::ClientPool> sim;
+  if (endpoints.sim) sim.emplace(executor, *endpoints.sim, client_options(""));
+
+  OpenLoopPlan plan;
+  plan.mix = &settings.mix;
+  plan.targets = targets_of(settings);
+  plan.arrivals = settings.arrivals;
+  plan.seed = settings.seed;
+  if (settings.warmup.count() > 0) {
+    // Connections opened, caches and branch predictors warm; not measured.
+    plan.duration = settings.warmup;
+    OpenLoopResult warmup;
+    auto run = run_open_loop(serve, plan, warmup);
+    co_await std::move(run);
+  }
+
+  StalenessTracker staleness(settings.mix.rooms.size());
+  plan.duration = settings.duration;
+  plan.seed = settings.seed + 100;
+  plan.on_answer = [&staleness](std::size_t room, http::ClientResponse& answer, Clock::time_point at) {
+    if (answer.result_int() != 200 || !staleness.waiting_on(room)) return;
+    if (auto version = int_field(answer.body(), "version")) staleness.seen(room, *version, at);
+  };
+  EventPlan events;
+  events.mix = &settings.mix;
+  events.rates = endpoints.events_token.empty() ? EventRates{} : settings.events;
+  events.duration = settings.duration;
+  events.seed = settings.seed + 200;
+
+  auto first = take_snapshot(endpoints, aggregator ? &*aggregator : nullptr);
+  Snapshot before = co_await std::move(first);
+  OpenLoopResult load;
+  EventCounters event_counts;
+  asio::steady_timer tick(executor);
+  bool done = false;
+  auto start = Clock::now();
+  auto together =
+      poll_then_stop(serve, plan, load, done, tick) &&
+      run_event_stream(serve_events, sim ? &*sim : nullptr, events, staleness, event_counts) &&
+      show_progress(settings.progress, spec.name, load, event_counts, start, settings.duration, tick, done);
+  co_await std::move(together);
+  auto seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  auto second = take_snapshot(endpoints, aggregator ? &*aggregator : nullptr);
+  Snapshot after = co_await std::move(second);
+
+  StageResult result;
+  result.name = spec.name;
+  result.strategy = spec.strategy;
+  result.json = spec.json;
+  result.page_size = spec.page_size;
+  result.seconds = seconds;
+  result.offered_per_second = settings.mix.rate_per_second();
+  result.scheduled = load.scheduled;
+  result.ok = load.ok;
+  result.errors = load.errors;
+  result.p50_ms = ms(load.latency.percentile(0.5));
+  result.p99_ms = ms(load.latency.percentile(0.99));
+  result.p999_ms = ms(load.latency.percentile(0.999));
+  result.max_ms = ms(load.latency.max());
+  result.aggregator_batches = delta(before.batches, after.batches);
+  result.downstream_requests = delta(before.downstream, after.downstream);
+  for (std::size_t p = 0; p < kProcessCount; ++p) {
+    if (before.cpu[p] && after.cpu[p]) result.cpu_seconds[p] = *after.cpu[p] - *before.cpu[p];
+  }
+  result.events_sent = event_counts.sent;
+  result.events_applied = event_counts.applied;
+  result.events_failed = event_counts.failed;
+  result.bumps = event_counts.bumps;
+  result.staleness_samples = staleness.all().count();
+  result.staleness_unseen = staleness.unseen();
+  result.staleness_p50_ms = ms(staleness.all().percentile(0.5));
+  result.staleness_p99_ms = ms(staleness.all().percentile(0.99));
+  result.staleness_max_ms = ms(staleness.all().max());
+  result.hot_staleness_p50_ms = ms(staleness.hot_room().percentile(0.5));
+  result.hot_staleness_p99_ms = ms(staleness.hot_room().percentile(0.99));
+  co_return result;
+}
+
+}  // namespace micq::bench

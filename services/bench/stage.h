@@ -1,0 +1,59 @@
+// One measured stage of a bench run: warm up, take a snapshot of the
+// aggregator's counters and of every process's CPU time, run the polls and
+// the event stream together for the stage's duration, take the snapshot
+// again, and turn the differences into a StageResult.
+#ifndef MICQ_BENCH_STAGE_H_
+#define MICQ_BENCH_STAGE_H_
+
+#include <sys/types.h>
+
+#include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include "event_stream.h"
+#include "micq/http/client.h"
+#include "micq/loadgen/arrival_schedule.h"
+#include "report.h"
+#include "room_mix.h"
+
+namespace micq::bench {
+
+// Where the processes under test are.
+struct Endpoints {
+  http::Upstream serve;
+  std::optional<http::Upstream> aggregator;  // for /stats
+  std::optional<http::Upstream> sim;         // for bumps
+  std::string events_token;                  // empty: no events
+  std::optional<pid_t> pids[kProcessCount];  // serve, aggregator, sim, redis; bench is this process
+};
+
+struct StageSpec {
+  std::string name;
+  std::string strategy;  // as passed to serve ("" when serve was not started by us)
+  std::string json;
+  int page_size = 0;
+};
+
+struct StageSettings {
+  RoomMix mix;
+  loadgen::ArrivalSchedule::Kind arrivals = loadgen::ArrivalSchedule::Kind::kPoisson;
+  EventRates events;
+  std::chrono::milliseconds duration{20'000};
+  std::chrono::milliseconds warmup{3'000};
+  std::string path;      // when set, polled instead of the rooms' lists
+  bool progress = true;  // a progress line on stderr every 2 s
+  std::uint64_t seed = 1;
+};
+
+boost::asio::awaitable<StageResult> run_stage(Endpoints endpoints, StageSpec spec,
+                                              const StageSettings& settings);
+
+// Posts each room's opening events (members enter and send gifts).
+// Returns an empty string, or why it failed.
+boost::asio::awaitable<std::string> seed_rooms(Endpoints endpoints, const RoomMix& mix, int members_cap);
+
+}  // namespace micq::bench
+
+#endif  // MICQ_BENCH_STAGE_H_

@@ -1,0 +1,72 @@
+// Stack: the processes of a micq system on loopback, as `micq up` and
+// `micq bench` start them — a private redis-server (temporary directory,
+// free port) and micq subcommands, each started in order and waited for
+// until it says it listens. Stopping is in reverse order of start.
+//
+// Example:
+//   Stack stack(ioc, Child::Output::kEcho);
+//   auto redis = co_await stack.start_private_redis();   // "127.0.0.1:port"
+//   int sim = co_await stack.start_micq("sim", sim_args); // its port, 0 if it failed
+//   ...
+//   co_await stack.stop_all();
+//
+// Thread safety: use from the io_context's one thread.
+#ifndef MICQ_STACK_STACK_H_
+#define MICQ_STACK_STACK_H_
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "micq/stack/supervisor.h"
+
+namespace micq::stack {
+
+// The path of the running micq executable, or "" if it cannot be read.
+std::string self_executable();
+
+// A port on 127.0.0.1 that was free a moment ago.
+int free_port();
+
+// `bytes` random bytes from std::random_device as hex: a secret such as
+// the events token of a stack we start.
+std::string random_hex(std::size_t bytes);
+
+class Stack {
+ public:
+  Stack(boost::asio::io_context& ioc, Child::Output output);
+  ~Stack();  // kills what still runs and removes the temporary directory
+
+  // A redis-server on a free port with no persistence, in a temporary
+  // directory removed with the stack. Returns "127.0.0.1:<port>", or
+  // nullopt after saying why on stderr.
+  boost::asio::awaitable<std::optional<std::string>> start_private_redis();
+
+  // Starts `micq <args>` (args[0] is the subcommand) named `name` and waits
+  // for its "listening on" line. Returns the port, or 0 after saying why.
+  boost::asio::awaitable<int> start_micq(std::string name, std::vector<std::string> args);
+
+  // Stops the child named `name` (SIGTERM, SIGKILL after `grace`) and
+  // forgets it.
+  boost::asio::awaitable<void> stop(std::string name, std::chrono::milliseconds grace);
+  // Stops every child, last started first.
+  boost::asio::awaitable<void> stop_all(std::chrono::milliseconds grace);
+
+  Child* find(const std::string& name) const;
+  const std::vector<std::unique_ptr<Child>>& children() const { return children_; }
+
+ private:
+  boost::asio::io_context& ioc_;
+  const Child::Output output_;
+  std::string micq_;
+  std::string work_dir_;
+  std::vector<std::unique_ptr<Child>> children_;
+};
+
+}  // namespace micq::stack
+
+#endif  // MICQ_STACK_STACK_H_

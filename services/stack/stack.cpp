@@ -1,0 +1,134 @@
+#include "micq/stack/stack.h"
+
+#include <stdlib.h>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <random>
+
+namespace micq::stack {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+std::string self_executable() {
+  std::error_code ec;
+  auto path = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string() : path.string();
+}
+
+int free_port() {
+  asio::io_context ioc;
+  asio::ip::tcp::acceptor acceptor(ioc, {asio::ip::make_address("127.0.0.1"), 0});
+  return acceptor.local_endpoint().port();
+}
+
+std::string random_hex(std::size_t bytes) {
+  std::random_device device;
+  std::string out;
+  char two[3];
+  for (std::size_t i = 0; i < bytes; ++i) {
+    std::snprintf(two, sizeof two, "%02x", static_cast<unsigned>(device() & 0xff));
+    out += two;
+  }
+  return out;
+}
+
+namespace {
+
+// Command lines are built outside the coroutines: g++ 12 cannot place an
+// initializer list's backing array in a coroutine frame.
+std::vector<std::string> redis_command(int port, const std::string& dir) {
+  return {"redis-server",
+          "--port",
+          std::to_string(port),
+          "--bind",
+          "127.0.0.1",
+          "--save",
+          "",
+          "--appendonly",
+          "no",
+          "--dir",
+          dir};
+}
+
+std::vector<std::string> with_program(const std::string& program, std::vector<std::string> args) {
+  args.insert(args.begin(), program);
+  return args;
+}
+
+void complain(const Child& child, const std::string& what) {
+  std::fprintf(stderr, "%s%s\n", child.recent_output().c_str(), what.c_str());
+}
+
+}  // namespace
+
+Stack::Stack(asio::io_context& ioc, Child::Output output)
+    : ioc_(ioc), output_(output), micq_(self_executable()) {}
+
+Stack::~Stack() {
+  children_.clear();  // each Child's destructor kills and reaps it
+  if (!work_dir_.empty()) {
+    std::error_code ignored;
+    std::filesystem::remove_all(work_dir_, ignored);
+  }
+}
+
+asio::awaitable<std::optional<std::string>> Stack::start_private_redis() {
+  if (work_dir_.empty()) {
+    std::string path = "/tmp/micq-stack-XXXXXX";
+    if (!mkdtemp(path.data())) {
+      std::fprintf(stderr, "cannot create a temporary directory for redis-server\n");
+      co_return std::nullopt;
+    }
+    work_dir_ = path;
+  }
+  int port = free_port();
+  children_.push_back(Child::spawn(ioc_, "redis", redis_command(port, work_dir_), output_));
+  auto ready = co_await children_.back()->wait_for_line("Ready to accept connections", 20s);
+  if (!ready) {
+    complain(*children_.back(), "redis-server did not start (is it installed? ./scripts/up installs it)");
+    co_return std::nullopt;
+  }
+  co_return "127.0.0.1:" + std::to_string(port);
+}
+
+asio::awaitable<int> Stack::start_micq(std::string name, std::vector<std::string> args) {
+  if (micq_.empty()) {
+    std::fprintf(stderr, "cannot find my own executable\n");
+    co_return 0;
+  }
+  children_.push_back(Child::spawn(ioc_, name, with_program(micq_, std::move(args)), output_));
+  auto line = co_await children_.back()->wait_for_line("listening on", 20s);
+  if (!line) {
+    complain(*children_.back(),
+             name + " did not start" + (output_ == Child::Output::kEcho ? "; see above" : ""));
+    co_return 0;
+  }
+  co_return port_of_listening_line(*line);
+}
+
+asio::awaitable<void> Stack::stop(std::string name, std::chrono::milliseconds grace) {
+  for (auto it = children_.begin(); it != children_.end(); ++it) {
+    if ((*it)->name() != name) continue;
+    co_await (*it)->stop(grace);
+    children_.erase(it);
+    co_return;
+  }
+}
+
+asio::awaitable<void> Stack::stop_all(std::chrono::milliseconds grace) {
+  while (!children_.empty()) {
+    co_await children_.back()->stop(grace);
+    children_.pop_back();
+  }
+}
+
+Child* Stack::find(const std::string& name) const {
+  for (const auto& child : children_)
+    if (child->name() == name) return child.get();
+  return nullptr;
+}
+
+}  // namespace micq::stack
