@@ -194,6 +194,7 @@ StageResult sample_stage(const std::string& name, double serve_cpu, std::uint64_
   s.page_size = 10;
   s.seconds = 10;
   s.scheduled = s.ok = 1000;
+  s.p50_ms = 0.25;
   s.aggregator_batches = batches;
   s.downstream_requests = batches * 24;
   s.cpu_seconds[0] = serve_cpu;
@@ -222,6 +223,8 @@ TEST(ReportTest, JsonCarriesEveryFieldAndComparisonsAgainstTheFirstStage) {
     EXPECT_TRUE(stage.HasMember(key)) << key;
   EXPECT_DOUBLE_EQ(stage["cpu_ms_per_1k_requests"]["serve"].GetDouble(), 5000.0);
   EXPECT_TRUE(stage["cpu_ms_per_1k_requests"]["bench"].IsNull());
+  EXPECT_DOUBLE_EQ(stage["latency_ms"]["p50"].GetDouble(), 0.25) << "fractions are not truncated";
+  EXPECT_TRUE(stage["aggregator"]["batches"].IsUint64());
   EXPECT_DOUBLE_EQ(stage["aggregator"]["batches_per_1k_requests"].GetDouble(), 1000.0);
   ASSERT_EQ(doc["comparisons"].Size(), 1u);
   EXPECT_NEAR(doc["comparisons"][0]["aggregator_requests_reduction_pct"].GetDouble(), 99.0, 1e-9);

@@ -218,6 +218,7 @@ void put(Writer& w, const char* key, std::optional<double> value) {
     w.Null();
   }
 }
+void put(Writer& w, const char* key, double value) { put(w, key, std::optional<double>(value)); }
 void put(Writer& w, const char* key, std::optional<std::uint64_t> value) {
   w.Key(key);
   if (value) {
