@@ -76,7 +76,10 @@ asio::awaitable<boost::system::result<ClientResponse>> ClientPool::request(
 
   error_code last_error;
   for (int attempt = 0; attempt < 2; ++attempt) {
-    std::unique_ptr<Stream> stream = take_idle();
+    // The retry opens a fresh connection: the next idle one may have been
+    // closed by the same idle timeout on the upstream (they often expire
+    // together), and would fail the same way.
+    std::unique_ptr<Stream> stream = attempt == 0 ? take_idle() : nullptr;
     bool reused = stream != nullptr;
     if (!stream) {
       {

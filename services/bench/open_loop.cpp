@@ -36,6 +36,10 @@ asio::awaitable<void> one_request(http::ClientPool& pool, std::shared_ptr<Run> r
     if (plan->on_answer) plan->on_answer(room, *reply, now);
   } else {
     ++run->result.errors;
+    std::string kind = reply ? "HTTP " + std::to_string(reply->result_int()) : reply.error().message();
+    auto& kinds = run->result.error_kinds;
+    if (kinds.size() >= OpenLoopResult::kMaxErrorKinds && !kinds.contains(kind)) kind = "other";
+    ++kinds[kind];
   }
   if (--run->result.in_flight == 0 && run->sending_done) run->all_done->cancel();
 }

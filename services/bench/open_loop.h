@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,10 @@ struct OpenLoopResult {
   std::uint64_t scheduled = 0;
   std::uint64_t ok = 0;
   std::uint64_t errors = 0;  // transport errors, timeouts, non-2xx/304
+  // errors by kind ("HTTP 503", "timed out", ...); at most kMaxErrorKinds
+  // kinds, the rest counted as "other".
+  std::map<std::string, std::uint64_t> error_kinds;
+  static constexpr std::size_t kMaxErrorKinds = 16;
   std::uint64_t in_flight = 0;
   std::chrono::nanoseconds elapsed{0};
 };

@@ -181,6 +181,13 @@ void print_table(const Report& report, std::FILE* out) {
   });
   row("  events not yet seen at the end",
       [](const StageResult& s) { return std::to_string(s.staleness_unseen); });
+  for (const auto& stage : stages) {
+    if (stage.error_kinds.empty()) continue;
+    std::string kinds;
+    for (const auto& [kind, count] : stage.error_kinds)
+      kinds += (kinds.empty() ? "" : ", ") + kind + " x" + std::to_string(count);
+    std::fprintf(out, "  errors of %s: %s\n", stage.name.c_str(), kinds.c_str());
+  }
   const auto& target = report.target;
   std::fprintf(out,
                "\nmachines for %.0f rooms x %.0f viewers polling every %.0f s (%.3g requests/s), %.0f cores "
@@ -250,6 +257,10 @@ void write_stage(Writer& w, const StageResult& s, const Report& report) {
   put(w, "scheduled", s.scheduled);
   put(w, "ok", s.ok);
   put(w, "errors", s.errors);
+  w.Key("errors_by_kind");
+  w.StartObject();
+  for (const auto& [kind, count] : s.error_kinds) put(w, kind.c_str(), count);
+  w.EndObject();
   w.EndObject();
   w.Key("latency_ms");
   w.StartObject();

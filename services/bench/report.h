@@ -40,6 +40,7 @@ struct StageResult {
   std::uint64_t scheduled = 0;
   std::uint64_t ok = 0;
   std::uint64_t errors = 0;
+  std::vector<std::pair<std::string, std::uint64_t>> error_kinds;  // e.g. {"HTTP 503", 2}
   double p50_ms = 0, p99_ms = 0, p999_ms = 0, max_ms = 0;
 
   // Deltas over the measured window; nullopt when not measurable.

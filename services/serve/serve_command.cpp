@@ -15,6 +15,7 @@ struct Flags {
   std::string aggregator = "http://127.0.0.1:8081";
   std::string strategy = "cached";
   int ttl_ms = 1000;
+  int gzip_level = 1;
   int max_stale_ms = 30'000;
   int page_size = 10;
   int max_page_size = 50;
@@ -68,6 +69,9 @@ int run(const Flags& flags) {
   if (flags.upstream_timeout_ms < 1 || flags.upstream_timeout_ms > 60'000) {
     return service::fail_usage("serve", "--upstream-timeout-ms must be 1..60000");
   }
+  if (flags.gzip_level < 0 || flags.gzip_level > 9)
+    return service::fail_usage("serve", "--gzip-level must be 0..9");
+  config.gzip_level = flags.gzip_level;
   config.ttl = std::chrono::milliseconds(flags.ttl_ms);
   config.max_stale = std::chrono::milliseconds(flags.max_stale_ms);
   config.page_size = flags.page_size;
@@ -116,6 +120,8 @@ void add_command(CLI::App& app, service::Action& action) {
                     "bearer token required on event writes; unset: writes refused with 503");
   service::add_flag(*command, "upstream-timeout-ms", flags->upstream_timeout_ms,
                     "deadline for one aggregator or Redis call");
+  service::add_flag(*command, "gzip-level", flags->gzip_level,
+                    "zlib level (1 fastest .. 9 smallest) for clients that accept gzip; 0: never compress");
   service::add_flag(*command, "l2", flags->l2,
                     "on: share built pages through Redis, one build per page per TTL for the whole fleet");
   command->callback([flags, &action] { action = [flags] { return run(*flags); }; });

@@ -239,7 +239,8 @@ asio::awaitable<std::optional<ServeService::L2Lookup>> ServeService::l2_lookup(c
   if (body.type == redis::Reply::Type::kString && !body.str.empty()) {
     Page page;
     page.etag = etag_of(body.str);
-    page.gzip = std::make_shared<const std::string>(gzip_of(body.str));
+    if (config_.gzip_level > 0)
+      page.gzip = std::make_shared<const std::string>(gzip_of(body.str, config_.gzip_level));
     page.body = std::make_shared<const std::string>(body.str);
     std::int64_t left_ms = std::max<std::int64_t>(0, reply->elements[2].integer);
     page.age = std::max(
@@ -364,7 +365,8 @@ asio::awaitable<Page> ServeService::build_page(PageKey key) {
   page.version = rank_page.version;
   page.etag = etag_of(*body);
   if (config_.strategy == Strategy::kCached) {
-    page.gzip = std::make_shared<const std::string>(gzip_of(*body));
+    if (config_.gzip_level > 0)
+      page.gzip = std::make_shared<const std::string>(gzip_of(*body, config_.gzip_level));
     std::lock_guard lock(rooms_mu_);
     auto& keys = room_pages_[key.room_id];
     if (keys.size() > 4096) keys.clear();  // bounded; stale keys only cost a no-op invalidate
@@ -385,8 +387,10 @@ Response ServeService::page_response(const Page& page, const Request& request, b
     response.result(Status::ok);
     response.set(field::field::content_type, "application/json");
     auto accept = request.message[field::field::accept_encoding];
-    if (accepts_gzip(std::string_view(accept.data(), accept.size()))) {
-      response.body() = page.gzip ? page.gzip : std::make_shared<const std::string>(gzip_of(*page.body));
+    if (config_.gzip_level > 0 && accepts_gzip(std::string_view(accept.data(), accept.size()))) {
+      response.body() = page.gzip
+                            ? page.gzip
+                            : std::make_shared<const std::string>(gzip_of(*page.body, config_.gzip_level));
       response.set(field::field::content_encoding, "gzip");
     } else {
       response.body() = page.body;

@@ -46,6 +46,10 @@ struct ServeConfig {
   int max_page_size = 50;
   std::string events_token;  // empty: writes refused with 503
   std::chrono::milliseconds upstream_timeout{500};
+  // zlib level for answers to clients that accept gzip; 0: never compress.
+  // With --strategy cached a page is compressed once per load, so the level
+  // is CPU per load against bytes per hit.
+  int gzip_level = 1;
   // Second-level cache in Redis shared by every instance: one page build
   // per key per TTL for the whole fleet (SPEC §5, --l2 on).
   bool l2 = false;

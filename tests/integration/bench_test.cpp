@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <sstream>
 
 #include "http_client.h"
 #include "process.h"
@@ -17,6 +18,14 @@ namespace micq::testing {
 namespace {
 
 using namespace std::chrono_literals;
+
+// "a b c" -> {"a", "b", "c"}: long command lines stay readable.
+std::vector<std::string> words(const std::string& line) {
+  std::vector<std::string> out;
+  std::istringstream in(line);
+  for (std::string word; in >> word;) out.push_back(word);
+  return out;
+}
 
 class BenchTest : public ::testing::Test {
  protected:
@@ -75,12 +84,14 @@ TEST_F(BenchTest, FailedRequestsAreCountedAndTheExitCodeSaysSo) {
   auto doc = parse(result_file(".json"));
   ASSERT_TRUE(doc.IsObject()) << bench.output();
   EXPECT_EQ(doc["stages"][0]["requests"]["errors"].GetUint64(), 20u);
+  EXPECT_EQ(doc["stages"][0]["requests"]["errors_by_kind"]["HTTP 404"].GetUint64(), 20u);
+  EXPECT_NE(bench.output().find("HTTP 404 x20"), std::string::npos) << bench.output();
 }
 
 TEST_F(BenchTest, BadFlagsExitWithOneLine) {
   for (const char* flag_value :
        {"--hot-viewers=0", "--arrivals=bursty", "--serve=ftp://x", "--events=dance=1", "--scenario=nope",
-        "--target=12", "--utilization=2", "--kinds=nope"}) {
+        "--target=12", "--utilization=2", "--kinds=nope", "--scale-after=0"}) {
     ChildProcess bench({"bench", flag_value, "--out-dir", out_dir_});
     auto code = bench.wait_exit(20s);
     ASSERT_TRUE(code);
@@ -91,29 +102,11 @@ TEST_F(BenchTest, BadFlagsExitWithOneLine) {
 }
 
 TEST_F(BenchTest, ArticleScenarioRunsThreeStagesWithConsistentNumbers) {
-  ChildProcess bench({"bench",
-                      "--scenario",
-                      "article",
-                      "--duration-s",
-                      "2",
-                      "--warmup-s",
-                      "0.5",
-                      "--hot-viewers",
-                      "60",
-                      "--rooms",
-                      "2",
-                      "--room-viewers",
-                      "3",
-                      "--events",
-                      "gift=6,privilege=3",
-                      "--kinds",
-                      "4",
-                      "--sim-latency-ms",
-                      "1",
-                      "--sim-jitter-ms",
-                      "1",
-                      "--out-dir",
-                      out_dir_});
+  ChildProcess bench(
+      words("bench --scenario article --duration-s 2 --warmup-s 0.5 --hot-viewers 60 --rooms 2 "
+            "--room-viewers 3 --events gift=6,privilege=3 --kinds 4 --sim-latency-ms 1 "
+            "--sim-jitter-ms 1 --scale-after 2 --out-dir " +
+            out_dir_));
   auto code = bench.wait_exit(180s);
   ASSERT_TRUE(code);
   EXPECT_EQ(*code, 0) << bench.output();
@@ -135,6 +128,9 @@ TEST_F(BenchTest, ArticleScenarioRunsThreeStagesWithConsistentNumbers) {
     EXPECT_EQ(requests, stage["requests"]["scheduled"].GetUint64());
     EXPECT_GT(requests, 0u);
     EXPECT_EQ(stage["requests"]["errors"].GetUint64(), 0u);
+    EXPECT_TRUE(stage["requests"]["errors_by_kind"].IsObject());
+    // The first stage runs the given load, the others twice it.
+    EXPECT_DOUBLE_EQ(stage["offered_per_second"].GetDouble(), (i == 0 ? 1 : 2) * (60 + 2 * 3) / 3.0);
     // Every process of the stack is measured.
     for (const char* process : {"serve", "aggregator", "sim", "redis", "bench"})
       EXPECT_TRUE(stage["cpu_ms_per_1k_requests"][process].IsNumber()) << process;

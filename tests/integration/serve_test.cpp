@@ -323,6 +323,16 @@ TEST_F(ServeTest, GzipWhenAsked) {
   EXPECT_LT(zipped.body().size(), plain.body().size());
 }
 
+TEST_F(ServeTest, GzipLevelZeroNeverCompresses) {
+  start("cached", {"--gzip-level", "0"});
+  seed("r1", 10);
+  auto plain = get(serve.port, "/v1/rooms/r1/mic-queue");
+  auto asked = get(serve.port, "/v1/rooms/r1/mic-queue", {{"Accept-Encoding", "gzip"}});
+  EXPECT_EQ(asked.result_int(), 200);
+  EXPECT_TRUE(asked[boost::beast::http::field::content_encoding].empty());
+  EXPECT_EQ(asked.body(), plain.body());
+}
+
 TEST_F(ServeTest, AnAppliedEventShowsAtOnce) {
   start("cached", {"--ttl-ms", "60000"});
   seed("r1", 3);
