@@ -43,7 +43,7 @@ struct Flags {
   double poll_seconds = 3;
   std::string arrivals = "poisson";
   // About 1% of the first stage's requests.
-  std::string events = "gift=0.4,chat=0.2,enter=0.1,exit=0.1,share=0.1,privilege=0.1";
+  std::string events = "gift=0.4,chat=0.2,enter=0.1,exit=0.1,share=0.1,privilege=0.2";
   double duration_s = 30;
   double warmup_s = 3;
   std::string path;

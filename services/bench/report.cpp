@@ -433,7 +433,7 @@ void panel(std::string& svg, double& y, const std::string& title, const std::vec
 
 std::string to_svg(const Report& report) {
   std::string body;
-  double y = 50;
+  double y = 68;  // below the three heading lines
   std::vector<Bar> cpu, batches, machines;
   for (const auto& stage : report.stages) {
     for (std::size_t p = 0; p + 1 < kProcessCount; ++p)
@@ -458,8 +458,8 @@ std::string to_svg(const Report& report) {
       "\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" "
       "fill=\"white\"/>\n<text x=\"10\" y=\"22\" font-size=\"16\" font-weight=\"bold\">micq bench: " +
       escape_xml(report.scenario) + ", " + escape_xml(report.started_at) +
-      "</text>\n<text x=\"10\" y=\"40\" fill=\"#555\">" + escape_xml(report.machine) + " — " +
-      escape_xml(report.room_mix) + "</text>\n";
+      "</text>\n<text x=\"10\" y=\"40\" fill=\"#555\">" + escape_xml(report.machine) +
+      "</text>\n<text x=\"10\" y=\"56\" fill=\"#555\">" + escape_xml(report.room_mix) + "</text>\n";
   return svg + body + "</svg>\n";
 }
 
