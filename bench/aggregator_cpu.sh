@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # CPU per aggregator batch (10 uids x 24 kinds x 1 KB records), from
 # /proc/<pid>/stat over a wrk run against a zero-latency sim. Not part of CI.
-# Usage: bench/aggregator_cpu.sh [seconds] [connections]
+# Usage: [MICQ=path/to/micq] bench/aggregator_cpu.sh [seconds] [connections]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/common.sh
 micq_ensure_packages wrk
 seconds=${1:-10}; connections=${2:-8}
+micq=${MICQ:-build/micq}  # another binary to compare, e.g. MICQ=/tmp/micq-old
 work=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
-build/micq sim --threads 1 --kinds 24 --latency-ms 0 --payload-bytes 1024 --listen 127.0.0.1:18290 >/dev/null 2>&1 &
+"$micq" sim --threads 1 --kinds 24 --latency-ms 0 --payload-bytes 1024 --listen 127.0.0.1:18290 >/dev/null 2>&1 &
 sim=$!
-build/micq aggregator --threads 1 --kinds 24 --downstream http://127.0.0.1:18290 --timeout-ms 1000 \
+"$micq" aggregator --threads 1 --kinds 24 --downstream http://127.0.0.1:18290 --timeout-ms 1000 \
   --listen 127.0.0.1:18281 >/dev/null 2>&1 &
 agg=$!
 sleep 1

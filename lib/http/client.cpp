@@ -90,11 +90,14 @@ asio::awaitable<boost::system::result<ClientResponse>> ClientPool::request(
         ++open_;
       }
       stream = std::make_unique<Stream>(executor_);
+      // Room for a typical answer up front: Beast otherwise starts small and
+      // grows, paying one recvmsg per doubling.
+      stream->buffer.reserve(std::size_t{64} * 1024);
       error_code ec;
       auto address = asio::ip::make_address(upstream_.host, ec);
-      stream->expires_at(expiry);
+      stream->stream.expires_at(expiry);
       if (!ec) {
-        auto [connect_ec] = co_await stream->async_connect(tcp::endpoint(address, upstream_.port), use_tuple);
+        auto [connect_ec] = co_await stream->stream.async_connect(tcp::endpoint(address, upstream_.port), use_tuple);
         ec = connect_ec;
       } else {
         tcp::resolver resolver(executor_);
@@ -102,7 +105,7 @@ asio::awaitable<boost::system::result<ClientResponse>> ClientPool::request(
             co_await resolver.async_resolve(upstream_.host, std::to_string(upstream_.port), use_tuple);
         ec = resolve_ec;
         if (!ec) {
-          auto [connect_ec, endpoint] = co_await stream->async_connect(endpoints, use_tuple);
+          auto [connect_ec, endpoint] = co_await stream->stream.async_connect(endpoints, use_tuple);
           ec = connect_ec;
         }
       }
@@ -111,18 +114,14 @@ asio::awaitable<boost::system::result<ClientResponse>> ClientPool::request(
         co_return boost::system::result<ClientResponse>(ec);
       }
     }
-    stream->expires_at(expiry);
-    auto [write_ec, written] = co_await beast::http::async_write(*stream, message, use_tuple);
-    // Room for a typical answer up front: Beast otherwise starts small and
-    // grows, paying one recvmsg per doubling.
-    beast::flat_buffer buffer;
-    buffer.reserve(std::size_t{64} * 1024);
+    stream->stream.expires_at(expiry);
+    auto [write_ec, written] = co_await beast::http::async_write(stream->stream, message, use_tuple);
     beast::http::response_parser<PaddedStringBody> parser;
     parser.body_limit(options_.max_response_bytes);
     error_code read_ec = write_ec;
     std::size_t read_bytes = 0;
     if (!write_ec) {
-      auto [ec, n] = co_await beast::http::async_read(*stream, buffer, parser, use_tuple);
+      auto [ec, n] = co_await beast::http::async_read(stream->stream, stream->buffer, parser, use_tuple);
       read_ec = ec;
       read_bytes = n;
     }
@@ -137,7 +136,8 @@ asio::awaitable<boost::system::result<ClientResponse>> ClientPool::request(
       co_return boost::system::result<ClientResponse>(read_ec);
     }
     ClientResponse response = parser.release();
-    if (response.keep_alive()) {
+    // Bytes past the answer would be an answer nobody asked for: not reusable.
+    if (response.keep_alive() && stream->buffer.size() == 0) {
       give_back(std::move(stream));
     } else {
       stream.reset();

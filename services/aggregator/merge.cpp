@@ -54,9 +54,10 @@ std::string merge_privileges(const std::vector<std::string>& uids, std::vector<K
     if (answers[k].ok && !locate_records(answers[k].body, uids, records[k])) answers[k].ok = false;
     if (answers[k].ok) total += answers[k].body.size() + answers[k].kind.size() * uids.size() * 2;
   }
-  rapidjson::StringBuffer out;
-  out.Reserve(total);
-  service::SplicingWriter writer(out);
+  std::string merged;
+  merged.reserve(total);
+  service::StringOutput out(merged);
+  service::BasicSplicingWriter<service::StringOutput> writer(out);
   writer.StartObject();
   writer.Key("users");
   writer.StartObject();
@@ -78,7 +79,7 @@ std::string merge_privileges(const std::vector<std::string>& uids, std::vector<K
   }
   writer.EndArray();
   writer.EndObject();
-  return std::string(out.GetString(), out.GetSize());
+  return merged;
 }
 
 }  // namespace micq::aggregator

@@ -72,9 +72,10 @@ BodyResult build_fast(const PageRequest& request, const RankPage& page, std::str
   Located located;
   if (!locate(aggregator_body, page, located))
     return body_error("the aggregator's answer is not the expected JSON");
-  rapidjson::StringBuffer out;
-  out.Reserve(aggregator_body.size() + 128 + page.entries.size() * 96);
-  service::SplicingWriter writer(out);
+  std::string body;
+  body.reserve(aggregator_body.size() + 128 + page.entries.size() * 96);
+  service::StringOutput out(body);
+  service::BasicSplicingWriter<service::StringOutput> writer(out);
   writer.StartObject();
   writer.Key("room_id");
   writer.String(request.room_id.data(), static_cast<rapidjson::SizeType>(request.room_id.size()));
@@ -114,7 +115,7 @@ BodyResult build_fast(const PageRequest& request, const RankPage& page, std::str
   writer.Key("degraded_kinds");
   writer.RawValue(located.degraded.data(), located.degraded.size(), rapidjson::kArrayType);
   writer.EndObject();
-  return BodyResult(boost::system::in_place_value, std::string(out.GetString(), out.GetSize()));
+  return BodyResult(boost::system::in_place_value, std::move(body));
 }
 
 BodyResult build_baseline(const PageRequest& request, const RankPage& page,

@@ -23,6 +23,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -74,7 +75,15 @@ class ClientPool {
   const Upstream& upstream() const { return upstream_; }
 
  private:
-  using Stream = boost::beast::tcp_stream;
+  // A pooled connection keeps its read buffer across requests: allocating
+  // 64 KB per request (24 per aggregator batch) was ~5% of the aggregator's
+  // CPU in malloc/free.
+  struct Connection {
+    explicit Connection(boost::asio::any_io_executor executor) : stream(std::move(executor)) {}
+    boost::beast::tcp_stream stream;
+    boost::beast::flat_buffer buffer;
+  };
+  using Stream = Connection;
   std::unique_ptr<Stream> take_idle();
   void give_back(std::unique_ptr<Stream> stream);
 
