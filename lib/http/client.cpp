@@ -97,7 +97,8 @@ asio::awaitable<boost::system::result<ClientResponse>> ClientPool::request(
       auto address = asio::ip::make_address(upstream_.host, ec);
       stream->stream.expires_at(expiry);
       if (!ec) {
-        auto [connect_ec] = co_await stream->stream.async_connect(tcp::endpoint(address, upstream_.port), use_tuple);
+        auto [connect_ec] =
+            co_await stream->stream.async_connect(tcp::endpoint(address, upstream_.port), use_tuple);
         ec = connect_ec;
       } else {
         tcp::resolver resolver(executor_);

@@ -2,6 +2,8 @@
 
 #include <stdlib.h>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <cstdio>
 #include <filesystem>
@@ -91,6 +93,7 @@ asio::awaitable<std::optional<std::string>> Stack::start_private_redis() {
     complain(*children_.back(), "redis-server did not start (is it installed? ./scripts/up installs it)");
     co_return std::nullopt;
   }
+  asio::co_spawn(ioc_, children_.back()->echo_output(), asio::detached);
   co_return "127.0.0.1:" + std::to_string(port);
 }
 
@@ -110,24 +113,16 @@ asio::awaitable<int> Stack::start_micq(std::string name, std::vector<std::string
 }
 
 asio::awaitable<void> Stack::stop(std::string name, std::chrono::milliseconds grace) {
-  for (auto it = children_.begin(); it != children_.end(); ++it) {
-    if ((*it)->name() != name) continue;
-    co_await (*it)->stop(grace);
-    children_.erase(it);
-    co_return;
-  }
+  if (Child* child = find(name)) co_await child->stop(grace);
 }
 
 asio::awaitable<void> Stack::stop_all(std::chrono::milliseconds grace) {
-  while (!children_.empty()) {
-    co_await children_.back()->stop(grace);
-    children_.pop_back();
-  }
+  for (auto it = children_.rbegin(); it != children_.rend(); ++it) co_await (*it)->stop(grace);
 }
 
 Child* Stack::find(const std::string& name) const {
   for (const auto& child : children_)
-    if (child->name() == name) return child.get();
+    if (child->name() == name && !child->exited()) return child.get();
   return nullptr;
 }
 

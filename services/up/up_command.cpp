@@ -91,10 +91,7 @@ class Up {
     });
     bool started = co_await start_all();
     if (started) {
-      for (const auto& child : stack_.children()) {
-        asio::co_spawn(ioc_, child->echo_output(), asio::detached);
-        asio::co_spawn(ioc_, watch(child.get()), asio::detached);
-      }
+      for (const auto& child : stack_.children()) asio::co_spawn(ioc_, watch(child.get()), asio::detached);
       asio::co_spawn(ioc_, demo_stream(), asio::detached);
       co_await stop_event_.async_wait(use_tuple);
     } else {

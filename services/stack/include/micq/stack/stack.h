@@ -48,15 +48,19 @@ class Stack {
 
   // Starts `micq <args>` (args[0] is the subcommand) named `name` and waits
   // for its "listening on" line. Returns the port, or 0 after saying why.
+  // Once a child is ready the stack keeps reading its output (echoed or
+  // kept, as `output` says), so a chatty child never blocks on a full pipe.
   boost::asio::awaitable<int> start_micq(std::string name, std::vector<std::string> args);
 
-  // Stops the child named `name` (SIGTERM, SIGKILL after `grace`) and
-  // forgets it.
+  // Stops the running child named `name` (SIGTERM, SIGKILL after `grace`).
   boost::asio::awaitable<void> stop(std::string name, std::chrono::milliseconds grace);
   // Stops every child, last started first.
   boost::asio::awaitable<void> stop_all(std::chrono::milliseconds grace);
 
+  // The running child named `name`, or null.
   Child* find(const std::string& name) const;
+  // Every child started, running or not. A Child lives as long as the
+  // stack, so coroutines watching one never outlive it.
   const std::vector<std::unique_ptr<Child>>& children() const { return children_; }
 
  private:
