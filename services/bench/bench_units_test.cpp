@@ -222,6 +222,7 @@ TEST(ReportTest, JsonCarriesEveryFieldAndComparisonsAgainstTheFirstStage) {
         "staleness_ms", "target_cores", "target_machines"})
     EXPECT_TRUE(stage.HasMember(key)) << key;
   EXPECT_DOUBLE_EQ(stage["cpu_ms_per_1k_requests"]["serve"].GetDouble(), 5000.0);
+  EXPECT_DOUBLE_EQ(stage["cpu_seconds_per_1k_requests"]["serve"].GetDouble(), 5.0);
   EXPECT_TRUE(stage["cpu_ms_per_1k_requests"]["bench"].IsNull());
   EXPECT_DOUBLE_EQ(stage["latency_ms"]["p50"].GetDouble(), 0.25) << "fractions are not truncated";
   EXPECT_TRUE(stage["aggregator"]["batches"].IsUint64());

@@ -285,6 +285,14 @@ void write_stage(Writer& w, const StageResult& s, const Report& report) {
   w.StartObject();
   for (std::size_t p = 0; p < kProcessCount; ++p) put(w, kProcesses[p], s.cpu_ms_per_thousand(p));
   w.EndObject();
+  // The same in SPEC §6's unit.
+  w.Key("cpu_seconds_per_1k_requests");
+  w.StartObject();
+  for (std::size_t p = 0; p < kProcessCount; ++p) {
+    auto ms = s.cpu_ms_per_thousand(p);
+    put(w, kProcesses[p], ms ? std::optional<double>(*ms / 1000.0) : std::nullopt);
+  }
+  w.EndObject();
   w.Key("events");
   w.StartObject();
   put(w, "sent", s.events_sent);
