@@ -212,8 +212,8 @@ class Bench {
       double scale = stage_index++ == 0 ? 1.0 : flags_.scale_after;
       settings.mix = mix_of(flags_, scale);
       say("stage " + stage.name + ": " + fixed(settings.mix.rate_per_second(), 0) + " requests/s for " +
-          fixed(settings.duration.count() / 1000.0, 0) + " s after " +
-          fixed(settings.warmup.count() / 1000.0, 0) + " s warm-up");
+          fixed(std::chrono::duration<double>(settings.duration).count(), 0) + " s after " +
+          fixed(std::chrono::duration<double>(settings.warmup).count(), 0) + " s warm-up");
       auto running = run_stage(endpoints, stage, settings);
       report_.stages.push_back(co_await std::move(running));
       auto stopping = stack_.stop("serve", 5s);
@@ -397,9 +397,9 @@ int run(Flags flags) {
     if (ec) return;
     interrupted = true;
     std::fprintf(stderr, "micq bench: interrupted; stopping what I started\n");
-    asio::co_spawn(ioc, bench.stack().stop_all(3s), [&](std::exception_ptr) { ioc.stop(); });
+    asio::co_spawn(ioc, bench.stack().stop_all(3s), [&](const std::exception_ptr&) { ioc.stop(); });
   });
-  asio::co_spawn(ioc, bench.run(), [&](std::exception_ptr error) {
+  asio::co_spawn(ioc, bench.run(), [&](const std::exception_ptr& error) {
     if (!error) return;
     try {
       std::rethrow_exception(error);

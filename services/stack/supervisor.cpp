@@ -42,6 +42,7 @@ std::unique_ptr<Child> Child::spawn(asio::io_context& ioc, std::string name, std
   posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
   posix_spawn_file_actions_adddup2(&actions, fds[1], 2);
   std::vector<char*> args;
+  args.reserve(argv.size() + 1);
   for (auto& a : argv) args.push_back(a.data());
   args.push_back(nullptr);
   int rc = posix_spawnp(&child->pid_, args[0], &actions, nullptr, args.data(), environ);
