@@ -64,12 +64,14 @@ void ClientPool::give_back(std::unique_ptr<Stream> stream) {
 }
 
 asio::awaitable<boost::system::result<ClientResponse>> ClientPool::request(
-    beast::http::verb method, std::string target, std::string body, std::chrono::milliseconds deadline) {
+    beast::http::verb method, std::string target, std::string body, std::chrono::milliseconds deadline,
+    std::vector<std::pair<std::string, std::string>> headers) {
   const auto expiry = std::chrono::steady_clock::now() + deadline;
   beast::http::request<beast::http::string_body> message{method, target, 11};
   message.set(beast::http::field::host, upstream_.host);
   message.set(beast::http::field::content_type, "application/json");
   for (const auto& [name, value] : options_.headers) message.set(name, value);
+  for (const auto& [name, value] : headers) message.set(name, value);
   message.keep_alive(true);
   message.body() = std::move(body);
   message.prepare_payload();

@@ -47,6 +47,7 @@ struct Flags {
   double duration_s = 30;
   double warmup_s = 3;
   std::string path;
+  std::string conditional = "off";
   // The stack bench starts.
   std::string strategy = "cached";
   std::string json = "fast";
@@ -331,6 +332,8 @@ int run(Flags flags) {
     return service::fail_usage(name, "--warmup-s must be 0..3600");
   if (flags.arrivals != "poisson" && flags.arrivals != "even")
     return service::fail_usage(name, "--arrivals must be poisson or even");
+  if (flags.conditional != "on" && flags.conditional != "off")
+    return service::fail_usage(name, "--conditional must be on or off");
   if (!flags.path.empty() && flags.path.front() != '/')
     return service::fail_usage(name, "--path must start with /");
   auto events = EventRates::parse(flags.events);
@@ -366,6 +369,7 @@ int run(Flags flags) {
   settings.duration = std::chrono::milliseconds(static_cast<std::int64_t>(flags.duration_s * 1000));
   settings.warmup = std::chrono::milliseconds(static_cast<std::int64_t>(flags.warmup_s * 1000));
   settings.path = flags.path;
+  settings.conditional = flags.conditional == "on";
 
   Report report;
   report.scenario = flags.scenario;
@@ -374,7 +378,8 @@ int run(Flags flags) {
   report.room_mix = "1 room x " + std::to_string(flags.hot_viewers) + " viewers + " +
                     std::to_string(flags.rooms) + " rooms x " + std::to_string(flags.room_viewers) +
                     ", polling every " + fixed(flags.poll_seconds, 1) + " s (" + flags.arrivals + ", " +
-                    fixed(settings.mix.rate_per_second(), 0) + " requests/s)" +
+                    fixed(settings.mix.rate_per_second(), 0) + " requests/s" +
+                    (settings.conditional ? ", If-None-Match" : "") + ")" +
                     (flags.scenario == "article" && flags.scale_after != 1
                          ? "; viewers x" + fixed(flags.scale_after, 0) + " after the first stage"
                          : "");
@@ -441,6 +446,9 @@ void add_command(CLI::App& app, service::Action& action) {
   service::add_flag(*c, "duration-s", flags->duration_s, "measured seconds per stage");
   service::add_flag(*c, "warmup-s", flags->warmup_s, "unmeasured load before each stage");
   service::add_flag(*c, "path", flags->path, "poll this path instead of the rooms' lists");
+  service::add_flag(
+      *c, "conditional", flags->conditional,
+      "on: each viewer sends If-None-Match with the ETag of its last answer, as real clients do");
   service::add_flag(*c, "strategy", flags->strategy, "--scenario single: serve's strategy");
   service::add_flag(*c, "json", flags->json, "--scenario single: serve's JSON library");
   service::add_flag(*c, "page-size", flags->page_size, "--scenario single: serve's page size");

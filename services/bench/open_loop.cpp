@@ -1,5 +1,6 @@
 #include "open_loop.h"
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -7,6 +8,8 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <memory>
+#include <random>
+#include <vector>
 
 namespace micq::bench {
 
@@ -15,23 +18,41 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
+// ETags remembered per viewer are bounded: viewers past this many share
+// slots (a room of 10 million viewers would otherwise hold 10 million).
+constexpr std::size_t kMaxViewerSlots = 100'000;
+
 // Shared by the sender and every request in flight (one thread).
 struct Run {
   explicit Run(OpenLoopResult& r) : result(r) {}
   OpenLoopResult& result;
+  std::vector<std::vector<std::string>> etags;  // [room][viewer slot], when conditional
   bool sending_done = false;
   std::unique_ptr<asio::steady_timer> all_done;  // cancelled when the last request ends
 };
 
+std::vector<std::pair<std::string, std::string>> conditional_headers(const std::string& etag) {
+  std::vector<std::pair<std::string, std::string>> headers;
+  if (!etag.empty()) headers.emplace_back("If-None-Match", etag);
+  return headers;
+}
+
 asio::awaitable<void> one_request(http::ClientPool& pool, std::shared_ptr<Run> run, const OpenLoopPlan* plan,
-                                  std::size_t room, Clock::time_point scheduled) {
-  auto call = pool.request(http::Method::get, plan->targets[room], "", plan->request_timeout);
+                                  std::size_t room, std::size_t viewer, Clock::time_point scheduled) {
+  std::string* etag = plan->conditional ? &run->etags[room][viewer] : nullptr;
+  auto call = pool.request(http::Method::get, plan->targets[room], "", plan->request_timeout,
+                           conditional_headers(etag ? *etag : std::string()));
   auto reply = co_await std::move(call);
   auto now = Clock::now();
   auto latency = std::chrono::duration_cast<std::chrono::microseconds>(now - scheduled);
   bool good = reply && (reply->result_int() / 100 == 2 || reply->result_int() == 304);
   if (good) {
     ++run->result.ok;
+    if (reply->result_int() == 304) ++run->result.not_modified;
+    if (etag && reply->result_int() == 200) {
+      auto tag = (*reply)[boost::beast::http::field::etag];
+      etag->assign(tag.data(), tag.size());
+    }
     run->result.latency.record(latency);
     if (plan->on_answer) plan->on_answer(room, *reply, now);
   } else {
@@ -54,6 +75,15 @@ asio::awaitable<void> run_open_loop(http::ClientPool& pool, OpenLoopPlan plan, O
   auto end = start + plan.duration;
   loadgen::ArrivalSchedule schedule(plan.arrivals, plan.mix->rate_per_second(), start, plan.seed);
   RoomPicker rooms(*plan.mix, plan.arrivals == loadgen::ArrivalSchedule::Kind::kPoisson, plan.seed + 1);
+  // Which viewer of the room polls: in turn (even) or at random (Poisson).
+  std::vector<std::size_t> slots;
+  std::vector<std::size_t> next_viewer(plan.mix->rooms.size(), 0);
+  for (const auto& room : plan.mix->rooms)
+    slots.push_back(
+        std::min<std::size_t>(static_cast<std::size_t>(std::max(room.viewers, 1)), kMaxViewerSlots));
+  if (plan.conditional)
+    for (std::size_t r = 0; r < slots.size(); ++r) run->etags.emplace_back(slots[r]);
+  std::mt19937_64 viewer_rng(plan.seed + 2);
   asio::steady_timer pace(executor);
   for (auto at = schedule.next(); at < end; at = schedule.next()) {
     pace.expires_at(at);
@@ -62,7 +92,11 @@ asio::awaitable<void> run_open_loop(http::ClientPool& pool, OpenLoopPlan plan, O
     ++result.in_flight;
     // Not awaited: the next send never waits for this answer (open loop).
     // `plan` lives in this frame until every request has finished.
-    asio::co_spawn(executor, one_request(pool, run, &plan, rooms.next(), at), asio::detached);
+    std::size_t room = rooms.next();
+    std::size_t viewer = plan.arrivals == loadgen::ArrivalSchedule::Kind::kEven
+                             ? next_viewer[room]++ % slots[room]
+                             : static_cast<std::size_t>(viewer_rng() % slots[room]);
+    asio::co_spawn(executor, one_request(pool, run, &plan, room, viewer, at), asio::detached);
   }
   run->sending_done = true;
   if (result.in_flight > 0) co_await run->all_done->async_wait(asio::as_tuple(asio::use_awaitable));

@@ -27,6 +27,9 @@ struct OpenLoopPlan {
   std::chrono::milliseconds duration{5000};
   std::chrono::milliseconds request_timeout{5000};
   std::uint64_t seed = 1;
+  // Viewers keep the ETag of their last answer and send it as
+  // If-None-Match, as the demo page and real clients do.
+  bool conditional = false;
   // Called with each successful answer (2xx/304) and when it arrived.
   std::function<void(std::size_t room, http::ClientResponse& answer, std::chrono::steady_clock::time_point)>
       on_answer;
@@ -36,7 +39,8 @@ struct OpenLoopResult {
   loadgen::LatencyHistogram latency;  // successful (2xx/304) requests, from scheduled time
   std::uint64_t scheduled = 0;
   std::uint64_t ok = 0;
-  std::uint64_t errors = 0;  // transport errors, timeouts, non-2xx/304
+  std::uint64_t not_modified = 0;  // of ok: 304 answers
+  std::uint64_t errors = 0;        // transport errors, timeouts, non-2xx/304
   // errors by kind ("HTTP 503", "timed out", ...); at most kMaxErrorKinds
   // kinds, the rest counted as "other".
   std::map<std::string, std::uint64_t> error_kinds;

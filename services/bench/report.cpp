@@ -147,6 +147,7 @@ void print_table(const Report& report, std::FILE* out) {
     return format("%.0f", s.offered_per_second) + " / " + format("%.0f", s.achieved_per_second());
   });
   row("  errors", [](const StageResult& s) { return std::to_string(s.errors); });
+  row("  answered 304 Not Modified", [](const StageResult& s) { return std::to_string(s.not_modified); });
   row("  latency p50 / p99 ms",
       [](const StageResult& s) { return format("%.2f", s.p50_ms) + " / " + format("%.2f", s.p99_ms); });
   row("  latency p99.9 / max ms",
@@ -256,6 +257,7 @@ void write_stage(Writer& w, const StageResult& s, const Report& report) {
   w.StartObject();
   put(w, "scheduled", s.scheduled);
   put(w, "ok", s.ok);
+  put(w, "not_modified", s.not_modified);
   put(w, "errors", s.errors);
   w.Key("errors_by_kind");
   w.StartObject();

@@ -39,6 +39,7 @@ struct StageResult {
   double offered_per_second = 0;
   std::uint64_t scheduled = 0;
   std::uint64_t ok = 0;
+  std::uint64_t not_modified = 0;  // of ok: 304 (with --conditional on)
   std::uint64_t errors = 0;
   std::vector<std::pair<std::string, std::uint64_t>> error_kinds;  // e.g. {"HTTP 503", 2}
   double p50_ms = 0, p99_ms = 0, p999_ms = 0, max_ms = 0;

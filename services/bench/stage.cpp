@@ -145,6 +145,7 @@ asio::awaitable<StageResult> run_stage(Endpoints endpoints, StageSpec spec, cons
   plan.targets = targets_of(settings);
   plan.arrivals = settings.arrivals;
   plan.seed = settings.seed;
+  plan.conditional = settings.conditional;
   if (settings.warmup.count() > 0) {
     // Connections opened, caches and branch predictors warm; not measured.
     plan.duration = settings.warmup;
@@ -191,6 +192,7 @@ asio::awaitable<StageResult> run_stage(Endpoints endpoints, StageSpec spec, cons
   result.offered_per_second = settings.mix.rate_per_second();
   result.scheduled = load.scheduled;
   result.ok = load.ok;
+  result.not_modified = load.not_modified;
   result.errors = load.errors;
   result.error_kinds.assign(load.error_kinds.begin(), load.error_kinds.end());
   result.p50_ms = ms(load.latency.percentile(0.5));

@@ -42,8 +42,9 @@ struct StageSettings {
   EventRates events;
   std::chrono::milliseconds duration{20'000};
   std::chrono::milliseconds warmup{3'000};
-  std::string path;      // when set, polled instead of the rooms' lists
-  bool progress = true;  // a progress line on stderr every 2 s
+  std::string path;          // when set, polled instead of the rooms' lists
+  bool conditional = false;  // viewers send If-None-Match with their last ETag
+  bool progress = true;      // a progress line on stderr every 2 s
   std::uint64_t seed = 1;
 };
 

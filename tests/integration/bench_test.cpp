@@ -157,6 +157,24 @@ TEST_F(BenchTest, ArticleScenarioRunsThreeStagesWithConsistentNumbers) {
   EXPECT_NE(result_file(".svg").find("cached+fast+10"), std::string::npos);
 }
 
+TEST_F(BenchTest, ConditionalViewersGet304sForAnUnchangedList) {
+  // No events: the list does not change, so after a viewer's first answer
+  // every poll of its (even-spaced) schedule carries the current ETag.
+  ChildProcess bench(
+      words("bench --scenario single --strategy cached --duration-s 2 --warmup-s 0 --hot-viewers 10 "
+            "--rooms 0 --poll-seconds 0.5 --arrivals even --events none --conditional on --kinds 2 "
+            "--sim-latency-ms 1 --sim-jitter-ms 0 --out-dir " +
+            out_dir_));
+  auto code = bench.wait_exit(120s);
+  ASSERT_TRUE(code);
+  EXPECT_EQ(*code, 0) << bench.output();
+  auto doc = parse(result_file(".json"));
+  ASSERT_TRUE(doc.IsObject()) << bench.output();
+  const auto& requests = doc["stages"][0]["requests"];
+  EXPECT_EQ(requests["ok"].GetUint64(), 40u) << "10 viewers x 2 polls/s x 2 s";
+  EXPECT_GE(requests["not_modified"].GetUint64(), 30u) << "all but each viewer's first poll";
+}
+
 TEST_F(BenchTest, CtrlCStopsEverythingItStarted) {
   ChildProcess bench({"bench", "--scenario", "article", "--duration-s", "60", "--hot-viewers", "30",
                       "--rooms", "1", "--room-viewers", "3", "--kinds", "2", "--out-dir", out_dir_});

@@ -68,9 +68,10 @@ class ClientPool {
   ClientPool(boost::asio::any_io_executor executor, Upstream upstream, ClientOptions options = {});
   ~ClientPool();
 
-  boost::asio::awaitable<boost::system::result<ClientResponse>> request(boost::beast::http::verb method,
-                                                                        std::string target, std::string body,
-                                                                        std::chrono::milliseconds deadline);
+  // `headers` are sent with this request only (after the pool's own).
+  boost::asio::awaitable<boost::system::result<ClientResponse>> request(
+      boost::beast::http::verb method, std::string target, std::string body,
+      std::chrono::milliseconds deadline, std::vector<std::pair<std::string, std::string>> headers = {});
 
   const Upstream& upstream() const { return upstream_; }
 
