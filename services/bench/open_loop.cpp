@@ -18,9 +18,10 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// ETags remembered per viewer are bounded: viewers past this many share
-// slots (a room of 10 million viewers would otherwise hold 10 million).
-constexpr std::size_t kMaxViewerSlots = 100'000;
+// ETags remembered per viewer are bounded: at most this many slots over all
+// rooms, shared out by rooms; viewers past a room's share reuse slots (10
+// million viewers would otherwise hold 10 million ETags).
+constexpr std::size_t kMaxViewerSlots = 1'000'000;
 
 // Shared by the sender and every request in flight (one thread).
 struct Run {
