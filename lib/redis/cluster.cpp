@@ -36,6 +36,53 @@ std::uint16_t crc16_xmodem(std::string_view data) {
 Command asking_command() { return {"ASKING"}; }
 Command cluster_slots_command() { return {"CLUSTER", "SLOTS"}; }
 
+// ASKING admits only the one command after it, on its connection. So an
+// asked call goes as one pipeline (contiguous on the wire) with ASKING
+// before each command, and a script as EVAL (an EVALSHA that met NOSCRIPT
+// would be retried without its ASKING).
+std::vector<Command> with_asking(const std::vector<Command>& commands) {
+  std::vector<Command> asked;
+  asked.reserve(commands.size() * 2);
+  for (const Command& command : commands) {
+    asked.push_back(asking_command());
+    asked.push_back(command);
+  }
+  return asked;
+}
+std::vector<Reply> without_asking(std::vector<Reply> replies) {
+  std::vector<Reply> answers;
+  for (std::size_t i = 1; i < replies.size(); i += 2) answers.push_back(std::move(replies[i]));
+  return answers;
+}
+Command eval_command(const std::string& script, const std::vector<std::string>& keys,
+                     const std::vector<std::string>& args) {
+  Command command{"EVAL", script, std::to_string(keys.size())};
+  command.insert(command.end(), keys.begin(), keys.end());
+  command.insert(command.end(), args.begin(), args.end());
+  return command;
+}
+
+// `commands` on `node`, each admitted by ASKING; the ASKING replies dropped.
+// (`node` is used before the first suspension only: RedisClient copies its
+// arguments when called.)
+asio::awaitable<boost::system::result<std::vector<Reply>>> asked_pipeline(
+    RedisClient& node, std::vector<Command> commands, std::chrono::milliseconds deadline) {
+  auto call = node.pipeline(with_asking(commands), deadline);
+  auto replies = co_await std::move(call);
+  if (!replies) co_return replies;
+  co_return without_asking(std::move(*replies));
+}
+asio::awaitable<boost::system::result<Reply>> asked_command(RedisClient& node, Command command,
+                                                            std::chrono::milliseconds deadline) {
+  std::vector<Command> one;
+  one.push_back(std::move(command));
+  auto call = asked_pipeline(node, std::move(one), deadline);
+  auto replies = co_await std::move(call);
+  if (!replies) co_return replies.error();
+  if (replies->size() != 1) co_return boost::system::error_code(Error::kProtocol);
+  co_return std::move(replies->front());
+}
+
 std::string endpoint_name(const Endpoint& endpoint) {
   return endpoint.host + ":" + std::to_string(endpoint.port);
 }
@@ -81,7 +128,8 @@ class RedisCluster::Impl : public std::enable_shared_from_this<Impl> {
       : executor_(std::move(executor)), seeds_(std::move(seeds)) {}
 
   // Sends `commands` to the owner of `slot`, following MOVED (refreshing
-  // the map) and ASK (once, with ASKING). `run` issues the call on a node.
+  // the map) and ASK (once, with ASKING). `run(node, asking)` issues the
+  // call on a node, each command admitted by ASKING when `asking`.
   // (A coroutine: `run` is copied into its frame; the caller's Impl
   // reference is kept by `self`.)
   template <class Result, class Run>
@@ -95,7 +143,7 @@ class RedisCluster::Impl : public std::enable_shared_from_this<Impl> {
         node = node_for(slot);
         if (!node) node = client_for(seeds_[static_cast<std::size_t>(attempt) % seeds_.size()]);
       }
-      auto call = run(*node);
+      auto call = run(*node, false);
       Result result = co_await std::move(call);
       if (!result) co_return result;
       const Reply* redirect = first_error(*result);
@@ -105,11 +153,10 @@ class RedisCluster::Impl : public std::enable_shared_from_this<Impl> {
         continue;
       }
       if (auto ask = redirect_target(*redirect, "ASK ")) {
-        // One-off redirect during resharding: ASKING, then the call, there.
+        // One-off redirect during resharding: the call again, there, with
+        // ASKING (the slot's owner does not change).
         auto asking_node = client_for(*ask);
-        auto asking = asking_node->command(asking_command(), deadline);
-        co_await std::move(asking);
-        auto again = run(*asking_node);
+        auto again = run(*asking_node, true);
         co_return co_await std::move(again);
       }
       co_return result;
@@ -200,8 +247,8 @@ std::uint16_t slot_of(const Command& command) { return command.size() > 1 ? key_
 asio::awaitable<boost::system::result<std::vector<Reply>>> RedisCluster::pipeline(
     std::vector<Command> commands, std::chrono::milliseconds deadline) {
   std::uint16_t slot = commands.empty() ? 0 : slot_of(commands.front());
-  auto run = [commands = std::move(commands), deadline](RedisClient& node) {
-    return node.pipeline(commands, deadline);
+  auto run = [commands = std::move(commands), deadline](RedisClient& node, bool asking) {
+    return asking ? asked_pipeline(node, commands, deadline) : node.pipeline(commands, deadline);
   };
   return impl_->routed<boost::system::result<std::vector<Reply>>>(slot, deadline, std::move(run));
 }
@@ -209,8 +256,8 @@ asio::awaitable<boost::system::result<std::vector<Reply>>> RedisCluster::pipelin
 asio::awaitable<boost::system::result<Reply>> RedisCluster::command(Command command,
                                                                     std::chrono::milliseconds deadline) {
   std::uint16_t slot = slot_of(command);
-  auto run = [command = std::move(command), deadline](RedisClient& node) {
-    return node.command(command, deadline);
+  auto run = [command = std::move(command), deadline](RedisClient& node, bool asking) {
+    return asking ? asked_command(node, command, deadline) : node.command(command, deadline);
   };
   return impl_->routed<boost::system::result<Reply>>(slot, deadline, std::move(run));
 }
@@ -220,8 +267,11 @@ asio::awaitable<boost::system::result<Reply>> RedisCluster::eval(const std::stri
                                                                  std::vector<std::string> args,
                                                                  std::chrono::milliseconds deadline) {
   std::uint16_t slot = keys.empty() ? 0 : key_slot(keys.front());
-  auto run = [script = std::string(script), keys = std::move(keys), args = std::move(args),
-              deadline](RedisClient& node) { return node.eval(script, keys, args, deadline); };
+  auto run = [script = std::string(script), keys = std::move(keys), args = std::move(args), deadline](
+                 RedisClient& node, bool asking) {
+    return asking ? asked_command(node, eval_command(script, keys, args), deadline)
+                  : node.eval(script, keys, args, deadline);
+  };
   return impl_->routed<boost::system::result<Reply>>(slot, deadline, std::move(run));
 }
 

@@ -90,6 +90,13 @@ class Cluster {
     return std::atol(shell_output("redis-cli -p " + std::to_string(ports_[node]) + " dbsize").c_str());
   }
   int port(int node) const { return ports_[node]; }
+  std::string cli(int node, const std::string& args) const {
+    return shell_output("redis-cli -p " + std::to_string(ports_[node]) + " " + args + " 2>&1");
+  }
+  std::string id(int node) const {
+    std::string out = cli(node, "cluster myid");
+    return out.substr(0, out.find('\n'));
+  }
   const std::string& created() const { return created_; }
 
  private:
@@ -132,6 +139,65 @@ TEST(ClusterTest, ServeRoutesEveryRoomToItsNodeFromASingleSeed) {
   int nodes_used = 0;
   for (int node = 0; node < 3; ++node) nodes_used += cluster.keys_on(node) > 0;
   EXPECT_GE(nodes_used, 2) << "rooms were spread over the cluster, not kept on the seed";
+}
+
+// A slot moving between nodes while serve uses it: first half-way (the old
+// owner MIGRATING with every key already moved, the new one IMPORTING, so
+// the old owner answers ASK), then for good (MOVED).
+TEST(ClusterTest, ServeFollowsARoomWhoseSlotMovesToAnotherNode) {
+  Cluster cluster;
+  ASSERT_TRUE(cluster.ok()) << cluster.created();
+  auto sim = start_service({"sim", "--kinds", "2", "--latency-ms", "1"});
+  auto aggregator = start_service(
+      {"aggregator", "--downstream", "http://127.0.0.1:" + std::to_string(sim.port), "--kinds", "2"});
+  // direct: every list request reads Redis (nothing is answered from a cache).
+  auto serve = start_service({"serve", "--redis-cluster", "127.0.0.1:" + std::to_string(cluster.port(0)),
+                              "--aggregator", "http://127.0.0.1:" + std::to_string(aggregator.port),
+                              "--events-token", "s3cret", "--strategy", "direct"});
+  const std::string events = "/v1/rooms/mover/events";
+  ASSERT_EQ(post(serve.port, events, R"({"type":"gift","uid":"u1","value":10})", kAuth).result_int(), 200);
+  auto version_and_score = [&] {
+    auto reply = get(serve.port, "/v1/rooms/mover/mic-queue");
+    rapidjson::Document list;
+    list.Parse(reply.body().c_str());
+    if (reply.result_int() != 200 || !list.IsObject() || list["items"].Empty())
+      return std::pair<long, long>(-1, reply.result_int());
+    return std::pair<long, long>(list["version"].GetInt64(), list["items"][0]["score"].GetInt64());
+  };
+  ASSERT_EQ(version_and_score(), (std::pair<long, long>(1, 10)));
+
+  const std::string slot = cluster.cli(0, "cluster keyslot micq:{mover}:rank").substr(0, 5);
+  int from = -1;
+  for (int node = 0; node < 3; ++node)
+    if (std::atoi(cluster.cli(node, "cluster countkeysinslot " + slot).c_str()) > 0) from = node;
+  ASSERT_GE(from, 0);
+  int to = (from + 1) % 3;
+  ASSERT_NE(cluster.cli(to, "cluster setslot " + slot + " importing " + cluster.id(from)).find("OK"),
+            std::string::npos);
+  ASSERT_NE(cluster.cli(from, "cluster setslot " + slot + " migrating " + cluster.id(to)).find("OK"),
+            std::string::npos);
+  std::string keys = cluster.cli(from, "cluster getkeysinslot " + slot + " 100");
+  for (char& c : keys) c = c == '\n' ? ' ' : c;
+  ASSERT_NE(
+      cluster.cli(from, "migrate 127.0.0.1 " + std::to_string(cluster.port(to)) + " \"\" 0 5000 keys " + keys)
+          .find("OK"),
+      std::string::npos);
+
+  // Half-way: the old owner answers ASK for every key of the room.
+  EXPECT_EQ(version_and_score(), (std::pair<long, long>(1, 10)));
+  auto during = post(serve.port, events, R"({"type":"gift","uid":"u1","value":5})", kAuth);
+  EXPECT_EQ(during.result_int(), 200) << during.body();
+  EXPECT_EQ(version_and_score(), (std::pair<long, long>(2, 15)));
+
+  // For good: every node learns the new owner; serve is told MOVED.
+  for (int node = 0; node < 3; ++node)
+    EXPECT_NE(cluster.cli(node, "cluster setslot " + slot + " node " + cluster.id(to)).find("OK"),
+              std::string::npos);
+  auto after = post(serve.port, events, R"({"type":"gift","uid":"u1","value":1})", kAuth);
+  EXPECT_EQ(after.result_int(), 200) << after.body();
+  EXPECT_EQ(version_and_score(), (std::pair<long, long>(3, 16)));
+  EXPECT_EQ(std::atoi(cluster.cli(from, "cluster countkeysinslot " + slot).c_str()), 0);
+  EXPECT_GT(std::atoi(cluster.cli(to, "cluster countkeysinslot " + slot).c_str()), 0);
 }
 
 }  // namespace
