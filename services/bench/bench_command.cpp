@@ -48,6 +48,7 @@ struct Flags {
   double warmup_s = 3;
   std::string path;
   std::string conditional = "off";
+  int threads = 1;
   // The stack bench starts.
   std::string strategy = "cached";
   std::string json = "fast";
@@ -332,6 +333,7 @@ int run(Flags flags) {
     return service::fail_usage(name, "--warmup-s must be 0..3600");
   if (flags.arrivals != "poisson" && flags.arrivals != "even")
     return service::fail_usage(name, "--arrivals must be poisson or even");
+  if (flags.threads < 1 || flags.threads > 64) return service::fail_usage(name, "--threads must be 1..64");
   if (flags.conditional != "on" && flags.conditional != "off")
     return service::fail_usage(name, "--conditional must be on or off");
   if (!flags.path.empty() && flags.path.front() != '/')
@@ -370,6 +372,7 @@ int run(Flags flags) {
   settings.warmup = std::chrono::milliseconds(static_cast<std::int64_t>(flags.warmup_s * 1000));
   settings.path = flags.path;
   settings.conditional = flags.conditional == "on";
+  settings.threads = flags.threads;
 
   Report report;
   report.scenario = flags.scenario;
@@ -446,6 +449,8 @@ void add_command(CLI::App& app, service::Action& action) {
   service::add_flag(*c, "duration-s", flags->duration_s, "measured seconds per stage");
   service::add_flag(*c, "warmup-s", flags->warmup_s, "unmeasured load before each stage");
   service::add_flag(*c, "path", flags->path, "poll this path instead of the rooms' lists");
+  service::add_flag(*c, "threads", flags->threads,
+                    "load threads, each sending 1/threads of the rate on its own connections");
   service::add_flag(
       *c, "conditional", flags->conditional,
       "on: each viewer sends If-None-Match with the ETag of its last answer, as real clients do");

@@ -48,8 +48,8 @@ asio::awaitable<void> one_request(http::ClientPool& pool, std::shared_ptr<Run> r
   auto latency = std::chrono::duration_cast<std::chrono::microseconds>(now - scheduled);
   bool good = reply && (reply->result_int() / 100 == 2 || reply->result_int() == 304);
   if (good) {
-    ++run->result.ok;
-    if (reply->result_int() == 304) ++run->result.not_modified;
+    run->result.ok.fetch_add(1, std::memory_order_relaxed);
+    if (reply->result_int() == 304) run->result.not_modified.fetch_add(1, std::memory_order_relaxed);
     if (etag && reply->result_int() == 200) {
       auto tag = (*reply)[boost::beast::http::field::etag];
       etag->assign(tag.data(), tag.size());
@@ -57,13 +57,14 @@ asio::awaitable<void> one_request(http::ClientPool& pool, std::shared_ptr<Run> r
     run->result.latency.record(latency);
     if (plan->on_answer) plan->on_answer(room, *reply, now);
   } else {
-    ++run->result.errors;
+    run->result.errors.fetch_add(1, std::memory_order_relaxed);
     std::string kind = reply ? "HTTP " + std::to_string(reply->result_int()) : reply.error().message();
     auto& kinds = run->result.error_kinds;
     if (kinds.size() >= OpenLoopResult::kMaxErrorKinds && !kinds.contains(kind)) kind = "other";
     ++kinds[kind];
   }
-  if (--run->result.in_flight == 0 && run->sending_done) run->all_done->cancel();
+  if (run->result.in_flight.fetch_sub(1, std::memory_order_relaxed) == 1 && run->sending_done)
+    run->all_done->cancel();
 }
 
 }  // namespace
@@ -74,7 +75,8 @@ asio::awaitable<void> run_open_loop(http::ClientPool& pool, OpenLoopPlan plan, O
   run->all_done = std::make_unique<asio::steady_timer>(executor, asio::steady_timer::time_point::max());
   auto start = Clock::now();
   auto end = start + plan.duration;
-  loadgen::ArrivalSchedule schedule(plan.arrivals, plan.mix->rate_per_second(), start, plan.seed);
+  loadgen::ArrivalSchedule schedule(plan.arrivals, plan.mix->rate_per_second() * plan.rate_share, start,
+                                    plan.seed);
   RoomPicker rooms(*plan.mix, plan.arrivals == loadgen::ArrivalSchedule::Kind::kPoisson, plan.seed + 1);
   // Which viewer of the room polls: in turn (even) or at random (Poisson).
   std::vector<std::size_t> slots;
@@ -89,8 +91,8 @@ asio::awaitable<void> run_open_loop(http::ClientPool& pool, OpenLoopPlan plan, O
   for (auto at = schedule.next(); at < end; at = schedule.next()) {
     pace.expires_at(at);
     co_await pace.async_wait(asio::as_tuple(asio::use_awaitable));
-    ++result.scheduled;
-    ++result.in_flight;
+    result.scheduled.fetch_add(1, std::memory_order_relaxed);
+    result.in_flight.fetch_add(1, std::memory_order_relaxed);
     // Not awaited: the next send never waits for this answer (open loop).
     // `plan` lives in this frame until every request has finished.
     std::size_t room = rooms.next();
@@ -100,7 +102,8 @@ asio::awaitable<void> run_open_loop(http::ClientPool& pool, OpenLoopPlan plan, O
     asio::co_spawn(executor, one_request(pool, run, &plan, room, viewer, at), asio::detached);
   }
   run->sending_done = true;
-  if (result.in_flight > 0) co_await run->all_done->async_wait(asio::as_tuple(asio::use_awaitable));
+  if (result.in_flight.load(std::memory_order_relaxed) > 0)
+    co_await run->all_done->async_wait(asio::as_tuple(asio::use_awaitable));
   result.elapsed = Clock::now() - start;
 }
 

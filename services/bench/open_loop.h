@@ -4,6 +4,7 @@
 #ifndef MICQ_BENCH_OPEN_LOOP_H_
 #define MICQ_BENCH_OPEN_LOOP_H_
 
+#include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <cstdint>
@@ -27,6 +28,9 @@ struct OpenLoopPlan {
   std::chrono::milliseconds duration{5000};
   std::chrono::milliseconds request_timeout{5000};
   std::uint64_t seed = 1;
+  // The share of the mix's request rate this run sends (1/threads when the
+  // load is spread over several threads).
+  double rate_share = 1.0;
   // Viewers keep the ETag of their last answer and send it as
   // If-None-Match, as the demo page and real clients do.
   bool conditional = false;
@@ -35,17 +39,19 @@ struct OpenLoopPlan {
       on_answer;
 };
 
+// Counters are atomic so another thread can watch a run (progress); the
+// histogram and error kinds belong to the run's thread until it completes.
 struct OpenLoopResult {
   loadgen::LatencyHistogram latency;  // successful (2xx/304) requests, from scheduled time
-  std::uint64_t scheduled = 0;
-  std::uint64_t ok = 0;
-  std::uint64_t not_modified = 0;  // of ok: 304 answers
-  std::uint64_t errors = 0;        // transport errors, timeouts, non-2xx/304
+  std::atomic<std::uint64_t> scheduled{0};
+  std::atomic<std::uint64_t> ok{0};
+  std::atomic<std::uint64_t> not_modified{0};  // of ok: 304 answers
+  std::atomic<std::uint64_t> errors{0};        // transport errors, timeouts, non-2xx/304
   // errors by kind ("HTTP 503", "timed out", ...); at most kMaxErrorKinds
   // kinds, the rest counted as "other".
   std::map<std::string, std::uint64_t> error_kinds;
   static constexpr std::size_t kMaxErrorKinds = 16;
-  std::uint64_t in_flight = 0;
+  std::atomic<std::uint64_t> in_flight{0};
   std::chrono::nanoseconds elapsed{0};
 };
 

@@ -12,6 +12,7 @@
 
 #include "open_loop.h"
 #include "proc_stats.h"
+#include "spread_load.h"
 #include "staleness.h"
 
 namespace micq::bench {
@@ -85,9 +86,10 @@ http::ClientOptions client_options(const std::string& token) {
 }
 
 // Runs the polls, then sets `done` and wakes the progress printer.
-asio::awaitable<void> poll_then_stop(http::ClientPool& serve, OpenLoopPlan plan, OpenLoopResult& load,
-                                     bool& done, asio::steady_timer& tick) {
-  auto run = run_open_loop(serve, std::move(plan), load);
+asio::awaitable<void> poll_then_stop(http::ClientPool& serve, const Endpoints& endpoints, OpenLoopPlan plan,
+                                     std::shared_ptr<SpreadResults> load, bool& done,
+                                     asio::steady_timer& tick) {
+  auto run = run_spread_load(serve, endpoints.serve, client_options(""), std::move(plan), std::move(load));
   co_await std::move(run);
   done = true;
   tick.cancel();
@@ -95,7 +97,7 @@ asio::awaitable<void> poll_then_stop(http::ClientPool& serve, OpenLoopPlan plan,
 
 // Prints where the stage is every 2 s until `done` is set (its timer is
 // then cancelled, so it ends at once).
-asio::awaitable<void> show_progress(bool enabled, const std::string& name, const OpenLoopResult& load,
+asio::awaitable<void> show_progress(bool enabled, const std::string& name, const SpreadResults& load,
                                     const EventCounters& events, Clock::time_point start,
                                     std::chrono::milliseconds duration, asio::steady_timer& tick,
                                     const bool& done) {
@@ -104,12 +106,13 @@ asio::awaitable<void> show_progress(bool enabled, const std::string& name, const
     co_await tick.async_wait(use_tuple);
     if (done) break;
     double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-    std::fprintf(
-        stderr, "  %-24s %5.1f / %.0f s  sent %llu  ok %llu  errors %llu  in flight %llu  events %llu\n",
-        name.c_str(), elapsed, std::chrono::duration<double>(duration).count(),
-        static_cast<unsigned long long>(load.scheduled), static_cast<unsigned long long>(load.ok),
-        static_cast<unsigned long long>(load.errors), static_cast<unsigned long long>(load.in_flight),
-        static_cast<unsigned long long>(events.applied));
+    SpreadTotals now = count(load);
+    std::fprintf(stderr,
+                 "  %-24s %5.1f / %.0f s  sent %llu  ok %llu  errors %llu  in flight %llu  events %llu\n",
+                 name.c_str(), elapsed, std::chrono::duration<double>(duration).count(),
+                 static_cast<unsigned long long>(now.scheduled), static_cast<unsigned long long>(now.ok),
+                 static_cast<unsigned long long>(now.errors), static_cast<unsigned long long>(now.in_flight),
+                 static_cast<unsigned long long>(events.applied));
   }
 }
 
@@ -149,17 +152,18 @@ asio::awaitable<StageResult> run_stage(Endpoints endpoints, StageSpec spec, cons
   if (settings.warmup.count() > 0) {
     // Connections opened, caches and branch predictors warm; not measured.
     plan.duration = settings.warmup;
-    OpenLoopResult warmup;
-    auto run = run_open_loop(serve, plan, warmup);
+    auto warmup = std::make_shared<SpreadResults>(static_cast<std::size_t>(settings.threads));
+    auto run = run_spread_load(serve, endpoints.serve, client_options(""), plan, warmup);
     co_await std::move(run);
   }
 
-  StalenessTracker staleness(settings.mix.rooms.size());
+  // Shared with the load threads' answer hook (and so alive as long as they are).
+  auto staleness = std::make_shared<StalenessTracker>(settings.mix.rooms.size());
   plan.duration = settings.duration;
   plan.seed = settings.seed + 100;
-  plan.on_answer = [&staleness](std::size_t room, http::ClientResponse& answer, Clock::time_point at) {
-    if (answer.result_int() != 200 || !staleness.waiting_on(room)) return;
-    if (auto version = int_field(answer.body(), "version")) staleness.seen(room, *version, at);
+  plan.on_answer = [staleness](std::size_t room, http::ClientResponse& answer, Clock::time_point at) {
+    if (answer.result_int() != 200 || !staleness->waiting_on(room)) return;
+    if (auto version = int_field(answer.body(), "version")) staleness->seen(room, *version, at);
   };
   EventPlan events;
   events.mix = &settings.mix;
@@ -169,15 +173,15 @@ asio::awaitable<StageResult> run_stage(Endpoints endpoints, StageSpec spec, cons
 
   auto first = take_snapshot(endpoints, aggregator ? &*aggregator : nullptr);
   Snapshot before = co_await std::move(first);
-  OpenLoopResult load;
+  auto load = std::make_shared<SpreadResults>(static_cast<std::size_t>(settings.threads));
   EventCounters event_counts;
   asio::steady_timer tick(executor);
   bool done = false;
   auto start = Clock::now();
   auto together =
-      poll_then_stop(serve, plan, load, done, tick) &&
-      run_event_stream(serve_events, sim ? &*sim : nullptr, events, staleness, event_counts) &&
-      show_progress(settings.progress, spec.name, load, event_counts, start, settings.duration, tick, done);
+      poll_then_stop(serve, endpoints, plan, load, done, tick) &&
+      run_event_stream(serve_events, sim ? &*sim : nullptr, events, *staleness, event_counts) &&
+      show_progress(settings.progress, spec.name, *load, event_counts, start, settings.duration, tick, done);
   co_await std::move(together);
   auto seconds = std::chrono::duration<double>(Clock::now() - start).count();
   auto second = take_snapshot(endpoints, aggregator ? &*aggregator : nullptr);
@@ -190,15 +194,16 @@ asio::awaitable<StageResult> run_stage(Endpoints endpoints, StageSpec spec, cons
   result.page_size = spec.page_size;
   result.seconds = seconds;
   result.offered_per_second = settings.mix.rate_per_second();
-  result.scheduled = load.scheduled;
-  result.ok = load.ok;
-  result.not_modified = load.not_modified;
-  result.errors = load.errors;
-  result.error_kinds.assign(load.error_kinds.begin(), load.error_kinds.end());
-  result.p50_ms = ms(load.latency.percentile(0.5));
-  result.p99_ms = ms(load.latency.percentile(0.99));
-  result.p999_ms = ms(load.latency.percentile(0.999));
-  result.max_ms = ms(load.latency.max());
+  SpreadTotals totals = merge(*load);
+  result.scheduled = totals.scheduled;
+  result.ok = totals.ok;
+  result.not_modified = totals.not_modified;
+  result.errors = totals.errors;
+  result.error_kinds.assign(totals.error_kinds.begin(), totals.error_kinds.end());
+  result.p50_ms = ms(totals.latency.percentile(0.5));
+  result.p99_ms = ms(totals.latency.percentile(0.99));
+  result.p999_ms = ms(totals.latency.percentile(0.999));
+  result.max_ms = ms(totals.latency.max());
   result.aggregator_batches = delta(before.batches, after.batches);
   result.downstream_requests = delta(before.downstream, after.downstream);
   for (std::size_t p = 0; p < kProcessCount; ++p) {
@@ -208,13 +213,15 @@ asio::awaitable<StageResult> run_stage(Endpoints endpoints, StageSpec spec, cons
   result.events_applied = event_counts.applied;
   result.events_failed = event_counts.failed;
   result.bumps = event_counts.bumps;
-  result.staleness_samples = staleness.all().count();
-  result.staleness_unseen = staleness.unseen();
-  result.staleness_p50_ms = ms(staleness.all().percentile(0.5));
-  result.staleness_p99_ms = ms(staleness.all().percentile(0.99));
-  result.staleness_max_ms = ms(staleness.all().max());
-  result.hot_staleness_p50_ms = ms(staleness.hot_room().percentile(0.5));
-  result.hot_staleness_p99_ms = ms(staleness.hot_room().percentile(0.99));
+  auto all = staleness->all();
+  auto hot = staleness->hot_room();
+  result.staleness_samples = all.count();
+  result.staleness_unseen = staleness->unseen();
+  result.staleness_p50_ms = ms(all.percentile(0.5));
+  result.staleness_p99_ms = ms(all.percentile(0.99));
+  result.staleness_max_ms = ms(all.max());
+  result.hot_staleness_p50_ms = ms(hot.percentile(0.5));
+  result.hot_staleness_p99_ms = ms(hot.percentile(0.99));
   co_return result;
 }
 

@@ -45,6 +45,7 @@ struct StageSettings {
   std::string path;          // when set, polled instead of the rooms' lists
   bool conditional = false;  // viewers send If-None-Match with their last ETag
   bool progress = true;      // a progress line on stderr every 2 s
+  int threads = 1;           // load threads, each sending 1/threads of the rate
   std::uint64_t seed = 1;
 };
 

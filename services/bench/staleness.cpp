@@ -14,6 +14,7 @@ void StalenessTracker::record(std::size_t room, std::chrono::nanoseconds stalene
 }
 
 void StalenessTracker::applied(std::size_t room, std::int64_t version, Clock::time_point at) {
+  std::lock_guard lock(mu_);
   RoomState& state = rooms_.at(room);
   // A list answer may overtake the event's own answer: it already showed it.
   if (version <= state.highest_seen) {
@@ -31,6 +32,7 @@ void StalenessTracker::applied(std::size_t room, std::int64_t version, Clock::ti
 }
 
 void StalenessTracker::seen(std::size_t room, std::int64_t version, Clock::time_point at) {
+  std::lock_guard lock(mu_);
   RoomState& state = rooms_.at(room);
   state.highest_seen = std::max(state.highest_seen, version);
   while (!state.pending.empty() && state.pending.front().version <= version) {
@@ -39,7 +41,23 @@ void StalenessTracker::seen(std::size_t room, std::int64_t version, Clock::time_
   }
 }
 
+bool StalenessTracker::waiting_on(std::size_t room) const {
+  std::lock_guard lock(mu_);
+  return !rooms_.at(room).pending.empty();
+}
+
+loadgen::LatencyHistogram StalenessTracker::all() const {
+  std::lock_guard lock(mu_);
+  return all_;
+}
+
+loadgen::LatencyHistogram StalenessTracker::hot_room() const {
+  std::lock_guard lock(mu_);
+  return hot_;
+}
+
 std::uint64_t StalenessTracker::unseen() const {
+  std::lock_guard lock(mu_);
   std::uint64_t count = dropped_;
   for (const auto& state : rooms_) count += state.pending.size();
   return count;

@@ -6,13 +6,15 @@
 // version >= V received after it — server staleness plus the wait for the
 // room's next poll (mean 1/rate; ~0.1 ms for a 10,000-viewer room).
 //
-// Thread safety: none; one tracker per bench run, on its one thread.
+// Thread safety: every method may be called from any thread (list answers
+// arrive on every load thread).
 #ifndef MICQ_BENCH_STALENESS_H_
 #define MICQ_BENCH_STALENESS_H_
 
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <mutex>
 #include <vector>
 
 #include "micq/loadgen/latency_histogram.h"
@@ -32,10 +34,11 @@ class StalenessTracker {
   void seen(std::size_t room, std::int64_t version, Clock::time_point at);
   // Whether a list answer for `room` can resolve a pending event (so the
   // caller can skip reading versions out of answers that cannot matter).
-  bool waiting_on(std::size_t room) const { return !rooms_[room].pending.empty(); }
+  bool waiting_on(std::size_t room) const;
 
-  const loadgen::LatencyHistogram& all() const { return all_; }
-  const loadgen::LatencyHistogram& hot_room() const { return hot_; }
+  // Copies, consistent at the time of the call.
+  loadgen::LatencyHistogram all() const;
+  loadgen::LatencyHistogram hot_room() const;
   // Applied events no answer has shown yet.
   std::uint64_t unseen() const;
 
@@ -50,12 +53,13 @@ class StalenessTracker {
   };
   static constexpr std::size_t kMaxPendingPerRoom = 100'000;
 
-  void record(std::size_t room, std::chrono::nanoseconds staleness);
+  void record(std::size_t room, std::chrono::nanoseconds staleness);  // REQUIRES: mu_ held
 
-  std::vector<RoomState> rooms_;
-  loadgen::LatencyHistogram all_;
-  loadgen::LatencyHistogram hot_;
-  std::uint64_t dropped_ = 0;  // pending entries given up to stay bounded
+  mutable std::mutex mu_;
+  std::vector<RoomState> rooms_;   // guarded by mu_
+  loadgen::LatencyHistogram all_;  // guarded by mu_
+  loadgen::LatencyHistogram hot_;  // guarded by mu_
+  std::uint64_t dropped_ = 0;      // guarded by mu_: pending entries given up to stay bounded
 };
 
 }  // namespace micq::bench
