@@ -17,6 +17,7 @@
 #include "micq/service/kinds.h"
 #include "micq/stack/stack.h"
 #include "proc_stats.h"
+#include "spread_load.h"
 #include "stage.h"
 
 namespace micq::bench {
@@ -419,6 +420,9 @@ int run(Flags flags) {
   std::printf("micq bench: %s; %s\n", flags.scenario.c_str(), report.room_mix.c_str());
   std::fflush(stdout);
   ioc.run();
+  // Load threads of a stage cut short must not report into the io_context
+  // while it is destroyed.
+  stop_spread_loads();
   if (interrupted) return 130;
   return bench.exit_code();
 }

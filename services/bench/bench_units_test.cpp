@@ -132,11 +132,17 @@ TEST(StalenessTest, OneAnswerResolvesEveryOlderEventAndRoomsAreSeparate) {
 TEST(StalenessTest, AnAnswerThatOvertookTheEventAnswerCountsAsZero) {
   StalenessTracker tracker(1);
   auto t0 = Clock::now();
+  EXPECT_FALSE(tracker.waiting_on(0));
+  tracker.sent(0);
+  EXPECT_TRUE(tracker.waiting_on(0)) << "answers matter while an event is on its way";
   tracker.seen(0, 9, t0);
   tracker.applied(0, 9, t0 + 1ms);
   EXPECT_EQ(tracker.all().count(), 1u);
   EXPECT_EQ(tracker.all().max(), 0u);
   EXPECT_FALSE(tracker.waiting_on(0));
+  tracker.sent(0);
+  tracker.failed(0);
+  EXPECT_FALSE(tracker.waiting_on(0)) << "a failed event is not waited for";
 }
 
 TEST(EventRatesTest, ParsesTypesAndRates) {

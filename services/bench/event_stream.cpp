@@ -117,6 +117,8 @@ asio::awaitable<void> one_event(http::ClientPool& serve, http::ClientPool* sim,
     if (ok) ++shared->counters.bumps;
   }
   if (ok) {
+    // From now until its answer, list answers may already show the event.
+    shared->staleness.sent(room);
     auto call = serve.request(http::Method::post, std::move(target), std::move(body), 5s);
     auto reply = co_await std::move(call);
     auto at = Clock::now();
@@ -125,6 +127,8 @@ asio::awaitable<void> one_event(http::ClientPool& serve, http::ClientPool* sim,
     if (ok) {
       ++shared->counters.applied;
       shared->staleness.applied(room, version, at);
+    } else {
+      shared->staleness.failed(room);
     }
   }
   if (!ok) ++shared->counters.failed;

@@ -7,6 +7,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <cmath>
 #include <memory>
 #include <random>
 #include <vector>
@@ -75,15 +76,24 @@ asio::awaitable<void> run_open_loop(http::ClientPool& pool, OpenLoopPlan plan, O
   run->all_done = std::make_unique<asio::steady_timer>(executor, asio::steady_timer::time_point::max());
   auto start = Clock::now();
   auto end = start + plan.duration;
-  loadgen::ArrivalSchedule schedule(plan.arrivals, plan.mix->rate_per_second() * plan.rate_share, start,
-                                    plan.seed);
+  const double rate = plan.mix->rate_per_second() * plan.rate_share;
+  // Threads sharing an even load interleave rather than send in step.
+  auto first =
+      start + std::chrono::nanoseconds(static_cast<std::int64_t>(plan.start_offset_gaps * 1e9 / rate));
+  loadgen::ArrivalSchedule schedule(plan.arrivals, rate, first, plan.seed);
   RoomPicker rooms(*plan.mix, plan.arrivals == loadgen::ArrivalSchedule::Kind::kPoisson, plan.seed + 1);
   // Which viewer of the room polls: in turn (even) or at random (Poisson).
   std::vector<std::size_t> slots;
   std::vector<std::size_t> next_viewer(plan.mix->rooms.size(), 0);
-  for (const auto& room : plan.mix->rooms)
-    slots.push_back(
-        std::min<std::size_t>(static_cast<std::size_t>(std::max(room.viewers, 1)), kMaxViewerSlots));
+  // Bounded over all rooms; a thread sending 1/N of the load has 1/N of
+  // the viewers, so each viewer polls as often as it would alone.
+  const std::size_t per_room =
+      std::max<std::size_t>(1, kMaxViewerSlots / std::max<std::size_t>(1, plan.mix->rooms.size()));
+  for (const auto& room : plan.mix->rooms) {
+    auto viewers = std::min<std::size_t>(static_cast<std::size_t>(std::max(room.viewers, 1)), per_room);
+    slots.push_back(std::max<std::size_t>(
+        1, static_cast<std::size_t>(std::ceil(static_cast<double>(viewers) * plan.rate_share))));
+  }
   if (plan.conditional)
     for (std::size_t r = 0; r < slots.size(); ++r) run->etags.emplace_back(slots[r]);
   std::mt19937_64 viewer_rng(plan.seed + 2);

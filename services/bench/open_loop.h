@@ -31,6 +31,9 @@ struct OpenLoopPlan {
   // The share of the mix's request rate this run sends (1/threads when the
   // load is spread over several threads).
   double rate_share = 1.0;
+  // When the first request goes, in gaps of this run's mean interval
+  // (thread t of N starts t/N of a gap late).
+  double start_offset_gaps = 0;
   // Viewers keep the ETag of their last answer and send it as
   // If-None-Match, as the demo page and real clients do.
   bool conditional = false;

@@ -10,6 +10,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <thread>
 
 namespace micq::bench {
@@ -23,16 +24,32 @@ namespace {
 // (its frame destroyed: Ctrl-C stopped the main io_context). Whoever
 // owns this last stops and joins the helpers, so none outlives the
 // results it writes to.
+struct Helpers;
+std::mutex registry_mu;
+std::set<Helpers*> registry;  // guarded by registry_mu: every live Helpers
+
 struct Helpers {
   Helpers(asio::any_io_executor executor, std::size_t count)
-      : remaining(count), all_done(std::move(executor), asio::steady_timer::time_point::max()) {}
+      : remaining(count), all_done(std::move(executor), asio::steady_timer::time_point::max()) {
+    std::lock_guard lock(registry_mu);
+    registry.insert(this);
+  }
   ~Helpers() {
+    {
+      std::lock_guard lock(registry_mu);
+      registry.erase(this);
+    }
+    shut_down();
+  }
+  // Idempotent; on the waiter's thread.
+  void shut_down() {
     {
       std::lock_guard lock(mu);
       waiter_gone = true;
     }
     for (auto& ioc : contexts) ioc->stop();
-    for (auto& thread : threads) thread.join();
+    for (auto& thread : threads)
+      if (thread.joinable()) thread.join();
   }
   std::size_t remaining;  // touched only on the waiter's executor
   asio::steady_timer all_done;
@@ -62,6 +79,7 @@ asio::awaitable<void> run_spread_load(http::ClientPool& here, http::Upstream ups
   for (std::size_t t = 1; t < threads; ++t) {
     OpenLoopPlan share = plan;
     share.seed = plan.seed + 1000 * t;
+    share.start_offset_gaps = static_cast<double>(t) / static_cast<double>(threads);
     helpers->contexts.push_back(std::make_unique<asio::io_context>(1));
     asio::io_context* ioc = helpers->contexts.back().get();
     helpers->threads.emplace_back(
@@ -81,6 +99,11 @@ asio::awaitable<void> run_spread_load(http::ClientPool& here, http::Upstream ups
   auto mine = run_here(here, plan, (*results)[0]);
   co_await std::move(mine);
   if (helpers->remaining > 0) co_await helpers->all_done.async_wait(asio::as_tuple(asio::use_awaitable));
+}
+
+void stop_spread_loads() {
+  std::lock_guard lock(registry_mu);
+  for (Helpers* helpers : registry) helpers->shut_down();
 }
 
 SpreadTotals count(const SpreadResults& results) {

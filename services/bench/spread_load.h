@@ -31,6 +31,11 @@ boost::asio::awaitable<void> run_spread_load(http::ClientPool& here, http::Upstr
                                              http::ClientOptions options, OpenLoopPlan plan,
                                              std::shared_ptr<SpreadResults> results);
 
+// Stops and joins the helper threads of every spread load still running,
+// so none of them reports back afterwards. For shutdown: call on the
+// waiter's thread once its io_context has stopped, before destroying it.
+void stop_spread_loads();
+
 // The runs' results added up (after they completed).
 struct SpreadTotals {
   loadgen::LatencyHistogram latency;

@@ -183,7 +183,6 @@ asio::awaitable<StageResult> run_stage(Endpoints endpoints, StageSpec spec, cons
       run_event_stream(serve_events, sim ? &*sim : nullptr, events, *staleness, event_counts) &&
       show_progress(settings.progress, spec.name, *load, event_counts, start, settings.duration, tick, done);
   co_await std::move(together);
-  auto seconds = std::chrono::duration<double>(Clock::now() - start).count();
   auto second = take_snapshot(endpoints, aggregator ? &*aggregator : nullptr);
   Snapshot after = co_await std::move(second);
 
@@ -192,7 +191,9 @@ asio::awaitable<StageResult> run_stage(Endpoints endpoints, StageSpec spec, cons
   result.strategy = spec.strategy;
   result.json = spec.json;
   result.page_size = spec.page_size;
-  result.seconds = seconds;
+  // Rates are over the sending window (draining the last answers is not
+  // time the load was offered in).
+  result.seconds = std::chrono::duration<double>(settings.duration).count();
   result.offered_per_second = settings.mix.rate_per_second();
   SpreadTotals totals = merge(*load);
   result.scheduled = totals.scheduled;

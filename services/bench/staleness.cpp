@@ -13,9 +13,21 @@ void StalenessTracker::record(std::size_t room, std::chrono::nanoseconds stalene
   if (room == 0) hot_.record(us);
 }
 
+void StalenessTracker::sent(std::size_t room) {
+  std::lock_guard lock(mu_);
+  ++rooms_.at(room).events_in_flight;
+}
+
+void StalenessTracker::failed(std::size_t room) {
+  std::lock_guard lock(mu_);
+  RoomState& state = rooms_.at(room);
+  if (state.events_in_flight > 0) --state.events_in_flight;
+}
+
 void StalenessTracker::applied(std::size_t room, std::int64_t version, Clock::time_point at) {
   std::lock_guard lock(mu_);
   RoomState& state = rooms_.at(room);
+  if (state.events_in_flight > 0) --state.events_in_flight;
   // A list answer may overtake the event's own answer: it already showed it.
   if (version <= state.highest_seen) {
     record(room, std::chrono::nanoseconds(0));
@@ -43,7 +55,8 @@ void StalenessTracker::seen(std::size_t room, std::int64_t version, Clock::time_
 
 bool StalenessTracker::waiting_on(std::size_t room) const {
   std::lock_guard lock(mu_);
-  return !rooms_.at(room).pending.empty();
+  const RoomState& state = rooms_.at(room);
+  return !state.pending.empty() || state.events_in_flight > 0;
 }
 
 loadgen::LatencyHistogram StalenessTracker::all() const {

@@ -28,12 +28,17 @@ class StalenessTracker {
   // `rooms`: rooms are 0..rooms-1, room 0 being the hot room.
   explicit StalenessTracker(std::size_t rooms);
 
+  // An event request for `room` is on its way (until applied() or failed()).
+  void sent(std::size_t room);
   // An event request for `room` was answered at `at` with `version`.
   void applied(std::size_t room, std::int64_t version, Clock::time_point at);
+  // An event request for `room` failed: nothing to wait for.
+  void failed(std::size_t room);
   // A list answer for `room` showing `version` arrived at `at`.
   void seen(std::size_t room, std::int64_t version, Clock::time_point at);
-  // Whether a list answer for `room` can resolve a pending event (so the
-  // caller can skip reading versions out of answers that cannot matter).
+  // Whether a list answer for `room` can matter: an event is pending, or
+  // on its way (an answer may overtake the event's own answer). The caller
+  // skips reading versions out of the others.
   bool waiting_on(std::size_t room) const;
 
   // Copies, consistent at the time of the call.
@@ -50,6 +55,7 @@ class StalenessTracker {
   struct RoomState {
     std::deque<Pending> pending;  // ascending versions
     std::int64_t highest_seen = -1;
+    std::uint64_t events_in_flight = 0;
   };
   static constexpr std::size_t kMaxPendingPerRoom = 100'000;
 

@@ -78,6 +78,7 @@ Stack::~Stack() {
 }
 
 asio::awaitable<std::optional<std::string>> Stack::start_private_redis() {
+  if (stopping_) co_return std::nullopt;
   if (work_dir_.empty()) {
     std::string path = "/tmp/micq-stack-XXXXXX";
     if (!mkdtemp(path.data())) {
@@ -98,6 +99,7 @@ asio::awaitable<std::optional<std::string>> Stack::start_private_redis() {
 }
 
 asio::awaitable<int> Stack::start_micq(std::string name, std::vector<std::string> args) {
+  if (stopping_) co_return 0;
   if (micq_.empty()) {
     std::fprintf(stderr, "cannot find my own executable\n");
     co_return 0;
@@ -109,6 +111,7 @@ asio::awaitable<int> Stack::start_micq(std::string name, std::vector<std::string
              name + " did not start" + (output_ == Child::Output::kEcho ? "; see above" : ""));
     co_return 0;
   }
+  asio::co_spawn(ioc_, children_.back()->echo_output(), asio::detached);
   co_return port_of_listening_line(*line);
 }
 
@@ -117,7 +120,12 @@ asio::awaitable<void> Stack::stop(std::string name, std::chrono::milliseconds gr
 }
 
 asio::awaitable<void> Stack::stop_all(std::chrono::milliseconds grace) {
-  for (auto it = children_.rbegin(); it != children_.rend(); ++it) co_await (*it)->stop(grace);
+  // From now on nothing new starts (a stop may race a start: Ctrl-C while
+  // bench brings up the next stage's serve). By index: a start already
+  // under way may still append while we wait.
+  stopping_ = true;
+  for (std::size_t i = children_.size(); i > 0; --i) co_await children_[i - 1]->stop(grace);
+  for (std::size_t i = 0; i < children_.size(); ++i) co_await children_[i]->stop(grace);
 }
 
 Child* Stack::find(const std::string& name) const {

@@ -54,7 +54,7 @@ class Stack {
 
   // Stops the running child named `name` (SIGTERM, SIGKILL after `grace`).
   boost::asio::awaitable<void> stop(std::string name, std::chrono::milliseconds grace);
-  // Stops every child, last started first.
+  // Stops every child, last started first; nothing starts afterwards.
   boost::asio::awaitable<void> stop_all(std::chrono::milliseconds grace);
 
   // The running child named `name`, or null.
@@ -68,6 +68,7 @@ class Stack {
   const Child::Output output_;
   std::string micq_;
   std::string work_dir_;
+  bool stopping_ = false;  // set by stop_all: nothing starts after it
   std::vector<std::unique_ptr<Child>> children_;
 };
 
