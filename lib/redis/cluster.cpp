@@ -62,6 +62,20 @@ Command eval_command(const std::string& script, const std::vector<std::string>& 
   return command;
 }
 
+std::vector<Command> subset(const std::vector<Command>& commands, const std::vector<std::size_t>& indices) {
+  std::vector<Command> picked;
+  picked.reserve(indices.size());
+  for (std::size_t i : indices) picked.push_back(commands[i]);
+  return picked;
+}
+
+// A pipeline call: its commands are kept so an ASK can resend some of them.
+struct PipelineCall {
+  std::vector<Command> commands;
+  std::chrono::milliseconds deadline;
+  asio::awaitable<boost::system::result<std::vector<Reply>>> operator()(RedisClient& node, bool asking) const;
+};
+
 // `commands` on `node`, each admitted by ASKING; the ASKING replies dropped.
 // (`node` is used before the first suspension only: RedisClient copies its
 // arguments when called.)
@@ -72,6 +86,11 @@ asio::awaitable<boost::system::result<std::vector<Reply>>> asked_pipeline(
   if (!replies) co_return replies;
   co_return without_asking(std::move(*replies));
 }
+asio::awaitable<boost::system::result<std::vector<Reply>>> PipelineCall::operator()(RedisClient& node,
+                                                                                    bool asking) const {
+  return asking ? asked_pipeline(node, commands, deadline) : node.pipeline(commands, deadline);
+}
+
 asio::awaitable<boost::system::result<Reply>> asked_command(RedisClient& node, Command command,
                                                             std::chrono::milliseconds deadline) {
   std::vector<Command> one;
@@ -153,11 +172,25 @@ class RedisCluster::Impl : public std::enable_shared_from_this<Impl> {
         continue;
       }
       if (auto ask = redirect_target(*redirect, "ASK ")) {
-        // One-off redirect during resharding: the call again, there, with
-        // ASKING (the slot's owner does not change).
+        // One-off redirect during resharding (the slot's owner does not
+        // change): again, there, with ASKING.
         auto asking_node = client_for(*ask);
-        auto again = run(*asking_node, true);
-        co_return co_await std::move(again);
+        if constexpr (requires { run.commands; }) {
+          // Keys move one at a time: only the commands told ASK go again;
+          // the others' answers (from keys not moved yet) stand.
+          std::vector<std::size_t> asked;
+          for (std::size_t i = 0; i < result->size(); ++i)
+            if (redirect_target((*result)[i], "ASK ")) asked.push_back(i);
+          auto again = asked_pipeline(*asking_node, subset(run.commands, asked), run.deadline);
+          auto replies = co_await std::move(again);
+          if (!replies) co_return replies;
+          if (replies->size() != asked.size()) co_return Result(boost::system::error_code(Error::kProtocol));
+          for (std::size_t k = 0; k < asked.size(); ++k) (*result)[asked[k]] = std::move((*replies)[k]);
+          co_return result;
+        } else {
+          auto again = run(*asking_node, true);
+          co_return co_await std::move(again);
+        }
       }
       co_return result;
     }
@@ -247,9 +280,7 @@ std::uint16_t slot_of(const Command& command) { return command.size() > 1 ? key_
 asio::awaitable<boost::system::result<std::vector<Reply>>> RedisCluster::pipeline(
     std::vector<Command> commands, std::chrono::milliseconds deadline) {
   std::uint16_t slot = commands.empty() ? 0 : slot_of(commands.front());
-  auto run = [commands = std::move(commands), deadline](RedisClient& node, bool asking) {
-    return asking ? asked_pipeline(node, commands, deadline) : node.pipeline(commands, deadline);
-  };
+  PipelineCall run{std::move(commands), deadline};
   return impl_->routed<boost::system::result<std::vector<Reply>>>(slot, deadline, std::move(run));
 }
 
