@@ -72,9 +72,17 @@ std::vector<Command> subset(const std::vector<Command>& commands, const std::vec
 // A pipeline call: its commands are kept so an ASK can resend some of them.
 struct PipelineCall {
   std::vector<Command> commands;
-  std::chrono::milliseconds deadline;
-  asio::awaitable<boost::system::result<std::vector<Reply>>> operator()(RedisClient& node, bool asking) const;
+  asio::awaitable<boost::system::result<std::vector<Reply>>> operator()(
+      RedisClient& node, bool asking, std::chrono::milliseconds deadline) const;
 };
+
+// What is left of a call's deadline (at least 1 ms: a zero deadline would
+// fail before sending, and the caller checks expiry itself).
+std::chrono::milliseconds left_until(std::chrono::steady_clock::time_point expiry) {
+  auto left =
+      std::chrono::duration_cast<std::chrono::milliseconds>(expiry - std::chrono::steady_clock::now());
+  return std::max(left, std::chrono::milliseconds(1));
+}
 
 // `commands` on `node`, each admitted by ASKING; the ASKING replies dropped.
 // (`node` is used before the first suspension only: RedisClient copies its
@@ -86,8 +94,8 @@ asio::awaitable<boost::system::result<std::vector<Reply>>> asked_pipeline(
   if (!replies) co_return replies;
   co_return without_asking(std::move(*replies));
 }
-asio::awaitable<boost::system::result<std::vector<Reply>>> PipelineCall::operator()(RedisClient& node,
-                                                                                    bool asking) const {
+asio::awaitable<boost::system::result<std::vector<Reply>>> PipelineCall::operator()(
+    RedisClient& node, bool asking, std::chrono::milliseconds deadline) const {
   return asking ? asked_pipeline(node, commands, deadline) : node.pipeline(commands, deadline);
 }
 
@@ -147,22 +155,26 @@ class RedisCluster::Impl : public std::enable_shared_from_this<Impl> {
       : executor_(std::move(executor)), seeds_(std::move(seeds)) {}
 
   // Sends `commands` to the owner of `slot`, following MOVED (refreshing
-  // the map) and ASK (once, with ASKING). `run(node, asking)` issues the
-  // call on a node, each command admitted by ASKING when `asking`.
+  // the map) and ASK (once, with ASKING). `run(node, asking, deadline)`
+  // issues the call on a node, each command admitted by ASKING when
+  // `asking`. Every step gets what is left of the one deadline.
   // (A coroutine: `run` is copied into its frame; the caller's Impl
   // reference is kept by `self`.)
   template <class Result, class Run>
   asio::awaitable<Result> routed(std::uint16_t slot, std::chrono::milliseconds deadline, Run run) {
     std::shared_ptr<Impl> self = shared_from_this();
+    const auto expiry = std::chrono::steady_clock::now() + deadline;
     for (int attempt = 0; attempt < 4; ++attempt) {
+      if (std::chrono::steady_clock::now() >= expiry)
+        co_return Result(boost::system::error_code(Error::kTimeout));
       std::shared_ptr<RedisClient> node = node_for(slot);
       if (!node) {
-        auto refresh = refresh_map(deadline);
+        auto refresh = refresh_map(expiry);
         co_await std::move(refresh);
         node = node_for(slot);
         if (!node) node = client_for(seeds_[static_cast<std::size_t>(attempt) % seeds_.size()]);
       }
-      auto call = run(*node, false);
+      auto call = run(*node, false, left_until(expiry));
       Result result = co_await std::move(call);
       if (!result) co_return result;
       const Reply* redirect = first_error(*result);
@@ -181,14 +193,14 @@ class RedisCluster::Impl : public std::enable_shared_from_this<Impl> {
           std::vector<std::size_t> asked;
           for (std::size_t i = 0; i < result->size(); ++i)
             if (redirect_target((*result)[i], "ASK ")) asked.push_back(i);
-          auto again = asked_pipeline(*asking_node, subset(run.commands, asked), run.deadline);
+          auto again = asked_pipeline(*asking_node, subset(run.commands, asked), left_until(expiry));
           auto replies = co_await std::move(again);
           if (!replies) co_return replies;
           if (replies->size() != asked.size()) co_return Result(boost::system::error_code(Error::kProtocol));
           for (std::size_t k = 0; k < asked.size(); ++k) (*result)[asked[k]] = std::move((*replies)[k]);
           co_return result;
         } else {
-          auto again = run(*asking_node, true);
+          auto again = run(*asking_node, true, left_until(expiry));
           co_return co_await std::move(again);
         }
       }
@@ -197,11 +209,12 @@ class RedisCluster::Impl : public std::enable_shared_from_this<Impl> {
     co_return Result(boost::system::error_code(Error::kUnavailable));
   }
 
-  asio::awaitable<void> refresh_map(std::chrono::milliseconds deadline) {
+  asio::awaitable<void> refresh_map(std::chrono::steady_clock::time_point expiry) {
     std::vector<Endpoint> candidates = seeds_;
     for (const Endpoint& seed : candidates) {
+      if (std::chrono::steady_clock::now() >= expiry) co_return;
       auto node = client_for(seed);
-      auto call = node->command(cluster_slots_command(), deadline);
+      auto call = node->command(cluster_slots_command(), left_until(expiry));
       auto reply = co_await std::move(call);
       if (!reply || reply->type != Reply::Type::kArray) continue;
       std::unique_lock lock(mu_);
@@ -280,15 +293,15 @@ std::uint16_t slot_of(const Command& command) { return command.size() > 1 ? key_
 asio::awaitable<boost::system::result<std::vector<Reply>>> RedisCluster::pipeline(
     std::vector<Command> commands, std::chrono::milliseconds deadline) {
   std::uint16_t slot = commands.empty() ? 0 : slot_of(commands.front());
-  PipelineCall run{std::move(commands), deadline};
+  PipelineCall run{std::move(commands)};
   return impl_->routed<boost::system::result<std::vector<Reply>>>(slot, deadline, std::move(run));
 }
 
 asio::awaitable<boost::system::result<Reply>> RedisCluster::command(Command command,
                                                                     std::chrono::milliseconds deadline) {
   std::uint16_t slot = slot_of(command);
-  auto run = [command = std::move(command), deadline](RedisClient& node, bool asking) {
-    return asking ? asked_command(node, command, deadline) : node.command(command, deadline);
+  auto run = [command = std::move(command)](RedisClient& node, bool asking, std::chrono::milliseconds left) {
+    return asking ? asked_command(node, command, left) : node.command(command, left);
   };
   return impl_->routed<boost::system::result<Reply>>(slot, deadline, std::move(run));
 }
@@ -298,10 +311,10 @@ asio::awaitable<boost::system::result<Reply>> RedisCluster::eval(const std::stri
                                                                  std::vector<std::string> args,
                                                                  std::chrono::milliseconds deadline) {
   std::uint16_t slot = keys.empty() ? 0 : key_slot(keys.front());
-  auto run = [script = std::string(script), keys = std::move(keys), args = std::move(args), deadline](
-                 RedisClient& node, bool asking) {
-    return asking ? asked_command(node, eval_command(script, keys, args), deadline)
-                  : node.eval(script, keys, args, deadline);
+  auto run = [script = std::string(script), keys = std::move(keys), args = std::move(args)](
+                 RedisClient& node, bool asking, std::chrono::milliseconds left) {
+    return asking ? asked_command(node, eval_command(script, keys, args), left)
+                  : node.eval(script, keys, args, left);
   };
   return impl_->routed<boost::system::result<Reply>>(slot, deadline, std::move(run));
 }

@@ -2,6 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/use_future.hpp>
+#include <chrono>
+
 namespace micq::redis {
 namespace {
 
@@ -29,6 +35,31 @@ TEST(Seeds, ParseAList) {
   EXPECT_EQ((*seeds)[1].port, 7001);
   EXPECT_FALSE(parse_seeds("127.0.0.1:7000,"));
   EXPECT_FALSE(parse_seeds("nohost"));
+}
+
+// Seeds that accept connections but never answer: every step of a routed
+// call (map refresh per seed, attempts) shares the caller's one deadline,
+// rather than each step waiting a whole deadline of its own.
+TEST(RedisCluster, SilentSeedsFailWithinTheCallersDeadline) {
+  namespace asio = boost::asio;
+  asio::io_context ioc;
+  std::vector<asio::ip::tcp::acceptor> silent;  // listening, never accepting, never answering
+  std::vector<Endpoint> seeds;
+  for (int i = 0; i < 3; ++i) {
+    silent.emplace_back(ioc, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    seeds.push_back({"127.0.0.1", silent.back().local_endpoint().port()});
+  }
+  RedisCluster cluster(ioc.get_executor(), seeds);
+  const auto deadline = std::chrono::milliseconds(1000);
+  auto started = std::chrono::steady_clock::now();
+  auto reply =
+      asio::co_spawn(ioc, cluster.command(Command{"GET", "micq:{r1}:ver"}, deadline), asio::use_future);
+  ioc.run();
+  auto took = std::chrono::steady_clock::now() - started;
+  EXPECT_FALSE(reply.get());
+  // One deadline, not one per seed (three seeds: 3 s before the fix);
+  // the bound is generous, the difference is whole deadlines.
+  EXPECT_LT(took, 2 * deadline);
 }
 
 }  // namespace
