@@ -26,7 +26,10 @@ constexpr std::size_t kMaxViewerSlots = 1'000'000;
 
 // Shared by the sender and every request in flight (one thread).
 struct Run {
-  explicit Run(OpenLoopResult& r) : result(r) {}
+  Run(OpenLoopPlan p, OpenLoopResult& r) : plan(std::move(p)), result(r) {}
+  // Held here, not in the sender's frame: requests in flight keep it even
+  // if the sender is torn down first.
+  const OpenLoopPlan plan;
   OpenLoopResult& result;
   std::vector<std::vector<std::string>> etags;  // [room][viewer slot], when conditional
   bool sending_done = false;
@@ -39,8 +42,9 @@ std::vector<std::pair<std::string, std::string>> conditional_headers(const std::
   return headers;
 }
 
-asio::awaitable<void> one_request(http::ClientPool& pool, std::shared_ptr<Run> run, const OpenLoopPlan* plan,
-                                  std::size_t room, std::size_t viewer, Clock::time_point scheduled) {
+asio::awaitable<void> one_request(http::ClientPool& pool, std::shared_ptr<Run> run, std::size_t room,
+                                  std::size_t viewer, Clock::time_point scheduled) {
+  const OpenLoopPlan* plan = &run->plan;
   std::string* etag = plan->conditional ? &run->etags[room][viewer] : nullptr;
   auto call = pool.request(http::Method::get, plan->targets[room], "", plan->request_timeout,
                            conditional_headers(etag ? *etag : std::string()));
@@ -72,7 +76,7 @@ asio::awaitable<void> one_request(http::ClientPool& pool, std::shared_ptr<Run> r
 
 asio::awaitable<void> run_open_loop(http::ClientPool& pool, OpenLoopPlan plan, OpenLoopResult& result) {
   auto executor = co_await asio::this_coro::executor;
-  auto run = std::make_shared<Run>(result);
+  auto run = std::make_shared<Run>(plan, result);
   run->all_done = std::make_unique<asio::steady_timer>(executor, asio::steady_timer::time_point::max());
   auto start = Clock::now();
   auto end = start + plan.duration;
@@ -104,12 +108,11 @@ asio::awaitable<void> run_open_loop(http::ClientPool& pool, OpenLoopPlan plan, O
     result.scheduled.fetch_add(1, std::memory_order_relaxed);
     result.in_flight.fetch_add(1, std::memory_order_relaxed);
     // Not awaited: the next send never waits for this answer (open loop).
-    // `plan` lives in this frame until every request has finished.
     std::size_t room = rooms.next();
     std::size_t viewer = plan.arrivals == loadgen::ArrivalSchedule::Kind::kEven
                              ? next_viewer[room]++ % slots[room]
                              : static_cast<std::size_t>(viewer_rng() % slots[room]);
-    asio::co_spawn(executor, one_request(pool, run, &plan, room, viewer, at), asio::detached);
+    asio::co_spawn(executor, one_request(pool, run, room, viewer, at), asio::detached);
   }
   run->sending_done = true;
   if (result.in_flight.load(std::memory_order_relaxed) > 0)
