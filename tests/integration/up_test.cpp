@@ -51,6 +51,9 @@ TEST(UpTest, StartsTheStackServesTheDemoAndStopsEverythingOnCtrlC) {
   ASSERT_TRUE(code) << up.output();
   EXPECT_EQ(*code, 0) << up.output();
   EXPECT_NE(up.output().find("everything stopped"), std::string::npos);
+  // Children's output is still read (and echoed) after they are up: serve's
+  // last words come after Ctrl-C.
+  EXPECT_NE(up.output().find("micq serve stopped"), std::string::npos) << up.output();
   for (int pid : children) EXPECT_FALSE(alive(pid)) << "child " << pid << " outlived up";
   EXPECT_THROW(get(port, "/healthz"), std::exception);
 }
