@@ -46,18 +46,18 @@ ClientPool::ClientPool(asio::any_io_executor executor, Upstream upstream, Client
 
 ClientPool::~ClientPool() = default;
 
-std::unique_ptr<ClientPool::Stream> ClientPool::take_idle() {
+std::unique_ptr<ClientPool::Connection> ClientPool::take_idle() {
   std::lock_guard lock(mu_);
   if (idle_.empty()) return nullptr;
-  auto stream = std::move(idle_.back());
+  auto connection = std::move(idle_.back());
   idle_.pop_back();
-  return stream;
+  return connection;
 }
 
-void ClientPool::give_back(std::unique_ptr<Stream> stream) {
+void ClientPool::give_back(std::unique_ptr<Connection> connection) {
   std::lock_guard lock(mu_);
-  if (stream && idle_.size() < options_.max_idle) {
-    idle_.push_back(std::move(stream));
+  if (connection && idle_.size() < options_.max_idle) {
+    idle_.push_back(std::move(connection));
   } else {
     --open_;  // dropped (closed by its destructor)
   }
@@ -81,9 +81,9 @@ asio::awaitable<boost::system::result<ClientResponse>> ClientPool::request(
     // The retry opens a fresh connection: the next idle one may have been
     // closed by the same idle timeout on the upstream (they often expire
     // together), and would fail the same way.
-    std::unique_ptr<Stream> stream = attempt == 0 ? take_idle() : nullptr;
-    bool reused = stream != nullptr;
-    if (!stream) {
+    std::unique_ptr<Connection> connection = attempt == 0 ? take_idle() : nullptr;
+    bool reused = connection != nullptr;
+    if (!connection) {
       {
         std::lock_guard lock(mu_);
         if (open_ >= options_.max_connections)
@@ -91,16 +91,16 @@ asio::awaitable<boost::system::result<ClientResponse>> ClientPool::request(
               boost::system::error_code(asio::error::no_buffer_space));
         ++open_;
       }
-      stream = std::make_unique<Stream>(executor_);
+      connection = std::make_unique<Connection>(executor_);
       // Room for a typical answer up front: Beast otherwise starts small and
       // grows, paying one recvmsg per doubling.
-      stream->buffer.reserve(std::size_t{64} * 1024);
+      connection->buffer.reserve(std::size_t{64} * 1024);
       error_code ec;
       auto address = asio::ip::make_address(upstream_.host, ec);
-      stream->stream.expires_at(expiry);
+      connection->stream.expires_at(expiry);
       if (!ec) {
         auto [connect_ec] =
-            co_await stream->stream.async_connect(tcp::endpoint(address, upstream_.port), use_tuple);
+            co_await connection->stream.async_connect(tcp::endpoint(address, upstream_.port), use_tuple);
         ec = connect_ec;
       } else {
         tcp::resolver resolver(executor_);
@@ -108,7 +108,7 @@ asio::awaitable<boost::system::result<ClientResponse>> ClientPool::request(
             co_await resolver.async_resolve(upstream_.host, std::to_string(upstream_.port), use_tuple);
         ec = resolve_ec;
         if (!ec) {
-          auto [connect_ec, endpoint] = co_await stream->stream.async_connect(endpoints, use_tuple);
+          auto [connect_ec, endpoint] = co_await connection->stream.async_connect(endpoints, use_tuple);
           ec = connect_ec;
         }
       }
@@ -117,19 +117,20 @@ asio::awaitable<boost::system::result<ClientResponse>> ClientPool::request(
         co_return boost::system::result<ClientResponse>(ec);
       }
     }
-    stream->stream.expires_at(expiry);
-    auto [write_ec, written] = co_await beast::http::async_write(stream->stream, message, use_tuple);
+    connection->stream.expires_at(expiry);
+    auto [write_ec, written] = co_await beast::http::async_write(connection->stream, message, use_tuple);
     beast::http::response_parser<PaddedStringBody> parser;
     parser.body_limit(options_.max_response_bytes);
     error_code read_ec = write_ec;
     std::size_t read_bytes = 0;
     if (!write_ec) {
-      auto [ec, n] = co_await beast::http::async_read(stream->stream, stream->buffer, parser, use_tuple);
+      auto [ec, n] =
+          co_await beast::http::async_read(connection->stream, connection->buffer, parser, use_tuple);
       read_ec = ec;
       read_bytes = n;
     }
     if (read_ec) {
-      stream.reset();
+      connection.reset();
       give_back(nullptr);
       last_error = read_ec;
       // A kept-alive connection the upstream closed while idle fails before
@@ -140,10 +141,10 @@ asio::awaitable<boost::system::result<ClientResponse>> ClientPool::request(
     }
     ClientResponse response = parser.release();
     // Bytes past the answer would be an answer nobody asked for: not reusable.
-    if (response.keep_alive() && stream->buffer.size() == 0) {
-      give_back(std::move(stream));
+    if (response.keep_alive() && connection->buffer.size() == 0) {
+      give_back(std::move(connection));
     } else {
-      stream.reset();
+      connection.reset();
       give_back(nullptr);
     }
     co_return response;

@@ -1,7 +1,5 @@
 #include "event_stream.h"
 
-#include <simdjson.h>
-
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -12,6 +10,7 @@
 #include <cmath>
 #include <random>
 
+#include "json_field.h"
 #include "micq/loadgen/arrival_schedule.h"
 
 namespace micq::bench {
@@ -94,17 +93,6 @@ struct Shared {
   std::unique_ptr<asio::steady_timer> all_done;
 };
 
-std::int64_t version_of(std::string& body) {
-  body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
-  simdjson::ondemand::parser parser;
-  simdjson::ondemand::document doc;
-  std::int64_t version = -1;
-  if (parser.iterate(simdjson::padded_string_view(body.data(), body.size(), body.capacity())).get(doc))
-    return -1;
-  if (doc["version"].get_int64().get(version)) return -1;
-  return version;
-}
-
 asio::awaitable<void> one_event(http::ClientPool& serve, http::ClientPool* sim,
                                 std::shared_ptr<Shared> shared, std::string target, std::string body,
                                 std::string bump_uid, std::size_t room) {
@@ -122,11 +110,12 @@ asio::awaitable<void> one_event(http::ClientPool& serve, http::ClientPool* sim,
     auto call = serve.request(http::Method::post, std::move(target), std::move(body), 5s);
     auto reply = co_await std::move(call);
     auto at = Clock::now();
-    std::int64_t version = reply && reply->result_int() == 200 ? version_of(reply->body()) : -1;
-    ok = version >= 0;
+    auto version =
+        reply && reply->result_int() == 200 ? json_int_field(reply->body(), "version") : std::nullopt;
+    ok = version && *version >= 0;
     if (ok) {
       ++shared->counters.applied;
-      shared->staleness.applied(room, version, at);
+      shared->staleness.applied(room, *version, at);
     } else {
       shared->staleness.failed(room);
     }

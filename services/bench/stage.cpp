@@ -1,6 +1,5 @@
 #include "stage.h"
 
-#include <simdjson.h>
 #include <unistd.h>
 
 #include <boost/asio/as_tuple.hpp>
@@ -10,6 +9,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <cstdio>
 
+#include "json_field.h"
 #include "open_loop.h"
 #include "proc_stats.h"
 #include "spread_load.h"
@@ -31,26 +31,14 @@ struct Snapshot {
   std::optional<double> cpu[kProcessCount];
 };
 
-// A field of a small JSON answer, e.g. "batches_total" of /stats.
-std::optional<std::int64_t> int_field(std::string& body, const char* name) {
-  body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
-  simdjson::ondemand::parser parser;
-  simdjson::ondemand::document doc;
-  std::int64_t value = 0;
-  if (parser.iterate(simdjson::padded_string_view(body.data(), body.size(), body.capacity())).get(doc))
-    return std::nullopt;
-  if (doc[name].get_int64().get(value)) return std::nullopt;
-  return value;
-}
-
 asio::awaitable<Snapshot> take_snapshot(const Endpoints& endpoints, http::ClientPool* aggregator) {
   Snapshot snapshot;
   if (aggregator) {
     auto call = aggregator->request(http::Method::get, "/stats", "", 2s);
     auto reply = co_await std::move(call);
     if (reply && reply->result_int() == 200) {
-      auto batches = int_field(reply->body(), "batches_total");
-      auto downstream = int_field(reply->body(), "downstream_requests_total");
+      auto batches = json_int_field(reply->body(), "batches_total");
+      auto downstream = json_int_field(reply->body(), "downstream_requests_total");
       if (batches && downstream) {
         snapshot.batches = static_cast<std::uint64_t>(*batches);
         snapshot.downstream = static_cast<std::uint64_t>(*downstream);
@@ -163,7 +151,7 @@ asio::awaitable<StageResult> run_stage(Endpoints endpoints, StageSpec spec, cons
   plan.seed = settings.seed + 100;
   plan.on_answer = [staleness](std::size_t room, http::ClientResponse& answer, Clock::time_point at) {
     if (answer.result_int() != 200 || !staleness->waiting_on(room)) return;
-    if (auto version = int_field(answer.body(), "version")) staleness->seen(room, *version, at);
+    if (auto version = json_int_field(answer.body(), "version")) staleness->seen(room, *version, at);
   };
   EventPlan events;
   events.mix = &settings.mix;

@@ -4,7 +4,12 @@
 
 namespace micq::bench {
 
-StalenessTracker::StalenessTracker(std::size_t rooms) : rooms_(rooms) {}
+StalenessTracker::StalenessTracker(std::size_t rooms) : rooms_(rooms), interested_(rooms) {}
+
+void StalenessTracker::publish(std::size_t room) {
+  const RoomState& state = rooms_[room];
+  interested_[room].store(!state.pending.empty() || state.events_in_flight > 0, std::memory_order_release);
+}
 
 void StalenessTracker::record(std::size_t room, std::chrono::nanoseconds staleness) {
   auto us =
@@ -16,12 +21,14 @@ void StalenessTracker::record(std::size_t room, std::chrono::nanoseconds stalene
 void StalenessTracker::sent(std::size_t room) {
   std::lock_guard lock(mu_);
   ++rooms_.at(room).events_in_flight;
+  publish(room);
 }
 
 void StalenessTracker::failed(std::size_t room) {
   std::lock_guard lock(mu_);
   RoomState& state = rooms_.at(room);
   if (state.events_in_flight > 0) --state.events_in_flight;
+  publish(room);
 }
 
 void StalenessTracker::applied(std::size_t room, std::int64_t version, Clock::time_point at) {
@@ -31,6 +38,7 @@ void StalenessTracker::applied(std::size_t room, std::int64_t version, Clock::ti
   // A list answer may overtake the event's own answer: it already showed it.
   if (version <= state.highest_seen) {
     record(room, std::chrono::nanoseconds(0));
+    publish(room);
     return;
   }
   if (state.pending.size() == kMaxPendingPerRoom) {
@@ -41,6 +49,7 @@ void StalenessTracker::applied(std::size_t room, std::int64_t version, Clock::ti
   auto at_or_after = std::find_if(state.pending.begin(), state.pending.end(),
                                   [&](const Pending& p) { return p.version > version; });
   state.pending.insert(at_or_after, Pending{version, at});
+  publish(room);
 }
 
 void StalenessTracker::seen(std::size_t room, std::int64_t version, Clock::time_point at) {
@@ -51,12 +60,11 @@ void StalenessTracker::seen(std::size_t room, std::int64_t version, Clock::time_
     record(room, at - state.pending.front().applied_at);
     state.pending.pop_front();
   }
+  publish(room);
 }
 
 bool StalenessTracker::waiting_on(std::size_t room) const {
-  std::lock_guard lock(mu_);
-  const RoomState& state = rooms_.at(room);
-  return !state.pending.empty() || state.events_in_flight > 0;
+  return interested_.at(room).load(std::memory_order_acquire);
 }
 
 loadgen::LatencyHistogram StalenessTracker::all() const {

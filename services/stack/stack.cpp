@@ -14,18 +14,6 @@ namespace micq::stack {
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 
-std::string self_executable() {
-  std::error_code ec;
-  auto path = std::filesystem::read_symlink("/proc/self/exe", ec);
-  return ec ? std::string() : path.string();
-}
-
-int free_port() {
-  asio::io_context ioc;
-  asio::ip::tcp::acceptor acceptor(ioc, {asio::ip::make_address("127.0.0.1"), 0});
-  return acceptor.local_endpoint().port();
-}
-
 std::string random_hex(std::size_t bytes) {
   std::random_device device;
   std::string out;
@@ -38,6 +26,20 @@ std::string random_hex(std::size_t bytes) {
 }
 
 namespace {
+
+// The path of the running micq executable, or "" if it cannot be read.
+std::string self_executable() {
+  std::error_code ec;
+  auto path = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string() : path.string();
+}
+
+// A port on 127.0.0.1 that was free a moment ago.
+int free_port() {
+  asio::io_context ioc;
+  asio::ip::tcp::acceptor acceptor(ioc, {asio::ip::make_address("127.0.0.1"), 0});
+  return acceptor.local_endpoint().port();
+}
 
 // Command lines are built outside the coroutines: g++ 12 cannot place an
 // initializer list's backing array in a coroutine frame.
@@ -121,11 +123,11 @@ asio::awaitable<void> Stack::stop(std::string name, std::chrono::milliseconds gr
 
 asio::awaitable<void> Stack::stop_all(std::chrono::milliseconds grace) {
   // From now on nothing new starts (a stop may race a start: Ctrl-C while
-  // bench brings up the next stage's serve). By index: a start already
-  // under way may still append while we wait.
+  // bench brings up the next stage's serve). A start spawns right after its
+  // check without suspending, so children_ cannot grow while we wait; a
+  // start already waiting for its child's "listening" line sees it exit.
   stopping_ = true;
   for (std::size_t i = children_.size(); i > 0; --i) co_await children_[i - 1]->stop(grace);
-  for (std::size_t i = 0; i < children_.size(); ++i) co_await children_[i]->stop(grace);
 }
 
 Child* Stack::find(const std::string& name) const {

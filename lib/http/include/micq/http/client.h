@@ -84,16 +84,15 @@ class ClientPool {
     boost::beast::tcp_stream stream;
     boost::beast::flat_buffer buffer;
   };
-  using Stream = Connection;
-  std::unique_ptr<Stream> take_idle();
-  void give_back(std::unique_ptr<Stream> stream);
+  std::unique_ptr<Connection> take_idle();
+  void give_back(std::unique_ptr<Connection> connection);
 
   boost::asio::any_io_executor executor_;
   const Upstream upstream_;
   const ClientOptions options_;
   std::mutex mu_;
-  std::vector<std::unique_ptr<Stream>> idle_;  // guarded by mu_
-  std::size_t open_ = 0;                       // guarded by mu_: idle + in use
+  std::vector<std::unique_ptr<Connection>> idle_;  // guarded by mu_
+  std::size_t open_ = 0;                           // guarded by mu_: idle + in use
 };
 
 }  // namespace micq::http

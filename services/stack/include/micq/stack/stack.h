@@ -26,12 +26,6 @@
 
 namespace micq::stack {
 
-// The path of the running micq executable, or "" if it cannot be read.
-std::string self_executable();
-
-// A port on 127.0.0.1 that was free a moment ago.
-int free_port();
-
 // `bytes` random bytes from std::random_device as hex: a secret such as
 // the events token of a stack we start.
 std::string random_hex(std::size_t bytes);
