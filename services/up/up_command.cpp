@@ -93,7 +93,10 @@ class Up {
     if (started) {
       for (const auto& child : stack_.children()) asio::co_spawn(ioc_, watch(child.get()), asio::detached);
       asio::co_spawn(ioc_, demo_stream(), asio::detached);
-      co_await stop_event_.async_wait(use_tuple);
+      // A stop asked for before this wait began (a child that died or a
+      // signal while the stack was starting) cancelled no wait: the flag
+      // keeps it.
+      if (!stop_requested_) co_await stop_event_.async_wait(use_tuple);
     } else {
       exit_code_ = 1;
     }
@@ -107,8 +110,9 @@ class Up {
 
  private:
   void request_stop(const std::string& why) {
-    if (stopping_) return;
+    if (stopping_ || stop_requested_) return;
     say(why);
+    stop_requested_ = true;
     stop_event_.cancel();
   }
 
@@ -201,6 +205,7 @@ class Up {
   int sim_port_ = 0;
   int serve_port_ = 0;
   bool stopping_ = false;
+  bool stop_requested_ = false;
   int exit_code_ = 0;
 };
 
