@@ -1,12 +1,20 @@
 #include "micq/http/client.h"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/connect.hpp>
 #include <boost/asio/ip/address.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_range.hpp>
+#include <boost/beast/core/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/read_size.hpp>
+#include <boost/beast/http/error.hpp>
 #include <boost/beast/http/field.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/write.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/serializer.hpp>
 #include <boost/url/parse.hpp>
 #include <charconv>
 
@@ -63,18 +71,119 @@ void ClientPool::give_back(std::unique_ptr<Connection> connection) {
   }
 }
 
+// The deadline of one attempt. Its handler runs on the caller's executor, so
+// it never runs during one of the attempt's steps: it either finds a socket
+// operation pending and cancels it, or leaves `expired` for the next step to
+// see. `over` keeps it off a socket that has moved on to another request.
+struct ClientPool::Deadline {
+  explicit Deadline(tcp::socket& s) : socket(&s) {}
+  tcp::socket* socket;
+  bool expired = false;
+  bool over = false;
+
+  static std::shared_ptr<Deadline> arm(Connection& connection, std::chrono::steady_clock::time_point expiry,
+                                       const asio::any_io_executor& caller) {
+    auto deadline = std::make_shared<Deadline>(connection.socket);
+    connection.timer.expires_at(expiry);
+    connection.timer.async_wait(asio::bind_executor(caller, [deadline](error_code ec) {
+      if (ec || deadline->over) return;
+      deadline->expired = true;
+      error_code ignored;
+      deadline->socket->cancel(ignored);
+    }));
+    return deadline;
+  }
+  // A step that failed because the deadline cancelled it reports a timeout.
+  error_code outcome(error_code ec) const { return expired ? error_code(beast::error::timeout) : ec; }
+};
+
+namespace {
+
+// The request as bytes, by Beast's serializer (no I/O: the write is one
+// gathered send below).
+std::string serialize(beast::http::request<beast::http::string_body>& message) {
+  std::string bytes;
+  beast::http::request_serializer<beast::http::string_body> serializer(message);
+  serializer.split(false);
+  error_code ec;
+  while (!ec && !serializer.is_done()) {
+    serializer.next(ec, [&](error_code&, const auto& buffers) {
+      std::size_t n = 0;
+      for (auto buffer : beast::buffers_range_ref(buffers)) {
+        bytes.append(static_cast<const char*>(buffer.data()), buffer.size());
+        n += buffer.size();
+      }
+      serializer.consume(n);
+    });
+  }
+  return bytes;
+}
+
+// Reads one answer into `parser`, as Beast's http::async_read does, but with
+// plain reads on the socket. `got_some` tells whether any byte arrived (a
+// stale keep-alive connection fails before any).
+template <class Parser, class Deadline>
+asio::awaitable<error_code> read_answer(tcp::socket& socket, beast::flat_buffer& buffer, Parser& parser,
+                                        const Deadline& deadline, bool& got_some) {
+  error_code ec;
+  while (!parser.is_done()) {
+    if (buffer.size() > 0) {
+      buffer.consume(parser.put(buffer.data(), ec));
+      if (ec && ec != beast::http::error::need_more) co_return ec;
+      ec = {};
+      if (parser.is_done()) break;
+    }
+    if (deadline.expired) co_return deadline.outcome(ec);
+    std::size_t room = beast::read_size(buffer, 65536);
+    auto [read_ec, n] = co_await socket.async_read_some(buffer.prepare(room), use_tuple);
+    buffer.commit(n);
+    if (n > 0) got_some = true;
+    if (read_ec == asio::error::eof && parser.got_some()) {
+      parser.put_eof(ec);  // an answer delimited by the end of the stream
+      co_return ec;
+    }
+    if (read_ec == asio::error::eof) co_return error_code(beast::http::error::end_of_stream);
+    if (read_ec) co_return deadline.outcome(read_ec);
+  }
+  co_return error_code{};
+}
+
+}  // namespace
+
+asio::awaitable<error_code> ClientPool::connect(Connection& connection, const Deadline& deadline) {
+  error_code ec;
+  auto address = asio::ip::make_address(upstream_.host, ec);
+  if (!ec) {
+    auto [connect_ec] =
+        co_await connection.socket.async_connect(tcp::endpoint(address, upstream_.port), use_tuple);
+    co_return deadline.outcome(connect_ec);
+  }
+  tcp::resolver resolver(executor_);
+  auto [resolve_ec, endpoints] =
+      co_await resolver.async_resolve(upstream_.host, std::to_string(upstream_.port), use_tuple);
+  if (resolve_ec) co_return resolve_ec;
+  if (deadline.expired) co_return deadline.outcome(resolve_ec);
+  auto [connect_ec, endpoint] = co_await asio::async_connect(connection.socket, endpoints, use_tuple);
+  co_return deadline.outcome(connect_ec);
+}
+
 asio::awaitable<boost::system::result<ClientResponse>> ClientPool::request(
     beast::http::verb method, std::string target, std::string body, std::chrono::milliseconds deadline,
     std::vector<std::pair<std::string, std::string>> headers) {
   const auto expiry = std::chrono::steady_clock::now() + deadline;
-  beast::http::request<beast::http::string_body> message{method, target, 11};
-  message.set(beast::http::field::host, upstream_.host);
-  message.set(beast::http::field::content_type, "application/json");
-  for (const auto& [name, value] : options_.headers) message.set(name, value);
-  for (const auto& [name, value] : headers) message.set(name, value);
-  message.keep_alive(true);
-  message.body() = std::move(body);
-  message.prepare_payload();
+  const auto caller = co_await asio::this_coro::executor;
+  std::string request_bytes;
+  {
+    beast::http::request<beast::http::string_body> message{method, target, 11};
+    message.set(beast::http::field::host, upstream_.host);
+    message.set(beast::http::field::content_type, "application/json");
+    for (const auto& [name, value] : options_.headers) message.set(name, value);
+    for (const auto& [name, value] : headers) message.set(name, value);
+    message.keep_alive(true);
+    message.body() = std::move(body);
+    message.prepare_payload();
+    request_bytes = serialize(message);
+  }
 
   error_code last_error;
   for (int attempt = 0; attempt < 2; ++attempt) {
@@ -82,7 +191,7 @@ asio::awaitable<boost::system::result<ClientResponse>> ClientPool::request(
     // closed by the same idle timeout on the upstream (they often expire
     // together), and would fail the same way.
     std::unique_ptr<Connection> connection = attempt == 0 ? take_idle() : nullptr;
-    bool reused = connection != nullptr;
+    const bool reused = connection != nullptr;
     if (!connection) {
       {
         std::lock_guard lock(mu_);
@@ -95,49 +204,32 @@ asio::awaitable<boost::system::result<ClientResponse>> ClientPool::request(
       // Room for a typical answer up front: Beast otherwise starts small and
       // grows, paying one recvmsg per doubling.
       connection->buffer.reserve(std::size_t{64} * 1024);
-      error_code ec;
-      auto address = asio::ip::make_address(upstream_.host, ec);
-      connection->stream.expires_at(expiry);
-      if (!ec) {
-        auto [connect_ec] =
-            co_await connection->stream.async_connect(tcp::endpoint(address, upstream_.port), use_tuple);
-        ec = connect_ec;
-      } else {
-        tcp::resolver resolver(executor_);
-        auto [resolve_ec, endpoints] =
-            co_await resolver.async_resolve(upstream_.host, std::to_string(upstream_.port), use_tuple);
-        ec = resolve_ec;
-        if (!ec) {
-          auto [connect_ec, endpoint] = co_await connection->stream.async_connect(endpoints, use_tuple);
-          ec = connect_ec;
-        }
-      }
-      if (ec) {
-        give_back(nullptr);
-        co_return boost::system::result<ClientResponse>(ec);
-      }
     }
-    connection->stream.expires_at(expiry);
-    auto [write_ec, written] = co_await beast::http::async_write(connection->stream, message, use_tuple);
+    auto timer = Deadline::arm(*connection, expiry, caller);
+    error_code ec;
+    if (!reused) ec = co_await connect(*connection, *timer);
     beast::http::response_parser<PaddedStringBody> parser;
     parser.body_limit(options_.max_response_bytes);
-    error_code read_ec = write_ec;
-    std::size_t read_bytes = 0;
-    if (!write_ec) {
-      auto [ec, n] =
-          co_await beast::http::async_read(connection->stream, connection->buffer, parser, use_tuple);
-      read_ec = ec;
-      read_bytes = n;
+    parser.eager(true);
+    bool got_some = false;
+    if (!ec && timer->expired) ec = beast::error::timeout;
+    if (!ec) {
+      auto [write_ec, written] =
+          co_await asio::async_write(connection->socket, asio::buffer(request_bytes), use_tuple);
+      ec = timer->outcome(write_ec);
     }
-    if (read_ec) {
+    if (!ec) ec = co_await read_answer(connection->socket, connection->buffer, parser, *timer, got_some);
+    timer->over = true;
+    connection->timer.cancel();
+    if (ec) {
       connection.reset();
       give_back(nullptr);
-      last_error = read_ec;
+      last_error = ec;
       // A kept-alive connection the upstream closed while idle fails before
       // any answer arrives: worth one more try on a fresh connection.
-      bool stale = reused && read_bytes == 0 && read_ec != beast::error::timeout;
+      bool stale = reused && !got_some && ec != beast::error::timeout;
       if (stale && std::chrono::steady_clock::now() < expiry) continue;
-      co_return boost::system::result<ClientResponse>(read_ec);
+      co_return boost::system::result<ClientResponse>(ec);
     }
     ClientResponse response = parser.release();
     // Bytes past the answer would be an answer nobody asked for: not reusable.

@@ -1,0 +1,258 @@
+// http::ClientPool against scripted peers on loopback (a peer is below the
+// client's boundary: it plays what a misbehaving upstream would do). One
+// deadline per request whatever the peer does, answers delimited by the end
+// of the stream, and deadlines firing on a 2-thread io_context with every
+// request on its own strand (this binary also runs under TSan).
+#include "micq/http/client.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/use_future.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/error.hpp>
+#include <chrono>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace micq::http {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using tcp = asio::ip::tcp;
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+// What a peer does with each accepted connection.
+using Script = std::function<asio::awaitable<void>(tcp::socket&)>;
+
+// A TCP peer on 127.0.0.1 running `script` for every connection, on its own
+// thread and io_context (so the client's threads are the client's alone).
+class ScriptedPeer {
+ public:
+  explicit ScriptedPeer(Script script)
+      : acceptor_(ioc_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)), script_(std::move(script)) {
+    asio::co_spawn(ioc_, accept_loop(), asio::detached);
+    thread_ = std::thread([this] { ioc_.run(); });
+  }
+  ~ScriptedPeer() {
+    ioc_.stop();
+    thread_.join();
+  }
+  Upstream upstream() const { return {"127.0.0.1", acceptor_.local_endpoint().port()}; }
+
+ private:
+  asio::awaitable<void> accept_loop() {
+    for (;;) {
+      auto accept = acceptor_.async_accept(asio::use_awaitable);
+      tcp::socket socket = co_await std::move(accept);
+      asio::co_spawn(ioc_, run(std::move(socket)), asio::detached);
+    }
+  }
+  asio::awaitable<void> run(tcp::socket socket) {
+    auto step = script_(socket);
+    co_await std::move(step);
+  }
+
+  asio::io_context ioc_;
+  tcp::acceptor acceptor_;
+  Script script_;
+  std::thread thread_;
+};
+
+// Reads one request (these are small: one read holds it).
+asio::awaitable<bool> read_request(tcp::socket& socket) {
+  std::string buffer(4096, '\0');
+  auto read = socket.async_read_some(asio::buffer(buffer), asio::as_tuple(asio::use_awaitable));
+  auto [ec, n] = co_await std::move(read);
+  co_return !ec;
+}
+
+// Holds the connection open and never answers.
+asio::awaitable<void> hold(tcp::socket& socket) {
+  for (;;) {
+    auto read = read_request(socket);
+    const bool got = co_await std::move(read);
+    if (!got) co_return;
+  }
+}
+
+// Reads one request and writes `bytes`; false once the client is gone.
+asio::awaitable<bool> answer_one(tcp::socket& socket, std::string_view bytes) {
+  auto read = read_request(socket);
+  const bool got = co_await std::move(read);
+  if (!got) co_return false;
+  auto write = asio::async_write(socket, asio::buffer(bytes), asio::as_tuple(asio::use_awaitable));
+  auto [ec, n] = co_await std::move(write);
+  co_return !ec;
+}
+
+asio::awaitable<void> answer_ok(tcp::socket& socket) {
+  for (;;) {
+    auto answer = answer_one(socket, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    const bool sent = co_await std::move(answer);
+    if (!sent) co_return;
+  }
+}
+
+asio::awaitable<void> stall_mid_answer(tcp::socket& socket) {
+  auto answer = answer_one(socket, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789");
+  co_await std::move(answer);
+  auto held = hold(socket);
+  co_await std::move(held);
+}
+
+asio::awaitable<void> answer_until_close(tcp::socket& socket) {
+  auto answer = answer_one(socket, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nhello");
+  co_await std::move(answer);
+  socket.close();
+}
+
+struct Outcome {
+  boost::system::error_code error;
+  std::string body;
+  Clock::duration took{};
+};
+
+asio::awaitable<Outcome> call(ClientPool& pool, std::chrono::milliseconds deadline) {
+  const auto start = Clock::now();
+  auto request = pool.request(boost::beast::http::verb::post, "/x", "{}", deadline);
+  auto answer = co_await std::move(request);
+  Outcome outcome;
+  outcome.took = Clock::now() - start;
+  if (answer) {
+    outcome.body = answer->body();
+  } else {
+    outcome.error = answer.error();
+  }
+  co_return outcome;
+}
+
+Outcome call_once(const Upstream& upstream, std::chrono::milliseconds deadline, ClientOptions options = {}) {
+  asio::io_context ioc;
+  ClientPool pool(ioc.get_executor(), upstream, std::move(options));
+  auto result = asio::co_spawn(ioc, call(pool, deadline), asio::use_future);
+  ioc.run();
+  return result.get();
+}
+
+TEST(ClientPoolDeadline, ASilentPeerTimesOutAtTheDeadlineAndFreesTheConnection) {
+  ScriptedPeer peer(hold);
+  ClientOptions one_connection;
+  one_connection.max_connections = 1;
+  asio::io_context ioc;
+  ClientPool pool(ioc.get_executor(), peer.upstream(), one_connection);
+  auto three = [&]() -> asio::awaitable<std::vector<Outcome>> {
+    std::vector<Outcome> outcomes;
+    for (int i = 0; i < 3; ++i) {
+      auto one = call(pool, 200ms);
+      Outcome outcome = co_await std::move(one);
+      outcomes.push_back(std::move(outcome));
+    }
+    co_return outcomes;
+  };
+  auto result = asio::co_spawn(ioc, three(), asio::use_future);
+  ioc.run();
+  // With one connection allowed, the second and third calls would fail at
+  // once (no_buffer_space) if a timed-out connection were not released.
+  for (const auto& outcome : result.get()) {
+    EXPECT_EQ(outcome.error, beast::error::timeout) << outcome.error.message();
+    EXPECT_GE(outcome.took, 200ms);
+    EXPECT_LT(outcome.took, 5s);  // generous: a missed deadline would hang
+  }
+}
+
+TEST(ClientPoolDeadline, APeerStallingMidAnswerTimesOutAtTheDeadline) {
+  ScriptedPeer peer(stall_mid_answer);
+  auto outcome = call_once(peer.upstream(), 200ms);
+  EXPECT_EQ(outcome.error, beast::error::timeout) << outcome.error.message();
+  EXPECT_GE(outcome.took, 200ms);
+  EXPECT_LT(outcome.took, 5s);
+}
+
+TEST(ClientPoolDeadline, AnAnswerEndedByClosingTheConnectionIsWhole) {
+  ScriptedPeer peer(answer_until_close);
+  auto outcome = call_once(peer.upstream(), 2s);
+  ASSERT_FALSE(outcome.error) << outcome.error.message();
+  EXPECT_EQ(outcome.body, "hello");
+}
+
+TEST(ClientPoolDeadline, AKeptAliveConnectionServesTheNextRequest) {
+  std::atomic<int> connections{0};
+  ScriptedPeer peer([&](tcp::socket& socket) {
+    connections.fetch_add(1);
+    return answer_ok(socket);
+  });
+  asio::io_context ioc;
+  ClientPool pool(ioc.get_executor(), peer.upstream());
+  auto two = [&]() -> asio::awaitable<std::string> {
+    auto first = call(pool, 2s);
+    auto a = co_await std::move(first);
+    auto second = call(pool, 2s);
+    auto b = co_await std::move(second);
+    co_return a.body + b.body;
+  };
+  auto result = asio::co_spawn(ioc, two(), asio::use_future);
+  ioc.run();
+  EXPECT_EQ(result.get(), "okok");
+  EXPECT_EQ(connections.load(), 1);
+}
+
+// Deadlines firing while other requests complete, on two threads: every
+// request on its own strand, as the server runs its connections. TSan would
+// see a deadline handler racing a request's steps.
+TEST(ClientPoolDeadline, DeadlinesOnTwoThreadsEachRequestOnItsStrand) {
+  ScriptedPeer silent(hold);
+  ScriptedPeer answering(answer_ok);
+  asio::io_context ioc;
+  ClientPool silent_pool(ioc.get_executor(), silent.upstream());
+  ClientPool answering_pool(ioc.get_executor(), answering.upstream());
+  // Thirds: answered well within the deadline; a silent peer (timeout);
+  // deadlines of 0-3 ms that race the answer (either outcome, nothing else).
+  constexpr int kRequests = 600;
+  std::atomic<int> answered{0};
+  std::atomic<int> timed_out{0};
+  std::atomic<int> raced{0};
+  std::atomic<int> wrong{0};
+  for (int i = 0; i < kRequests; ++i) {
+    auto strand = asio::make_strand(ioc);
+    const int group = i % 3;
+    ClientPool& pool = group == 1 ? silent_pool : answering_pool;
+    auto deadline = group == 0   ? 5000ms
+                    : group == 1 ? std::chrono::milliseconds(20 + i % 30)
+                                 : std::chrono::milliseconds(i % 4);
+    asio::co_spawn(strand, call(pool, deadline), [&, group](std::exception_ptr error, Outcome outcome) {
+      const bool ok = !error && !outcome.error && outcome.body == "ok";
+      const bool timeout = !error && outcome.error == beast::error::timeout;
+      if (group == 0 && ok) {
+        answered.fetch_add(1);
+      } else if (group == 1 && timeout) {
+        timed_out.fetch_add(1);
+      } else if (group == 2 && (ok || timeout)) {
+        raced.fetch_add(1);
+      } else {
+        wrong.fetch_add(1);
+      }
+    });
+  }
+  std::thread second([&] { ioc.run(); });
+  ioc.run();
+  second.join();
+  EXPECT_EQ(answered.load(), kRequests / 3);
+  EXPECT_EQ(timed_out.load(), kRequests / 3);
+  EXPECT_EQ(raced.load(), kRequests / 3);
+  EXPECT_EQ(wrong.load(), 0);
+}
+
+}  // namespace
+}  // namespace micq::http
