@@ -12,6 +12,7 @@
 #include <cmath>
 #include <random>
 
+#include "micq/service/json_splice.h"
 #include "micq/service/kinds.h"
 #include "micq/service/uid_batch.h"
 #include "record.h"
@@ -113,19 +114,21 @@ asio::awaitable<Response> SimService::batch(Request& request) {
     co_return http::error_response(Status::internal_server_error, "simulated_error", "Simulated failure.");
   }
 
-  rapidjson::StringBuffer out;
-  out.Reserve(static_cast<std::size_t>(config.payload_bytes + 64) * uids->size() + 32);
-  rapidjson::Writer<rapidjson::StringBuffer> writer(out);
+  std::string body;
+  body.reserve(static_cast<std::size_t>(config.payload_bytes + 64) * uids->size() + 32);
+  service::StringOutput out(body);
+  service::BasicSplicingWriter<service::StringOutput> writer(out);
   writer.StartObject();
   writer.Key("users");
   writer.StartObject();
   for (const std::string& uid : *uids) {
     writer.Key(uid.data(), static_cast<rapidjson::SizeType>(uid.size()));
-    write_record(writer, {kind, uid, gen_of(uid)}, config.payload_bytes);
+    auto record = records_.get({kind, uid, gen_of(uid)}, config.payload_bytes);
+    writer.RawValue(record->data(), record->size(), rapidjson::kObjectType);
   }
   writer.EndObject();
   writer.EndObject();
-  co_return http::json_response(Status::ok, std::string(out.GetString(), out.GetSize()));
+  co_return http::json_response(Status::ok, std::move(body));
 }
 
 asio::awaitable<Response> SimService::bump(Request& request) {

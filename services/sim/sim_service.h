@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "micq/http/router.h"
+#include "record_cache.h"
 
 namespace micq::sim {
 
@@ -57,6 +58,7 @@ class SimService {
   SimConfig config_;  // guarded by config_mu_
   mutable std::shared_mutex gens_mu_;
   std::unordered_map<std::string, std::uint64_t> gens_;  // guarded by gens_mu_; absent = 0
+  RecordCache records_;                                  // thread-safe
   std::atomic<std::uint64_t> requests_total_{0};
   std::unique_ptr<std::atomic<std::uint64_t>[]> requests_by_kind_;
 };

@@ -1,0 +1,53 @@
+// RecordCache: serialized sim records by (kind, uid, gen, payload size).
+//
+// A record depends only on its key (record.h), so the sim builds each once
+// and splices the bytes into every answer that lists it. Building records
+// was ~35% of the sim's CPU: the sim stands in for services on other
+// machines, and every cycle it spends is taken from the system measured
+// beside it on the same cores.
+//
+// Bounded: at most `max_bytes` of records over all shards; a shard that
+// would go past its share is emptied first (records are cheap to rebuild,
+// and a simple bound beats a precise LRU here).
+//
+// Thread safety: get() may be called concurrently; shards have their own
+// mutex, and a record is built outside any lock.
+#ifndef MICQ_SIM_RECORD_CACHE_H_
+#define MICQ_SIM_RECORD_CACHE_H_
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "record.h"
+
+namespace micq::sim {
+
+class RecordCache {
+ public:
+  explicit RecordCache(std::size_t max_bytes = std::size_t{64} * 1024 * 1024);
+
+  // The record for `key` at `payload_bytes`, built on first use.
+  std::shared_ptr<const std::string> get(const RecordKey& key, std::size_t payload_bytes);
+
+  // Records held now, over all shards (for tests).
+  std::size_t size() const;
+
+ private:
+  static constexpr std::size_t kShards = 16;
+  struct Shard {
+    mutable std::mutex mu;
+    std::unordered_map<std::string, std::shared_ptr<const std::string>> records;  // guarded by mu
+    std::size_t bytes = 0;                                                        // guarded by mu
+  };
+  const std::size_t shard_budget_;
+  std::array<Shard, kShards> shards_;
+};
+
+}  // namespace micq::sim
+
+#endif  // MICQ_SIM_RECORD_CACHE_H_
