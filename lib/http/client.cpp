@@ -103,6 +103,7 @@ namespace {
 // gathered send below).
 std::string serialize(beast::http::request<beast::http::string_body>& message) {
   std::string bytes;
+  bytes.reserve(256 + message.body().size());  // header + body in one allocation, as a rule
   beast::http::request_serializer<beast::http::string_body> serializer(message);
   serializer.split(false);
   error_code ec;
