@@ -1,8 +1,8 @@
 #include "aggregator_service.h"
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/deferred.hpp>
-#include <boost/asio/experimental/parallel_group.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -55,6 +55,17 @@ asio::awaitable<KindAnswer> AggregatorService::fetch_kind(std::size_t kind_index
   co_return answer;
 }
 
+// The answers of one batch's calls, filled in as they complete. Every call
+// runs on the batch's executor (its connection's strand, or the only
+// thread), so the count needs no lock.
+struct AggregatorService::Fanout {
+  explicit Fanout(const asio::any_io_executor& executor, std::size_t calls)
+      : answers(calls), pending(calls), all_done(executor, asio::steady_timer::time_point::max()) {}
+  std::vector<KindAnswer> answers;
+  std::size_t pending;
+  asio::steady_timer all_done;  // cancelled by the last call to finish
+};
+
 asio::awaitable<Response> AggregatorService::batch(Request& request) {
   auto uids = service::parse_uid_batch(request.message.body(), kMaxBatchUids);
   if (!uids) co_return http::error_response(Status::bad_request, "bad_body", uids.error());
@@ -62,27 +73,25 @@ asio::awaitable<Response> AggregatorService::batch(Request& request) {
 
   auto body = std::make_shared<const std::string>(service::uid_batch_json(*uids));
   auto executor = co_await asio::this_coro::executor;
-  using FetchOp = decltype(asio::co_spawn(executor, fetch_kind(0, body), asio::deferred));
-  std::vector<FetchOp> calls;
-  calls.reserve(kinds_.size());
+  auto fanout = std::make_shared<Fanout>(executor, kinds_.size());
+  // One coroutine per kind, each with its own deadline, so waiting for all
+  // of them never waits past the batch's deadline. (A plain count instead of
+  // a parallel_group: the group's per-call cancellation slots were ~4% of
+  // the aggregator's instructions, and nothing cancels a batch.)
   for (std::size_t k = 0; k < kinds_.size(); ++k) {
-    calls.push_back(asio::co_spawn(executor, fetch_kind(k, body), asio::deferred));
+    asio::co_spawn(executor, fetch_kind(k, body), [fanout, k](std::exception_ptr error, KindAnswer answer) {
+      if (!error) fanout->answers[k] = std::move(answer);
+      if (--fanout->pending == 0) fanout->all_done.cancel();
+    });
   }
-  // Every call carries its own deadline, so waiting for all of them never
-  // waits past the batch's deadline.
-  auto group = asio::experimental::make_parallel_group(std::move(calls));
-  auto outcome = co_await group.async_wait(asio::experimental::wait_for_all(), asio::use_awaitable);
-  auto& exceptions = std::get<1>(outcome);
-  auto& fetched = std::get<2>(outcome);
-  std::vector<KindAnswer> answers(kinds_.size());
+  if (fanout->pending > 0) {
+    auto [ec] = co_await fanout->all_done.async_wait(asio::as_tuple(asio::use_awaitable));
+    (void)ec;  // cancelled: all calls are done
+  }
   for (std::size_t k = 0; k < kinds_.size(); ++k) {
-    if (exceptions[k]) {
-      answers[k].kind = kinds_[k];
-    } else {
-      answers[k] = std::move(fetched[k]);
-    }
+    if (fanout->answers[k].kind.empty()) fanout->answers[k].kind = kinds_[k];  // the call threw
   }
-  co_return http::json_response(Status::ok, merge_privileges(*uids, answers));
+  co_return http::json_response(Status::ok, merge_privileges(*uids, fanout->answers));
 }
 
 asio::awaitable<Response> AggregatorService::stats(Request&) {

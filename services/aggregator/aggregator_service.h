@@ -29,6 +29,7 @@ class AggregatorService {
   void add_routes(http::Router& router);
 
  private:
+  struct Fanout;
   boost::asio::awaitable<http::Response> batch(http::Request& request);
   boost::asio::awaitable<http::Response> stats(http::Request& request);
   boost::asio::awaitable<KindAnswer> fetch_kind(std::size_t kind_index,
