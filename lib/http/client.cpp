@@ -50,7 +50,7 @@ boost::system::result<Upstream, std::string> parse_upstream(std::string_view bas
 }
 
 ClientPool::ClientPool(asio::any_io_executor executor, Upstream upstream, ClientOptions options)
-    : executor_(std::move(executor)), upstream_(std::move(upstream)), options_(options) {}
+    : executor_(std::move(executor)), upstream_(std::move(upstream)), options_(std::move(options)) {}
 
 ClientPool::~ClientPool() = default;
 

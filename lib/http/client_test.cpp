@@ -231,19 +231,20 @@ TEST(ClientPoolDeadline, DeadlinesOnTwoThreadsEachRequestOnItsStrand) {
     auto deadline = group == 0   ? 5000ms
                     : group == 1 ? std::chrono::milliseconds(20 + i % 30)
                                  : std::chrono::milliseconds(i % 4);
-    asio::co_spawn(strand, call(pool, deadline), [&, group](std::exception_ptr error, Outcome outcome) {
-      const bool ok = !error && !outcome.error && outcome.body == "ok";
-      const bool timeout = !error && outcome.error == beast::error::timeout;
-      if (group == 0 && ok) {
-        answered.fetch_add(1);
-      } else if (group == 1 && timeout) {
-        timed_out.fetch_add(1);
-      } else if (group == 2 && (ok || timeout)) {
-        raced.fetch_add(1);
-      } else {
-        wrong.fetch_add(1);
-      }
-    });
+    asio::co_spawn(strand, call(pool, deadline),
+                   [&, group](const std::exception_ptr& error, const Outcome& outcome) {
+                     const bool ok = !error && !outcome.error && outcome.body == "ok";
+                     const bool timeout = !error && outcome.error == beast::error::timeout;
+                     if (group == 0 && ok) {
+                       answered.fetch_add(1);
+                     } else if (group == 1 && timeout) {
+                       timed_out.fetch_add(1);
+                     } else if (group == 2 && (ok || timeout)) {
+                       raced.fetch_add(1);
+                     } else {
+                       wrong.fetch_add(1);
+                     }
+                   });
   }
   std::thread second([&] { ioc.run(); });
   ioc.run();

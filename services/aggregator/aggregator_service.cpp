@@ -79,10 +79,11 @@ asio::awaitable<Response> AggregatorService::batch(Request& request) {
   // a parallel_group: the group's per-call cancellation slots were ~4% of
   // the aggregator's instructions, and nothing cancels a batch.)
   for (std::size_t k = 0; k < kinds_.size(); ++k) {
-    asio::co_spawn(executor, fetch_kind(k, body), [fanout, k](std::exception_ptr error, KindAnswer answer) {
-      if (!error) fanout->answers[k] = std::move(answer);
-      if (--fanout->pending == 0) fanout->all_done.cancel();
-    });
+    asio::co_spawn(executor, fetch_kind(k, body),
+                   [fanout, k](const std::exception_ptr& error, KindAnswer answer) {
+                     if (!error) fanout->answers[k] = std::move(answer);
+                     if (--fanout->pending == 0) fanout->all_done.cancel();
+                   });
   }
   if (fanout->pending > 0) {
     auto [ec] = co_await fanout->all_done.async_wait(asio::as_tuple(asio::use_awaitable));

@@ -31,7 +31,7 @@ TEST(RecordCache, EachPartOfTheKeyIsItsOwnRecord) {
 
 TEST(RecordCache, StaysWithinItsByteBound) {
   // 16 shards of 16 KB: at most ~15 one-KB records per shard.
-  RecordCache cache(256 * 1024);
+  RecordCache cache(std::size_t{256} * 1024);
   for (int i = 0; i < 5000; ++i) {
     std::string uid = "u" + std::to_string(i);
     EXPECT_EQ(*cache.get({"vip", uid, 0}, 1024), make_record({"vip", uid, 0}, 1024));
@@ -39,13 +39,13 @@ TEST(RecordCache, StaysWithinItsByteBound) {
   EXPECT_LE(cache.size(), 256u);
   EXPECT_GT(cache.size(), 0u);
   // A record larger than a shard's share is served but never held.
-  RecordCache tiny(16 * 1024);
+  RecordCache tiny(std::size_t{16} * 1024);
   EXPECT_EQ(tiny.get({"vip", "u1", 0}, 4096)->size(), make_record({"vip", "u1", 0}, 4096).size());
   EXPECT_EQ(tiny.size(), 0u);
 }
 
 TEST(RecordCache, ConcurrentUseGivesTheSameRecords) {
-  RecordCache cache(64 * 1024);  // small: shards empty themselves while others read
+  RecordCache cache(std::size_t{64} * 1024);  // small: shards empty themselves while others read
   std::vector<std::thread> threads;
   std::vector<int> wrong(4, 0);
   for (int t = 0; t < 4; ++t) {
