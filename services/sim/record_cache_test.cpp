@@ -47,6 +47,7 @@ TEST(RecordCache, StaysWithinItsByteBound) {
 TEST(RecordCache, ConcurrentUseGivesTheSameRecords) {
   RecordCache cache(std::size_t{64} * 1024);  // small: shards empty themselves while others read
   std::vector<std::thread> threads;
+  threads.reserve(4);
   std::vector<int> wrong(4, 0);
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
