@@ -72,9 +72,11 @@ void ClientPool::give_back(std::unique_ptr<Connection> connection) {
 }
 
 // The deadline of one attempt. Its handler runs on the caller's executor, so
-// it never runs during one of the attempt's steps: it either finds a socket
-// operation pending and cancels it, or leaves `expired` for the next step to
-// see. `over` keeps it off a socket that has moved on to another request.
+// it never runs during one of the attempt's steps. It closes the socket:
+// that fails the operation pending now and every later one (a composed
+// write or a connect over several addresses runs more than one), and leaves
+// `expired` for the steps to report. `over` keeps it off a socket that has
+// moved on to another request.
 struct ClientPool::Deadline {
   explicit Deadline(tcp::socket& s) : socket(&s) {}
   tcp::socket* socket;
@@ -89,11 +91,12 @@ struct ClientPool::Deadline {
       if (ec || deadline->over) return;
       deadline->expired = true;
       error_code ignored;
-      deadline->socket->cancel(ignored);
+      deadline->socket->close(ignored);
     }));
     return deadline;
   }
-  // A step that failed because the deadline cancelled it reports a timeout.
+  // A step that failed because the deadline closed the socket reports a
+  // timeout.
   error_code outcome(error_code ec) const { return expired ? error_code(beast::error::timeout) : ec; }
 };
 
@@ -119,6 +122,20 @@ std::string serialize(beast::http::request<beast::http::string_body>& message) {
   }
   return bytes;
 }
+
+// However an attempt ends (an exception included), its deadline leaves the
+// socket alone from then on.
+template <class Deadline>
+class Disarm {
+ public:
+  explicit Disarm(Deadline& deadline) : deadline_(deadline) {}
+  Disarm(const Disarm&) = delete;
+  Disarm& operator=(const Disarm&) = delete;
+  ~Disarm() { deadline_.over = true; }
+
+ private:
+  Deadline& deadline_;
+};
 
 // Reads one answer into `parser`, as Beast's http::async_read does, but with
 // plain reads on the socket. `got_some` tells whether any byte arrived (a
@@ -159,11 +176,13 @@ asio::awaitable<error_code> ClientPool::connect(Connection& connection, const De
         co_await connection.socket.async_connect(tcp::endpoint(address, upstream_.port), use_tuple);
     co_return deadline.outcome(connect_ec);
   }
+  // A name lookup (getaddrinfo on Asio's resolver thread) cannot be
+  // interrupted: the deadline is checked when it returns. Upstreams are
+  // given as addresses in every configuration micq starts itself.
   tcp::resolver resolver(executor_);
   auto [resolve_ec, endpoints] =
       co_await resolver.async_resolve(upstream_.host, std::to_string(upstream_.port), use_tuple);
-  if (resolve_ec) co_return resolve_ec;
-  if (deadline.expired) co_return deadline.outcome(resolve_ec);
+  if (deadline.expired || resolve_ec) co_return deadline.outcome(resolve_ec);
   auto [connect_ec, endpoint] = co_await asio::async_connect(connection.socket, endpoints, use_tuple);
   co_return deadline.outcome(connect_ec);
 }
@@ -207,6 +226,7 @@ asio::awaitable<boost::system::result<ClientResponse>> ClientPool::request(
       connection->buffer.reserve(std::size_t{64} * 1024);
     }
     auto timer = Deadline::arm(*connection, expiry, caller);
+    const Disarm<Deadline> disarm(*timer);
     error_code ec;
     if (!reused) ec = co_await connect(*connection, *timer);
     beast::http::response_parser<PaddedStringBody> parser;
@@ -232,9 +252,12 @@ asio::awaitable<boost::system::result<ClientResponse>> ClientPool::request(
       if (stale && std::chrono::steady_clock::now() < expiry) continue;
       co_return boost::system::result<ClientResponse>(ec);
     }
+    // The parser knows whether the answer ended by the connection closing
+    // (no length given): such a connection is done, whatever its headers say.
+    const bool keep_alive = parser.keep_alive();
     ClientResponse response = parser.release();
     // Bytes past the answer would be an answer nobody asked for: not reusable.
-    if (response.keep_alive() && connection->buffer.size() == 0) {
+    if (keep_alive && connection->buffer.size() == 0) {
       give_back(std::move(connection));
     } else {
       connection.reset();

@@ -13,6 +13,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
@@ -118,15 +119,33 @@ asio::awaitable<void> answer_until_close(tcp::socket& socket) {
   socket.close();
 }
 
+// Two answers to each request: the second one nobody asked for.
+asio::awaitable<void> answer_twice(tcp::socket& socket) {
+  for (;;) {
+    auto answer = answer_one(
+        socket,
+        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstale");
+    const bool sent = co_await std::move(answer);
+    if (!sent) co_return;
+  }
+}
+
+// Accepts and never reads: the client's sends fill the socket buffers.
+asio::awaitable<void> never_read(tcp::socket& socket) {
+  asio::steady_timer forever(socket.get_executor(), std::chrono::hours(1));
+  auto wait = forever.async_wait(asio::as_tuple(asio::use_awaitable));
+  co_await std::move(wait);
+}
+
 struct Outcome {
   boost::system::error_code error;
   std::string body;
   Clock::duration took{};
 };
 
-asio::awaitable<Outcome> call(ClientPool& pool, std::chrono::milliseconds deadline) {
+asio::awaitable<Outcome> call(ClientPool& pool, std::chrono::milliseconds deadline, std::string body = "{}") {
   const auto start = Clock::now();
-  auto request = pool.request(boost::beast::http::verb::post, "/x", "{}", deadline);
+  auto request = pool.request(boost::beast::http::verb::post, "/x", std::move(body), deadline);
   auto answer = co_await std::move(request);
   Outcome outcome;
   outcome.took = Clock::now() - start;
@@ -206,6 +225,43 @@ TEST(ClientPoolDeadline, AKeptAliveConnectionServesTheNextRequest) {
   ioc.run();
   EXPECT_EQ(result.get(), "okok");
   EXPECT_EQ(connections.load(), 1);
+}
+
+TEST(ClientPoolDeadline, BytesPastTheAnswerRetireTheConnection) {
+  std::atomic<int> connections{0};
+  ScriptedPeer peer([&](tcp::socket& socket) {
+    connections.fetch_add(1);
+    return answer_twice(socket);
+  });
+  asio::io_context ioc;
+  ClientPool pool(ioc.get_executor(), peer.upstream());
+  auto two = [&]() -> asio::awaitable<std::string> {
+    auto first = call(pool, 2s);
+    auto a = co_await std::move(first);
+    auto second = call(pool, 2s);
+    auto b = co_await std::move(second);
+    co_return a.body + "," + b.body;
+  };
+  auto result = asio::co_spawn(ioc, two(), asio::use_future);
+  ioc.run();
+  // Reusing the connection would hand the second request the first one's
+  // unasked-for "stale" answer.
+  EXPECT_EQ(result.get(), "ok,ok");
+  EXPECT_EQ(connections.load(), 2);
+}
+
+TEST(ClientPoolDeadline, ASendToAPeerThatStopsReadingTimesOutAtTheDeadline) {
+  ScriptedPeer peer(never_read);
+  asio::io_context ioc;
+  ClientPool pool(ioc.get_executor(), peer.upstream());
+  // Far more than loopback's socket buffers hold: the write cannot finish.
+  std::string body(std::size_t{64} << 20, 'x');
+  auto result = asio::co_spawn(ioc, call(pool, 300ms, std::move(body)), asio::use_future);
+  ioc.run();
+  auto outcome = result.get();
+  EXPECT_EQ(outcome.error, beast::error::timeout) << outcome.error.message();
+  EXPECT_GE(outcome.took, 300ms);
+  EXPECT_LT(outcome.took, 5s);
 }
 
 // Deadlines firing while other requests complete, on two threads: every

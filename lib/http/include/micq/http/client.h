@@ -6,7 +6,8 @@
 //    alive; at most `max_idle` idle connections are kept and at most
 //    `max_connections` exist at once (beyond: an error at once, not a queue);
 //  * one deadline per request covers connect, write and read (one timer per
-//    request, not one per socket operation);
+//    request, not one per socket operation); a host name's lookup cannot be
+//    interrupted and is checked against it when it returns;
 //  * a pooled connection the upstream closed meanwhile is retried once on a
 //    fresh connection;
 //  * never blocks a thread: everything is an awaitable.
