@@ -85,9 +85,9 @@ asio::awaitable<Response> AggregatorService::batch(Request& request) {
                      if (--fanout->pending == 0) fanout->all_done.cancel();
                    });
   }
-  if (fanout->pending > 0) {
+  while (fanout->pending > 0) {
     auto [ec] = co_await fanout->all_done.async_wait(asio::as_tuple(asio::use_awaitable));
-    (void)ec;  // cancelled: all calls are done
+    (void)ec;  // cancelled by the last call (or by something else: the loop checks)
   }
   for (std::size_t k = 0; k < kinds_.size(); ++k) {
     if (fanout->answers[k].kind.empty()) fanout->answers[k].kind = kinds_[k];  // the call threw
