@@ -32,7 +32,7 @@ std::shared_ptr<const std::string> RecordCache::get(const RecordKey& key, std::s
     if (it != shard.records.end()) return it->second;
   }
   auto record = std::make_shared<const std::string>(make_record(key, payload_bytes));
-  const std::size_t cost = record->size() + text.size();
+  const std::size_t cost = record->size() + text.size() + kEntryOverhead;
   if (cost > shard_budget_) return record;  // never held: it alone would empty the shard
   std::lock_guard lock(shard.mu);
   if (shard.bytes + cost > shard_budget_) {
@@ -42,6 +42,15 @@ std::shared_ptr<const std::string> RecordCache::get(const RecordKey& key, std::s
   auto [it, added] = shard.records.emplace(std::move(text), record);
   if (added) shard.bytes += cost;
   return it->second;
+}
+
+std::size_t RecordCache::bytes() const {
+  std::size_t total = 0;
+  for (const Shard& shard : shards_) {
+    std::lock_guard lock(shard.mu);
+    total += shard.bytes;
+  }
+  return total;
 }
 
 std::size_t RecordCache::size() const {

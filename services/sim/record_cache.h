@@ -6,9 +6,11 @@
 // machines, and every cycle it spends is taken from the system measured
 // beside it on the same cores.
 //
-// Bounded: at most `max_bytes` of records over all shards; a shard that
-// would go past its share is emptied first (records are cheap to rebuild,
-// and a simple bound beats a precise LRU here).
+// Bounded: at most `max_bytes` over all shards, counting each record, its
+// key and a per-entry allowance for the bookkeeping (so tiny records do not
+// slip past the bound); a shard that would go past its share is emptied
+// first (records are cheap to rebuild, and a simple bound beats a precise
+// LRU here).
 //
 // Thread safety: get() may be called concurrently; shards have their own
 // mutex, and a record is built outside any lock.
@@ -34,8 +36,14 @@ class RecordCache {
   // The record for `key` at `payload_bytes`, built on first use.
   std::shared_ptr<const std::string> get(const RecordKey& key, std::size_t payload_bytes);
 
-  // Records held now, over all shards (for tests).
+  // Records held now, and the bytes they are charged (record, key and a
+  // fixed allowance for the map node, control block and key allocation),
+  // over all shards (for tests).
   std::size_t size() const;
+  std::size_t bytes() const;
+
+  // Charged per record beyond its own and its key's bytes.
+  static constexpr std::size_t kEntryOverhead = 160;
 
  private:
   static constexpr std::size_t kShards = 16;

@@ -30,14 +30,21 @@ TEST(RecordCache, EachPartOfTheKeyIsItsOwnRecord) {
 }
 
 TEST(RecordCache, StaysWithinItsByteBound) {
-  // 16 shards of 16 KB: at most ~15 one-KB records per shard.
-  RecordCache cache(std::size_t{256} * 1024);
+  // 16 shards of 16 KB: at most ~13 one-KB records per shard.
+  constexpr std::size_t kBound = std::size_t{256} * 1024;
+  RecordCache cache(kBound);
   for (int i = 0; i < 5000; ++i) {
     std::string uid = "u" + std::to_string(i);
     EXPECT_EQ(*cache.get({"vip", uid, 0}, 1024), make_record({"vip", uid, 0}, 1024));
+    ASSERT_LE(cache.bytes(), kBound);
   }
   EXPECT_LE(cache.size(), 256u);
   EXPECT_GT(cache.size(), 0u);
+  // Tiny records are charged their bookkeeping too: a bound of 64 KB holds
+  // far fewer than 64 K one-byte records.
+  RecordCache small(std::size_t{64} * 1024);
+  for (int i = 0; i < 5000; ++i) small.get({"vip", "u" + std::to_string(i), 0}, 1);
+  EXPECT_LE(small.size() * RecordCache::kEntryOverhead, std::size_t{64} * 1024);
   // A record larger than a shard's share is served but never held.
   RecordCache tiny(std::size_t{16} * 1024);
   EXPECT_EQ(tiny.get({"vip", "u1", 0}, 4096)->size(), make_record({"vip", "u1", 0}, 4096).size());
