@@ -97,8 +97,8 @@ class Up {
       // signal while the stack was starting) cancelled no wait: the flag
       // keeps it.
       if (!stop_requested_) co_await stop_event_.async_wait(use_tuple);
-    } else {
-      exit_code_ = 1;
+    } else if (!stop_requested_) {
+      exit_code_ = 1;  // a start failed (a signal while starting exits 0, like any Ctrl-C)
     }
     stopping_ = true;
     // Stop in reverse order of start: serve first, Redis last.
@@ -131,14 +131,16 @@ class Up {
       if (!address) co_return false;
       redis = *address;
     }
+    // Ctrl-C while starting: start nothing more (and never say "up").
+    if (stop_requested_) co_return false;
     int sim = co_await stack_.start_micq("sim", sim_args(flags_.kinds));
-    if (!sim) co_return false;
+    if (!sim || stop_requested_) co_return false;
     sim_port_ = sim;
     int aggregator = co_await stack_.start_micq("aggregator", aggregator_args(flags_.kinds, sim));
-    if (!aggregator) co_return false;
+    if (!aggregator || stop_requested_) co_return false;
     token_ = stack::random_hex(16);
     int serve = co_await stack_.start_micq("serve", serve_args(flags_.listen, redis, aggregator, token_));
-    if (!serve) co_return false;
+    if (!serve || stop_requested_) co_return false;
     serve_port_ = serve;
     std::string base = "http://127.0.0.1:" + std::to_string(serve);
     say("up. Open " + base + "/demo?room=" + flags_.room);

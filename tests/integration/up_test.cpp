@@ -58,6 +58,24 @@ TEST(UpTest, StartsTheStackServesTheDemoAndStopsEverythingOnCtrlC) {
   EXPECT_THROW(get(port, "/healthz"), std::exception);
 }
 
+TEST(UpTest, CtrlCWhileStartingStopsEverythingStarted) {
+  ChildProcess up({"up", "--listen", "127.0.0.1:0"});
+  // The sim is up; the aggregator and serve are still to start.
+  auto sim_line = up.wait_for_line("[sim]", 60s);
+  ASSERT_TRUE(sim_line) << up.output();
+  std::vector<int> children = children_of(up.pid());  // redis and sim at least
+  EXPECT_GE(children.size(), 2u);
+  up.signal(SIGINT);
+  // Before the stop was kept as a flag, a signal during the start cancelled
+  // no wait and up hung here until killed.
+  auto code = up.wait_exit(30s);
+  ASSERT_TRUE(code) << up.output();
+  EXPECT_EQ(*code, 0) << up.output();
+  EXPECT_NE(up.output().find("stopping (signal)"), std::string::npos) << up.output();
+  EXPECT_NE(up.output().find("everything stopped"), std::string::npos) << up.output();
+  for (int pid : children) EXPECT_FALSE(alive(pid)) << "child " << pid << " outlived up";
+}
+
 TEST(UpTest, AChildThatDiesStopsTheRestAndUpSaysWhich) {
   ChildProcess up({"up", "--listen", "127.0.0.1:0"});
   auto ready = up.wait_for_line("micq up: up. Open ", 60s);
