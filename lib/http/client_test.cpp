@@ -1,8 +1,10 @@
 // http::ClientPool against scripted peers on loopback (a peer is below the
 // client's boundary: it plays what a misbehaving upstream would do). One
-// deadline per request whatever the peer does, answers delimited by the end
-// of the stream, and deadlines firing on a 2-thread io_context with every
-// request on its own strand (this binary also runs under TSan).
+// deadline per request whatever the peer does (silent, stalling mid-answer,
+// not reading), answers delimited by the end of the stream or chunked, the
+// size limit, when a connection may be reused, and deadlines firing on a
+// 2-thread io_context with every request on its own strand (this binary
+// also runs under TSan).
 #include "micq/http/client.h"
 
 #include <gtest/gtest.h>
@@ -19,6 +21,7 @@
 #include <boost/asio/use_future.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/error.hpp>
+#include <boost/beast/http/error.hpp>
 #include <chrono>
 #include <functional>
 #include <string>
@@ -130,6 +133,23 @@ asio::awaitable<void> answer_twice(tcp::socket& socket) {
   }
 }
 
+asio::awaitable<void> answer_chunked(tcp::socket& socket) {
+  auto answer = answer_one(socket,
+                           "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                           "3\r\nhel\r\n2\r\nlo\r\n0\r\n\r\n");
+  co_await std::move(answer);
+  auto held = hold(socket);
+  co_await std::move(held);
+}
+
+asio::awaitable<void> answer_big(tcp::socket& socket) {
+  std::string answer_bytes = "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + std::string(1000, 'x');
+  auto answer = answer_one(socket, answer_bytes);
+  co_await std::move(answer);
+  auto held = hold(socket);
+  co_await std::move(held);
+}
+
 // Accepts and never reads: the client's sends fill the socket buffers.
 asio::awaitable<void> never_read(tcp::socket& socket) {
   asio::steady_timer forever(socket.get_executor(), std::chrono::hours(1));
@@ -165,7 +185,7 @@ Outcome call_once(const Upstream& upstream, std::chrono::milliseconds deadline, 
   return result.get();
 }
 
-TEST(ClientPoolDeadline, ASilentPeerTimesOutAtTheDeadlineAndFreesTheConnection) {
+TEST(ClientPoolAgainstPeers, ASilentPeerTimesOutAtTheDeadlineAndFreesTheConnection) {
   ScriptedPeer peer(hold);
   ClientOptions one_connection;
   one_connection.max_connections = 1;
@@ -191,7 +211,7 @@ TEST(ClientPoolDeadline, ASilentPeerTimesOutAtTheDeadlineAndFreesTheConnection) 
   }
 }
 
-TEST(ClientPoolDeadline, APeerStallingMidAnswerTimesOutAtTheDeadline) {
+TEST(ClientPoolAgainstPeers, APeerStallingMidAnswerTimesOutAtTheDeadline) {
   ScriptedPeer peer(stall_mid_answer);
   auto outcome = call_once(peer.upstream(), 200ms);
   EXPECT_EQ(outcome.error, beast::error::timeout) << outcome.error.message();
@@ -199,14 +219,32 @@ TEST(ClientPoolDeadline, APeerStallingMidAnswerTimesOutAtTheDeadline) {
   EXPECT_LT(outcome.took, 5s);
 }
 
-TEST(ClientPoolDeadline, AnAnswerEndedByClosingTheConnectionIsWhole) {
+TEST(ClientPoolAgainstPeers, AnAnswerEndedByClosingTheConnectionIsWhole) {
   ScriptedPeer peer(answer_until_close);
   auto outcome = call_once(peer.upstream(), 2s);
   ASSERT_FALSE(outcome.error) << outcome.error.message();
   EXPECT_EQ(outcome.body, "hello");
 }
 
-TEST(ClientPoolDeadline, AKeptAliveConnectionServesTheNextRequest) {
+TEST(ClientPoolAgainstPeers, AChunkedAnswerIsReassembled) {
+  ScriptedPeer peer(answer_chunked);
+  auto outcome = call_once(peer.upstream(), 2s);
+  ASSERT_FALSE(outcome.error) << outcome.error.message();
+  EXPECT_EQ(outcome.body, "hello");
+}
+
+TEST(ClientPoolAgainstPeers, AnAnswerOverTheSizeLimitIsAnError) {
+  ScriptedPeer peer(answer_big);
+  ClientOptions small;
+  small.max_response_bytes = 999;
+  auto outcome = call_once(peer.upstream(), 2s, small);
+  EXPECT_EQ(outcome.error, beast::http::error::body_limit) << outcome.error.message();
+  ClientOptions enough;
+  enough.max_response_bytes = 1000;
+  EXPECT_EQ(call_once(peer.upstream(), 2s, enough).body.size(), 1000u);
+}
+
+TEST(ClientPoolAgainstPeers, AKeptAliveConnectionServesTheNextRequest) {
   std::atomic<int> connections{0};
   ScriptedPeer peer([&](tcp::socket& socket) {
     connections.fetch_add(1);
@@ -227,7 +265,7 @@ TEST(ClientPoolDeadline, AKeptAliveConnectionServesTheNextRequest) {
   EXPECT_EQ(connections.load(), 1);
 }
 
-TEST(ClientPoolDeadline, BytesPastTheAnswerRetireTheConnection) {
+TEST(ClientPoolAgainstPeers, BytesPastTheAnswerRetireTheConnection) {
   std::atomic<int> connections{0};
   ScriptedPeer peer([&](tcp::socket& socket) {
     connections.fetch_add(1);
@@ -250,7 +288,7 @@ TEST(ClientPoolDeadline, BytesPastTheAnswerRetireTheConnection) {
   EXPECT_EQ(connections.load(), 2);
 }
 
-TEST(ClientPoolDeadline, ASendToAPeerThatStopsReadingTimesOutAtTheDeadline) {
+TEST(ClientPoolAgainstPeers, ASendToAPeerThatStopsReadingTimesOutAtTheDeadline) {
   ScriptedPeer peer(never_read);
   asio::io_context ioc;
   ClientPool pool(ioc.get_executor(), peer.upstream());
@@ -267,7 +305,7 @@ TEST(ClientPoolDeadline, ASendToAPeerThatStopsReadingTimesOutAtTheDeadline) {
 // Deadlines firing while other requests complete, on two threads: every
 // request on its own strand, as the server runs its connections. TSan would
 // see a deadline handler racing a request's steps.
-TEST(ClientPoolDeadline, DeadlinesOnTwoThreadsEachRequestOnItsStrand) {
+TEST(ClientPoolAgainstPeers, DeadlinesOnTwoThreadsEachRequestOnItsStrand) {
   ScriptedPeer silent(hold);
   ScriptedPeer answering(answer_ok);
   asio::io_context ioc;
