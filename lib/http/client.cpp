@@ -249,7 +249,10 @@ asio::awaitable<boost::system::result<ClientResponse>> ClientPool::request(
       // A kept-alive connection the upstream closed while idle fails before
       // any answer arrives: worth one more try on a fresh connection.
       bool stale = reused && !got_some && ec != beast::error::timeout;
-      if (stale && std::chrono::steady_clock::now() < expiry) continue;
+      if (stale && std::chrono::steady_clock::now() < expiry) {
+        retries_.fetch_add(1, std::memory_order_relaxed);
+        continue;
+      }
       co_return boost::system::result<ClientResponse>(ec);
     }
     // The parser knows whether the answer ended by the connection closing

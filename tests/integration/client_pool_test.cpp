@@ -53,6 +53,7 @@ TEST(ClientPoolTest, ARequestOnConnectionsTheServerClosedIsRetriedFresh) {
   auto statuses = result.get();
   ASSERT_EQ(statuses.size(), 4u);
   for (int status : statuses) EXPECT_EQ(status, 200);
+  EXPECT_EQ(pool.retries(), 1u);  // the fourth request, on a connection the server had closed
 }
 
 }  // namespace

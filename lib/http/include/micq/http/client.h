@@ -25,6 +25,7 @@
 #ifndef MICQ_HTTP_CLIENT_H_
 #define MICQ_HTTP_CLIENT_H_
 
+#include <atomic>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -80,6 +81,11 @@ class ClientPool {
 
   const Upstream& upstream() const { return upstream_; }
 
+  // Requests sent again on a fresh connection because a pooled one failed
+  // before any answer (the upstream had closed it). Ever-growing counts
+  // mean the upstream's idle timeout is shorter than the pool's reuse.
+  std::uint64_t retries() const { return retries_.load(std::memory_order_relaxed); }
+
  private:
   // A pooled connection keeps its read buffer across requests: allocating
   // 64 KB per request (24 per aggregator batch) was ~5% of the aggregator's
@@ -106,6 +112,7 @@ class ClientPool {
   std::mutex mu_;
   std::vector<std::unique_ptr<Connection>> idle_;  // guarded by mu_
   std::size_t open_ = 0;                           // guarded by mu_: idle + in use
+  std::atomic<std::uint64_t> retries_{0};
 };
 
 }  // namespace micq::http
