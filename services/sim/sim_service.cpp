@@ -61,9 +61,10 @@ std::string validate(const SimConfig& config) {
   return {};
 }
 
-SimService::SimService(std::vector<std::string> kinds, SimConfig config)
+SimService::SimService(std::vector<std::string> kinds, SimConfig config, std::size_t max_bumped_users)
     : kinds_(std::move(kinds)),
       config_(config),
+      max_bumped_users_(max_bumped_users),
       requests_by_kind_(std::make_unique<std::atomic<std::uint64_t>[]>(kinds_.size())) {
   for (std::size_t i = 0; i < kinds_.size(); ++i) kind_index_.emplace(kinds_[i], i);
 }
@@ -137,10 +138,17 @@ asio::awaitable<Response> SimService::bump(Request& request) {
     co_return http::error_response(Status::bad_request, "bad_uid",
                                    "uid must be 1 to 64 characters of [A-Za-z0-9_.-].");
   }
-  std::uint64_t gen;
+  std::uint64_t gen = 0;
   {
     std::unique_lock lock(gens_mu_);
-    gen = ++gens_[uid];
+    auto it = gens_.find(uid);
+    if (it == gens_.end() && gens_.size() < max_bumped_users_) it = gens_.emplace(uid, 0).first;
+    if (it != gens_.end()) gen = ++it->second;
+  }
+  if (gen == 0) {
+    co_return http::error_response(
+        Status::insufficient_storage, "too_many_users",
+        "The simulator remembers at most " + std::to_string(max_bumped_users_) + " bumped users.");
   }
   co_return http::json_response(Status::ok, R"({"uid":")" + uid + R"(","gen":)" + std::to_string(gen) + "}");
 }

@@ -34,7 +34,12 @@ std::string validate(const SimConfig& config);
 
 class SimService {
  public:
-  SimService(std::vector<std::string> kinds, SimConfig config);
+  // Bumped users are remembered (their gen) for good: at most
+  // `max_bumped_users` of them, so bumps of ever-new uids cannot grow the
+  // simulator without bound; past it a bump of a new uid is refused (507).
+  static constexpr std::size_t kDefaultMaxBumpedUsers = 1'000'000;
+  SimService(std::vector<std::string> kinds, SimConfig config,
+             std::size_t max_bumped_users = kDefaultMaxBumpedUsers);
 
   // POST /v1/kinds/{kind}/batch, POST /admin/users/{uid}/bump,
   // POST /admin/config, GET /stats, POST /admin/reset-stats.
@@ -58,7 +63,8 @@ class SimService {
   SimConfig config_;  // guarded by config_mu_
   mutable std::shared_mutex gens_mu_;
   std::unordered_map<std::string, std::uint64_t> gens_;  // guarded by gens_mu_; absent = 0
-  RecordCache records_;                                  // thread-safe
+  const std::size_t max_bumped_users_;
+  RecordCache records_;  // thread-safe
   std::atomic<std::uint64_t> requests_total_{0};
   std::unique_ptr<std::atomic<std::uint64_t>[]> requests_by_kind_;
 };
