@@ -102,8 +102,8 @@ struct ClientPool::Deadline {
 
 namespace {
 
-// The request as bytes, by Beast's serializer (no I/O: the write is one
-// gathered send below).
+// The request as bytes, by Beast's serializer (no I/O: the bytes go out in
+// one write below).
 std::string serialize(beast::http::request<beast::http::string_body>& message) {
   std::string bytes;
   bytes.reserve(256 + message.body().size());  // header + body in one allocation, as a rule
