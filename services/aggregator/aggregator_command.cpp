@@ -30,7 +30,7 @@ int run(const Flags& flags) {
   auto metrics = std::make_shared<metrics::Metrics>();
   http::Server server(*options, metrics);
   AggregatorService aggregator(server.context().get_executor(), *downstream, std::move(*kinds),
-                               std::chrono::milliseconds(flags.timeout_ms));
+                               std::chrono::milliseconds(flags.timeout_ms), metrics->registry());
   http::add_standard_routes(server.router(), metrics);
   aggregator.add_routes(server.router());
   return service::serve_until_stopped("aggregator", server);

@@ -5,6 +5,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/error.hpp>
+#include <chrono>
 
 #include "micq/service/uid_batch.h"
 
@@ -29,11 +31,13 @@ std::vector<std::string> targets_for(const std::vector<std::string>& kinds) {
 }  // namespace
 
 AggregatorService::AggregatorService(asio::any_io_executor executor, http::Upstream downstream,
-                                     std::vector<std::string> kinds, std::chrono::milliseconds timeout)
+                                     std::vector<std::string> kinds, std::chrono::milliseconds timeout,
+                                     prometheus::Registry& registry)
     : kinds_(std::move(kinds)),
       kind_targets_(targets_for(kinds_)),
       timeout_(timeout),
-      downstream_(std::move(executor), std::move(downstream)) {}
+      downstream_(std::move(executor), std::move(downstream)),
+      metrics_(registry, kinds_) {}
 
 void AggregatorService::add_routes(http::Router& router) {
   router.add(http::Method::post, "/v1/privileges/batch", "privileges_batch",
@@ -41,18 +45,23 @@ void AggregatorService::add_routes(http::Router& router) {
   router.add(http::Method::get, "/stats", "stats", [this](Request& r) { return stats(r); });
 }
 
-asio::awaitable<KindAnswer> AggregatorService::fetch_kind(std::size_t kind_index,
-                                                          std::shared_ptr<const std::string> body) {
-  KindAnswer answer;
-  answer.kind = kinds_[kind_index];
+asio::awaitable<AggregatorService::KindCall> AggregatorService::fetch_kind(
+    std::size_t kind_index, std::shared_ptr<const std::string> body) {
+  KindCall call;
+  call.answer.kind = kinds_[kind_index];
   downstream_requests_total_.fetch_add(1, std::memory_order_relaxed);
+  const auto started = std::chrono::steady_clock::now();
   auto response =
       co_await downstream_.request(http::Method::post, kind_targets_[kind_index], *body, timeout_);
+  call.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   if (response && response->result() == Status::ok) {
-    answer.ok = true;
-    answer.body = std::move(response->body());
+    call.answer.ok = true;
+    call.answer.body = std::move(response->body());
+    call.outcome = DownstreamMetrics::Outcome::kOk;  // unless the merge finds it malformed
+  } else if (!response && response.error() == boost::beast::error::timeout) {
+    call.outcome = DownstreamMetrics::Outcome::kTimeout;
   }
-  co_return answer;
+  co_return call;
 }
 
 // The answers of one batch's calls, filled in as they complete. Every call
@@ -60,8 +69,8 @@ asio::awaitable<KindAnswer> AggregatorService::fetch_kind(std::size_t kind_index
 // thread), so the count needs no lock.
 struct AggregatorService::Fanout {
   explicit Fanout(const asio::any_io_executor& executor, std::size_t calls)
-      : answers(calls), pending(calls), all_done(executor, asio::steady_timer::time_point::max()) {}
-  std::vector<KindAnswer> answers;
+      : calls(calls), pending(calls), all_done(executor, asio::steady_timer::time_point::max()) {}
+  std::vector<KindCall> calls;
   std::size_t pending;
   asio::steady_timer all_done;  // cancelled by the last call to finish
 };
@@ -80,8 +89,8 @@ asio::awaitable<Response> AggregatorService::batch(Request& request) {
   // the aggregator's instructions, and nothing cancels a batch.)
   for (std::size_t k = 0; k < kinds_.size(); ++k) {
     asio::co_spawn(executor, fetch_kind(k, body),
-                   [fanout, k](const std::exception_ptr& error, KindAnswer answer) {
-                     if (!error) fanout->answers[k] = std::move(answer);
+                   [fanout, k](const std::exception_ptr& error, KindCall call) {
+                     if (!error) fanout->calls[k] = std::move(call);
                      if (--fanout->pending == 0) fanout->all_done.cancel();
                    });
   }
@@ -89,10 +98,20 @@ asio::awaitable<Response> AggregatorService::batch(Request& request) {
     auto [ec] = co_await fanout->all_done.async_wait(asio::as_tuple(asio::use_awaitable));
     (void)ec;  // cancelled by the last call (or by something else: the loop checks)
   }
+  std::vector<KindAnswer> answers(kinds_.size());
   for (std::size_t k = 0; k < kinds_.size(); ++k) {
-    if (fanout->answers[k].kind.empty()) fanout->answers[k].kind = kinds_[k];  // the call threw
+    answers[k] = std::move(fanout->calls[k].answer);
+    if (answers[k].kind.empty()) answers[k].kind = kinds_[k];  // the call threw
   }
-  co_return http::json_response(Status::ok, merge_privileges(*uids, fanout->answers));
+  std::string merged = merge_privileges(*uids, answers);
+  for (std::size_t k = 0; k < kinds_.size(); ++k) {
+    auto outcome = fanout->calls[k].outcome;
+    // The merge leaves out (ok = false) an answer that is not the expected JSON.
+    if (outcome == DownstreamMetrics::Outcome::kOk && !answers[k].ok)
+      outcome = DownstreamMetrics::Outcome::kMalformed;
+    metrics_.observe(k, outcome, fanout->calls[k].seconds);
+  }
+  co_return http::json_response(Status::ok, std::move(merged));
 }
 
 asio::awaitable<Response> AggregatorService::stats(Request&) {

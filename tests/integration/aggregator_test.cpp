@@ -52,6 +52,16 @@ TEST_F(AggregatorTest, FailingKindIsDegradedAndLeftOut) {
   EXPECT_STREQ(doc["degraded_kinds"][0].GetString(), "level");
   EXPECT_TRUE(doc["users"]["u1"].HasMember("vip"));
   EXPECT_FALSE(doc["users"]["u1"].HasMember("level"));
+  // /metrics says which kind failed, and how.
+  std::string metrics = get(aggregator.port, "/metrics").body();
+  EXPECT_NE(metrics.find(R"(micq_aggregator_downstream_calls_total{kind="level",outcome="error"} 1)"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find(R"(micq_aggregator_downstream_calls_total{kind="vip",outcome="ok"} 1)"),
+            std::string::npos);
+  EXPECT_NE(metrics.find(R"(micq_aggregator_downstream_calls_total{kind="vip",outcome="error"} 0)"),
+            std::string::npos);
+  EXPECT_NE(metrics.find(R"(micq_aggregator_downstream_seconds_count{kind="medal"} 1)"), std::string::npos);
 }
 
 TEST_F(AggregatorTest, EveryKindDownIsStillA200WithEveryUser) {
@@ -74,6 +84,10 @@ TEST_F(AggregatorTest, SlowKindsMissTheDeadlineAndTheBatchDoesNotWait) {
   ASSERT_EQ(reply.result_int(), 200);
   EXPECT_EQ(parse(reply.body())["degraded_kinds"].Size(), 3u);
   EXPECT_LT(took, std::chrono::milliseconds(2000)) << "answered near the 100 ms deadline, not after 3 s";
+  std::string metrics = get(aggregator.port, "/metrics").body();
+  EXPECT_NE(metrics.find(R"(micq_aggregator_downstream_calls_total{kind="medal",outcome="timeout"} 1)"),
+            std::string::npos)
+      << metrics;
 }
 
 TEST_F(AggregatorTest, BadBodiesAre400) {
