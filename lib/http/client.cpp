@@ -240,8 +240,7 @@ asio::awaitable<boost::system::result<ClientResponse>> ClientPool::request(
       ec = timer->outcome(write_ec);
     }
     if (!ec) ec = co_await read_answer(connection->socket, connection->buffer, parser, *timer, got_some);
-    timer->over = true;
-    connection->timer.cancel();
+    connection->timer.cancel();  // `disarm` marks the deadline over before anything can suspend
     if (ec) {
       connection.reset();
       give_back(nullptr);

@@ -177,34 +177,46 @@ asio::awaitable<Outcome> call(ClientPool& pool, std::chrono::milliseconds deadli
   co_return outcome;
 }
 
-Outcome call_once(const Upstream& upstream, std::chrono::milliseconds deadline, ClientOptions options = {}) {
+asio::awaitable<std::vector<Outcome>> calls(ClientPool& pool, int count, std::chrono::milliseconds deadline) {
+  std::vector<Outcome> outcomes;
+  for (int i = 0; i < count; ++i) {
+    auto one = call(pool, deadline);
+    Outcome outcome = co_await std::move(one);
+    outcomes.push_back(std::move(outcome));
+  }
+  co_return outcomes;
+}
+
+// `count` requests one after another through one pool.
+std::vector<Outcome> in_sequence(const Upstream& upstream, int count, std::chrono::milliseconds deadline,
+                                 ClientOptions options = {}) {
   asio::io_context ioc;
   ClientPool pool(ioc.get_executor(), upstream, std::move(options));
-  auto result = asio::co_spawn(ioc, call(pool, deadline), asio::use_future);
+  auto result = asio::co_spawn(ioc, calls(pool, count, deadline), asio::use_future);
   ioc.run();
   return result.get();
+}
+
+Outcome call_once(const Upstream& upstream, std::chrono::milliseconds deadline, ClientOptions options = {}) {
+  return in_sequence(upstream, 1, deadline, std::move(options)).front();
+}
+
+// `script`, counting the connections it serves.
+Script counting(std::atomic<int>& connections, Script script) {
+  return [&connections, script = std::move(script)](tcp::socket& socket) {
+    connections.fetch_add(1);
+    return script(socket);
+  };
 }
 
 TEST(ClientPoolAgainstPeers, ASilentPeerTimesOutAtTheDeadlineAndFreesTheConnection) {
   ScriptedPeer peer(hold);
   ClientOptions one_connection;
   one_connection.max_connections = 1;
-  asio::io_context ioc;
-  ClientPool pool(ioc.get_executor(), peer.upstream(), one_connection);
-  auto three = [&]() -> asio::awaitable<std::vector<Outcome>> {
-    std::vector<Outcome> outcomes;
-    for (int i = 0; i < 3; ++i) {
-      auto one = call(pool, 200ms);
-      Outcome outcome = co_await std::move(one);
-      outcomes.push_back(std::move(outcome));
-    }
-    co_return outcomes;
-  };
-  auto result = asio::co_spawn(ioc, three(), asio::use_future);
-  ioc.run();
+  auto outcomes = in_sequence(peer.upstream(), 3, 200ms, one_connection);
   // With one connection allowed, the second and third calls would fail at
   // once (no_buffer_space) if a timed-out connection were not released.
-  for (const auto& outcome : result.get()) {
+  for (const auto& outcome : outcomes) {
     EXPECT_EQ(outcome.error, beast::error::timeout) << outcome.error.message();
     EXPECT_GE(outcome.took, 200ms);
     EXPECT_LT(outcome.took, 5s);  // generous: a missed deadline would hang
@@ -246,45 +258,19 @@ TEST(ClientPoolAgainstPeers, AnAnswerOverTheSizeLimitIsAnError) {
 
 TEST(ClientPoolAgainstPeers, AKeptAliveConnectionServesTheNextRequest) {
   std::atomic<int> connections{0};
-  ScriptedPeer peer([&](tcp::socket& socket) {
-    connections.fetch_add(1);
-    return answer_ok(socket);
-  });
-  asio::io_context ioc;
-  ClientPool pool(ioc.get_executor(), peer.upstream());
-  auto two = [&]() -> asio::awaitable<std::string> {
-    auto first = call(pool, 2s);
-    auto a = co_await std::move(first);
-    auto second = call(pool, 2s);
-    auto b = co_await std::move(second);
-    co_return a.body + b.body;
-  };
-  auto result = asio::co_spawn(ioc, two(), asio::use_future);
-  ioc.run();
-  EXPECT_EQ(result.get(), "okok");
+  ScriptedPeer peer(counting(connections, answer_ok));
+  auto outcomes = in_sequence(peer.upstream(), 2, 2s);
+  EXPECT_EQ(outcomes[0].body + outcomes[1].body, "okok");
   EXPECT_EQ(connections.load(), 1);
 }
 
 TEST(ClientPoolAgainstPeers, BytesPastTheAnswerRetireTheConnection) {
   std::atomic<int> connections{0};
-  ScriptedPeer peer([&](tcp::socket& socket) {
-    connections.fetch_add(1);
-    return answer_twice(socket);
-  });
-  asio::io_context ioc;
-  ClientPool pool(ioc.get_executor(), peer.upstream());
-  auto two = [&]() -> asio::awaitable<std::string> {
-    auto first = call(pool, 2s);
-    auto a = co_await std::move(first);
-    auto second = call(pool, 2s);
-    auto b = co_await std::move(second);
-    co_return a.body + "," + b.body;
-  };
-  auto result = asio::co_spawn(ioc, two(), asio::use_future);
-  ioc.run();
+  ScriptedPeer peer(counting(connections, answer_twice));
+  auto outcomes = in_sequence(peer.upstream(), 2, 2s);
   // Reusing the connection would hand the second request the first one's
   // unasked-for "stale" answer.
-  EXPECT_EQ(result.get(), "ok,ok");
+  EXPECT_EQ(outcomes[0].body + "," + outcomes[1].body, "ok,ok");
   EXPECT_EQ(connections.load(), 2);
 }
 
