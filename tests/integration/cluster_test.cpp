@@ -105,15 +105,35 @@ class Cluster {
   std::string created_;
 };
 
+// sim, aggregator and a serve that knows the cluster by one seed (node 0).
+struct ServeStack {
+  explicit ServeStack(const Cluster& cluster, std::vector<std::string> serve_flags = {})
+      : sim(start_service({"sim", "--kinds", "2", "--latency-ms", "1"})),
+        aggregator(start_service(
+            {"aggregator", "--downstream", "http://127.0.0.1:" + std::to_string(sim.port), "--kinds", "2"})),
+        serve(start_service(serve_args(cluster, aggregator.port, std::move(serve_flags)))) {}
+
+  static std::vector<std::string> serve_args(const Cluster& cluster, int aggregator_port,
+                                             std::vector<std::string> flags) {
+    std::vector<std::string> args = {"serve",
+                                     "--redis-cluster",
+                                     "127.0.0.1:" + std::to_string(cluster.port(0)),
+                                     "--aggregator",
+                                     "http://127.0.0.1:" + std::to_string(aggregator_port),
+                                     "--events-token",
+                                     "s3cret"};
+    args.insert(args.end(), flags.begin(), flags.end());
+    return args;
+  }
+
+  Service sim, aggregator, serve;
+};
+
 TEST(ClusterTest, ServeRoutesEveryRoomToItsNodeFromASingleSeed) {
   Cluster cluster;
   ASSERT_TRUE(cluster.ok()) << cluster.created();
-  auto sim = start_service({"sim", "--kinds", "2", "--latency-ms", "1"});
-  auto aggregator = start_service(
-      {"aggregator", "--downstream", "http://127.0.0.1:" + std::to_string(sim.port), "--kinds", "2"});
-  auto serve = start_service({"serve", "--redis-cluster", "127.0.0.1:" + std::to_string(cluster.port(0)),
-                              "--aggregator", "http://127.0.0.1:" + std::to_string(aggregator.port),
-                              "--events-token", "s3cret"});
+  ServeStack stack(cluster);
+  const Service& serve = stack.serve;
   for (int room = 0; room < 12; ++room) {
     std::string id = "room" + std::to_string(room);
     auto applied =
@@ -147,13 +167,9 @@ TEST(ClusterTest, ServeRoutesEveryRoomToItsNodeFromASingleSeed) {
 TEST(ClusterTest, ServeFollowsARoomWhoseSlotMovesToAnotherNode) {
   Cluster cluster;
   ASSERT_TRUE(cluster.ok()) << cluster.created();
-  auto sim = start_service({"sim", "--kinds", "2", "--latency-ms", "1"});
-  auto aggregator = start_service(
-      {"aggregator", "--downstream", "http://127.0.0.1:" + std::to_string(sim.port), "--kinds", "2"});
   // direct: every list request reads Redis (nothing is answered from a cache).
-  auto serve = start_service({"serve", "--redis-cluster", "127.0.0.1:" + std::to_string(cluster.port(0)),
-                              "--aggregator", "http://127.0.0.1:" + std::to_string(aggregator.port),
-                              "--events-token", "s3cret", "--strategy", "direct"});
+  ServeStack stack(cluster, {"--strategy", "direct"});
+  const Service& serve = stack.serve;
   const std::string events = "/v1/rooms/mover/events";
   ASSERT_EQ(post(serve.port, events, R"({"type":"gift","uid":"u1","value":10})", kAuth).result_int(), 200);
   auto version_and_score = [&] {
