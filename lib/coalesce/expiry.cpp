@@ -1,5 +1,6 @@
 #include "micq/coalesce/internal/expiry.h"
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -24,6 +25,12 @@ bool xfetch_impossible(TimePoint now, TimePoint expiry, Duration delta, double b
   double widest = static_cast<double>(delta.count()) * beta * kMaxXFetchGap;
   return static_cast<double>(now.time_since_epoch().count()) + widest <
          static_cast<double>(expiry.time_since_epoch().count());
+}
+
+Duration refresh_window(Duration load_time, double factor, Duration floor) {
+  if (factor <= 0) return floor;
+  auto scaled = Duration(static_cast<Duration::rep>(static_cast<double>(load_time.count()) * factor));
+  return std::max(floor, scaled);
 }
 
 double uniform_open_closed() {

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "hot_room.h"
 #include "micq/redis/client.h"
 #include "micq/service/kinds.h"
 #include "micq/stack/stack.h"
@@ -28,6 +29,11 @@ using namespace std::chrono_literals;
 
 struct Flags {
   std::string scenario;  // "" = article, unless --serve is given
+  // Which flags were given (on the command line or in the environment):
+  // hot-room has its own defaults for the others.
+  struct Given {
+    bool hot_viewers = false, rooms = false, events = false, conditional = false;
+  } given;
   // An already running stack.
   std::string serve;
   std::string aggregator;
@@ -43,8 +49,9 @@ struct Flags {
   int room_viewers = 12;
   double poll_seconds = 3;
   std::string arrivals = "poisson";
-  // About 1% of the first stage's requests.
+  // About 1% of the first stage's requests (hot-room: kHotRoomEventRates).
   std::string events = "gift=0.4,chat=0.2,enter=0.1,exit=0.1,share=0.1,privilege=0.2";
+  double events_scale = 1;  // every event rate times this
   double duration_s = 30;
   double warmup_s = 3;
   std::string path;
@@ -55,6 +62,7 @@ struct Flags {
   std::string json = "fast";
   int page_size = 10;
   int ttl_ms = 1000;
+  int rebuild_interval_ms = 50;  // hot-room: serve's --rebuild-interval-ms
   std::string kinds = "24";
   int payload_bytes = 1024;
   double sim_latency_ms = 5;
@@ -85,19 +93,52 @@ std::string fixed(double value, int decimals) {
   return text;
 }
 
+// The hot room opens with one member per viewer, at most this many.
+constexpr int kMaxOpeningMembers = 100'000;
+
 bool is_loopback(const std::string& host) {
   return host == "127.0.0.1" || host == "localhost" || host == "::1";
 }
 
+// A stage serve runs with only the usual flags, with events.
+StageSpec stage_spec(std::string name, std::string strategy, std::string json, int page_size) {
+  StageSpec stage;
+  stage.name = std::move(name);
+  stage.strategy = std::move(strategy);
+  stage.json = std::move(json);
+  stage.page_size = page_size;
+  return stage;
+}
+
+// hot-room's stages: the same polls without events, with events, and with
+// events on the design micq replaces (singleflight + TTL cache, events
+// touching no cached page, no per-user record cache).
+std::vector<StageSpec> hot_room_stages(const Flags& flags, double events_per_second) {
+  char rate[32];
+  std::snprintf(rate, sizeof rate, "%g events/s", events_per_second);
+  StageSpec baseline = stage_spec("cached, no events", "cached", flags.json, flags.page_size);
+  baseline.serve_flags = {"--rebuild-interval-ms", std::to_string(flags.rebuild_interval_ms)};
+  baseline.with_events = false;
+  StageSpec with_events = baseline;
+  with_events.name = std::string("cached, ") + rate;
+  with_events.with_events = true;
+  // Serve's flag for the design micq replaces: events touch no cached page.
+  StageSpec plain_ttl = with_events;
+  plain_ttl.name = std::string("plain TTL, ") + rate;
+  plain_ttl.serve_flags.insert(plain_ttl.serve_flags.begin(), {"--live-rooms", "off"});
+  return {baseline, with_events, plain_ttl};
+}
+
 // The stages of a scenario that starts its own stack.
-std::vector<StageSpec> stages_of(const Flags& flags) {
+std::vector<StageSpec> stages_of(const Flags& flags, double events_per_second) {
   if (flags.scenario == "article") {
-    return {{"direct+baseline+20", "direct", "baseline", 20},
-            {"singleflight+fast+10", "singleflight", "fast", 10},
-            {"cached+fast+10", "cached", "fast", 10}};
+    return {stage_spec("direct+baseline+20", "direct", "baseline", 20),
+            stage_spec("singleflight+fast+10", "singleflight", "fast", 10),
+            stage_spec("cached+fast+10", "cached", "fast", 10)};
   }
-  return {{flags.strategy + "+" + flags.json + "+" + std::to_string(flags.page_size), flags.strategy,
-           flags.json, flags.page_size}};
+  if (flags.scenario == "hot-room") return hot_room_stages(flags, events_per_second);
+  return {stage_spec(flags.strategy + "+" + flags.json + "+" + std::to_string(flags.page_size),
+                     flags.strategy, flags.json, flags.page_size)};
 }
 
 // Command lines, built outside the coroutines (g++ 12 cannot keep an
@@ -126,23 +167,25 @@ std::vector<std::string> aggregator_args(const Flags& f, int sim_port) {
 }
 std::vector<std::string> serve_args(const Flags& f, const StageSpec& stage, const std::string& redis,
                                     int aggregator_port, const std::string& token) {
-  return {"serve",
-          "--listen",
-          "127.0.0.1:0",
-          "--redis",
-          redis,
-          "--aggregator",
-          "http://127.0.0.1:" + std::to_string(aggregator_port),
-          "--events-token",
-          token,
-          "--strategy",
-          stage.strategy,
-          "--json",
-          stage.json,
-          "--page-size",
-          std::to_string(stage.page_size),
-          "--ttl-ms",
-          std::to_string(f.ttl_ms)};
+  std::vector<std::string> args = {"serve",
+                                   "--listen",
+                                   "127.0.0.1:0",
+                                   "--redis",
+                                   redis,
+                                   "--aggregator",
+                                   "http://127.0.0.1:" + std::to_string(aggregator_port),
+                                   "--events-token",
+                                   token,
+                                   "--strategy",
+                                   stage.strategy,
+                                   "--json",
+                                   stage.json,
+                                   "--page-size",
+                                   std::to_string(stage.page_size),
+                                   "--ttl-ms",
+                                   std::to_string(f.ttl_ms)};
+  args.insert(args.end(), stage.serve_flags.begin(), stage.serve_flags.end());
+  return args;
 }
 
 // The rooms with every room's viewers times `scale`.
@@ -195,7 +238,7 @@ class Bench {
     std::string token = stack::random_hex(16);
     bool seeded = false;
     int stage_index = 0;
-    for (const auto& stage : stages_of(flags_)) {
+    for (const auto& stage : stages_of(flags_, settings_.events.total())) {
       int serve = co_await stack_.start_micq("serve", serve_args(flags_, stage, *redis, aggregator, token));
       if (!serve) co_return fail("serve did not start");
       Endpoints endpoints;
@@ -206,13 +249,14 @@ class Bench {
       const char* names[] = {"serve", "aggregator", "sim", "redis"};
       for (std::size_t p = 0; p < 4; ++p) endpoints.pids[p] = pid_of(stack_, names[p]);
       if (!seeded) {
-        auto seeding = seed_rooms(endpoints, settings_.mix, 100);
+        auto seeding = seed_rooms(endpoints, settings_.mix, 100, settings_.hot_room_members);
         auto error = co_await std::move(seeding);
         if (!error.empty()) co_return fail(error);
         seeded = true;
       }
       StageSettings settings = settings_;
-      double scale = stage_index++ == 0 ? 1.0 : flags_.scale_after;
+      // Only the article's later stages go faster; hot-room's compare the same polls.
+      double scale = stage_index++ == 0 || flags_.scenario != "article" ? 1.0 : flags_.scale_after;
       settings.mix = mix_of(flags_, scale);
       say("stage " + stage.name + ": " + fixed(settings.mix.rate_per_second(), 0) + " requests/s for " +
           fixed(std::chrono::duration<double>(settings.duration).count(), 0) + " s after " +
@@ -251,7 +295,8 @@ class Bench {
       auto error = co_await std::move(seeding);
       if (!error.empty()) co_return fail(error);
     }
-    StageSpec stage{"target", "", "", 0};
+    StageSpec stage;
+    stage.name = "target";
     auto running = run_stage(endpoints, stage, settings_);
     report_.stages.push_back(co_await std::move(running));
     co_return true;
@@ -307,10 +352,23 @@ int run(Flags flags) {
   if (!flags.serve.empty() && flags.scenario != "target")
     return service::fail_usage(
         name, "--serve measures a running stack; it does not go with --scenario " + flags.scenario);
-  if (flags.scenario != "article" && flags.scenario != "single" && flags.scenario != "target")
-    return service::fail_usage(name, "--scenario must be article or single (or leave it out with --serve)");
+  if (flags.scenario != "article" && flags.scenario != "single" && flags.scenario != "hot-room" &&
+      flags.scenario != "target")
+    return service::fail_usage(
+        name, "--scenario must be article, single or hot-room (or leave it out with --serve)");
   if (flags.scenario == "target" && flags.serve.empty())
     return service::fail_usage(name, "--scenario target needs --serve");
+  const bool hot_room = flags.scenario == "hot-room";
+  if (hot_room) {
+    // One busy room as it really is (SPEC §6), unless told otherwise.
+    if (!flags.given.hot_viewers) flags.hot_viewers = 10'000;
+    if (!flags.given.rooms) flags.rooms = 0;
+    if (!flags.given.events) flags.events = std::string(kHotRoomEventRates);
+    // Real clients send If-None-Match; --conditional off (every answer a
+    // whole body) isolates what events cost in loads from what they cost
+    // in bytes.
+    if (!flags.given.conditional) flags.conditional = "on";
+  }
   for (const auto* url : {&flags.serve, &flags.aggregator, &flags.sim}) {
     if (url->empty()) continue;
     if (auto upstream = http::parse_upstream(*url); !upstream)
@@ -341,6 +399,9 @@ int run(Flags flags) {
     return service::fail_usage(name, "--path must start with /");
   auto events = EventRates::parse(flags.events);
   if (!events) return service::fail_usage(name, "--events: " + events.error());
+  if (!(flags.events_scale > 0 && flags.events_scale <= 1000))
+    return service::fail_usage(name, "--events-scale must be more than 0 and at most 1000");
+  for (double& rate : events->per_second) rate *= flags.events_scale;
   if (flags.strategy != "direct" && flags.strategy != "singleflight" && flags.strategy != "cached")
     return service::fail_usage(name, "--strategy must be direct, singleflight or cached");
   if (flags.json != "fast" && flags.json != "baseline")
@@ -349,6 +410,8 @@ int run(Flags flags) {
     return service::fail_usage(name, "--page-size must be 1..50");
   if (flags.ttl_ms < 1 || flags.ttl_ms > 3'600'000)
     return service::fail_usage(name, "--ttl-ms must be 1..3600000");
+  if (flags.rebuild_interval_ms < 0 || flags.rebuild_interval_ms > 60'000)
+    return service::fail_usage(name, "--rebuild-interval-ms must be 0..60000");
   if (auto kinds = service::parse_kinds(flags.kinds); !kinds) return service::fail_usage(name, kinds.error());
   if (flags.payload_bytes < 64 || flags.payload_bytes > 1'000'000)
     return service::fail_usage(name, "--payload-bytes must be 64..1000000");
@@ -374,6 +437,17 @@ int run(Flags flags) {
   settings.path = flags.path;
   settings.conditional = flags.conditional == "on";
   settings.threads = flags.threads;
+  // The hot room's crowd: everyone watching has entered (up to a bound, so
+  // opening a huge room stays quick); it lives as long as the run.
+  std::optional<RoomMembers> hot_room_members;
+  if (hot_room) {
+    RoomMembers::Options crowd;
+    crowd.initial_members = std::min(flags.hot_viewers, kMaxOpeningMembers);
+    crowd.seed = 17;
+    hot_room_members.emplace(crowd);
+    settings.hot_room_members = &*hot_room_members;
+    settings.events_in_warmup = true;
+  }
 
   Report report;
   report.scenario = flags.scenario;
@@ -388,11 +462,21 @@ int run(Flags flags) {
                          ? "; viewers x" + fixed(flags.scale_after, 0) + " after the first stage"
                          : "");
   report.events = flags.path.empty() ? settings.events.to_string() + " per s" : "none";
-  report.stack = flags.serve.empty()
-                     ? flags.kinds + " kinds x " + std::to_string(flags.payload_bytes) + " B, sim latency " +
-                           fixed(flags.sim_latency_ms, 1) + " ms +- " + fixed(flags.sim_jitter_ms, 1) +
-                           " ms, ttl " + std::to_string(flags.ttl_ms) + " ms"
-                     : "given: " + flags.serve;
+  if (hot_room && flags.path.empty()) {
+    const auto& crowd = hot_room_members->options();
+    report.events += " (not in the first stage), also in the warm-ups; the room opens with " +
+                     std::to_string(crowd.initial_members) + " members, enters bring new ones, " +
+                     fixed(crowd.core_gift_share * 100, 0) + "% of gifts from its " +
+                     std::to_string(crowd.core_size) + " top supporters";
+  }
+  report.events_vs_no_events = hot_room;
+  report.stack =
+      flags.serve.empty()
+          ? flags.kinds + " kinds x " + std::to_string(flags.payload_bytes) + " B, sim latency " +
+                fixed(flags.sim_latency_ms, 1) + " ms +- " + fixed(flags.sim_jitter_ms, 1) + " ms, ttl " +
+                std::to_string(flags.ttl_ms) + " ms" +
+                (hot_room ? ", rebuild interval " + std::to_string(flags.rebuild_interval_ms) + " ms" : "")
+          : "given: " + flags.serve;
   report.duration_s = flags.duration_s;
   report.warmup_s = flags.warmup_s;
   report.target = *target;
@@ -433,9 +517,11 @@ void add_command(CLI::App& app, service::Action& action) {
   auto flags = std::make_shared<Flags>();
   CLI::App* c = app.add_subcommand(
       "bench", "Open-loop load with events against micq serve, measured per strategy (SPEC §6).");
-  service::add_flag(*c, "scenario", flags->scenario,
-                    "article: the write-up's before/after on a stack bench starts (default without --serve); "
-                    "single: one stage with --strategy/--json/--page-size");
+  service::add_flag(
+      *c, "scenario", flags->scenario,
+      "article: the write-up's before/after on a stack bench starts (default without --serve); "
+      "single: one stage with --strategy/--json/--page-size; "
+      "hot-room: one busy room without events, with events, and with events on a plain TTL cache");
   service::add_flag(*c, "serve", flags->serve, "measure this running micq serve (base URL) instead");
   service::add_flag(*c, "aggregator", flags->aggregator,
                     "with --serve: the aggregator's base URL, for /stats");
@@ -443,25 +529,32 @@ void add_command(CLI::App& app, service::Action& action) {
   service::add_flag(*c, "redis", flags->redis, "with --serve: Redis host:port, to charge its CPU");
   service::add_flag(*c, "events-token", flags->events_token, "with --serve: serve's events token");
   service::add_flag(*c, "room", flags->room, "room name prefix: <room>-hot and <room>-small-<i>");
-  service::add_flag(*c, "hot-viewers", flags->hot_viewers, "viewers of the hot room");
-  service::add_flag(*c, "rooms", flags->rooms, "small rooms besides the hot one");
+  auto* hot_viewers =
+      service::add_flag(*c, "hot-viewers", flags->hot_viewers, "viewers of the hot room (hot-room: 10000)");
+  auto* rooms = service::add_flag(*c, "rooms", flags->rooms, "small rooms besides the hot one (hot-room: 0)");
   service::add_flag(*c, "room-viewers", flags->room_viewers, "viewers of each small room");
   service::add_flag(*c, "poll-seconds", flags->poll_seconds, "how often each viewer polls");
   service::add_flag(*c, "arrivals", flags->arrivals, "poisson or even");
-  service::add_flag(*c, "events", flags->events,
-                    "events per second by type (enter, exit, gift, chat, share, privilege), or none");
+  auto* events = service::add_flag(
+      *c, "events", flags->events,
+      "events per second by type (enter, exit, gift, chat, share, privilege), or none (hot-room: " +
+          std::string(kHotRoomEventRates) + ")");
+  service::add_flag(*c, "events-scale", flags->events_scale, "every event rate times this");
   service::add_flag(*c, "duration-s", flags->duration_s, "measured seconds per stage");
   service::add_flag(*c, "warmup-s", flags->warmup_s, "unmeasured load before each stage");
   service::add_flag(*c, "path", flags->path, "poll this path instead of the rooms' lists");
   service::add_flag(*c, "threads", flags->threads,
                     "load threads, each sending 1/threads of the rate on its own connections");
-  service::add_flag(
+  auto* conditional = service::add_flag(
       *c, "conditional", flags->conditional,
-      "on: each viewer sends If-None-Match with the ETag of its last answer, as real clients do");
+      "on: each viewer sends If-None-Match with the ETag of its last answer, as real clients do (hot-room: "
+      "always on)");
   service::add_flag(*c, "strategy", flags->strategy, "--scenario single: serve's strategy");
-  service::add_flag(*c, "json", flags->json, "--scenario single: serve's JSON library");
-  service::add_flag(*c, "page-size", flags->page_size, "--scenario single: serve's page size");
+  service::add_flag(*c, "json", flags->json, "--scenario single or hot-room: serve's JSON library");
+  service::add_flag(*c, "page-size", flags->page_size, "--scenario single or hot-room: serve's page size");
   service::add_flag(*c, "ttl-ms", flags->ttl_ms, "serve's --ttl-ms");
+  service::add_flag(*c, "rebuild-interval-ms", flags->rebuild_interval_ms,
+                    "hot-room: serve's --rebuild-interval-ms (least time between two rebuilds events cause)");
   service::add_flag(*c, "kinds", flags->kinds, "privilege kinds of the sim and aggregator");
   service::add_flag(*c, "payload-bytes", flags->payload_bytes, "size of one user's record of one kind");
   service::add_flag(*c, "sim-latency-ms", flags->sim_latency_ms, "median latency of a downstream call");
@@ -474,7 +567,11 @@ void add_command(CLI::App& app, service::Action& action) {
   service::add_flag(*c, "cores-per-machine", flags->cores_per_machine, "cores of one machine");
   service::add_flag(*c, "utilization", flags->utilization, "share of a machine's CPU planned for use");
   service::add_flag(*c, "out-dir", flags->out_dir, "where <scenario>-<time>.json and .svg go");
-  c->callback([flags, &action] { action = [flags] { return run(*flags); }; });
+  c->callback([flags, &action, hot_viewers, rooms, events, conditional] {
+    flags->given = {hot_viewers->count() > 0, rooms->count() > 0, events->count() > 0,
+                    conditional->count() > 0};
+    action = [flags] { return run(*flags); };
+  });
 }
 
 }  // namespace micq::bench

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <random>
 
+#include "hot_room.h"
 #include "json_field.h"
 #include "micq/loadgen/arrival_schedule.h"
 
@@ -147,9 +148,17 @@ asio::awaitable<void> run_event_stream(http::ClientPool& serve, http::ClientPool
     co_await pace.async_wait(use_tuple);
     std::size_t room = rooms.next();
     const Room& chosen = plan.mix->rooms[room];
-    int members = std::max(1, std::min(chosen.viewers, plan.members_per_room_cap));
-    std::string uid = member_uid(static_cast<int>(rng() % static_cast<std::uint64_t>(members)));
-    auto type = static_cast<EventType>(pick_type(rng));
+    std::string uid;
+    EventType type = EventType::kEnter;
+    if (room == 0 && plan.hot_room_members) {
+      RoomEvent event = plan.hot_room_members->pick(static_cast<EventType>(pick_type(rng)));
+      type = event.type;
+      uid = std::move(event.uid);
+    } else {
+      int members = std::max(1, std::min(chosen.viewers, plan.members_per_room_cap));
+      uid = member_uid(static_cast<int>(rng() % static_cast<std::uint64_t>(members)));
+      type = static_cast<EventType>(pick_type(rng));
+    }
     auto value = 1 + static_cast<std::int64_t>(std::min(coins(rng), 1e6));
     ++counters.sent;
     ++shared->in_flight;

@@ -3,6 +3,8 @@
 // the rooms by their viewers. A privilege event first bumps the user's
 // records in the sim (a real privilege change downstream), then tells
 // serve. Every applied event's version goes to the StalenessTracker.
+// Events pick their user among a room's first members, or, for a room
+// given RoomMembers (hot_room.h), as that busy room's crowd does.
 //
 // Like the polls, events are open loop: each is sent at its scheduled time
 // whether or not earlier ones have been answered.
@@ -24,6 +26,8 @@
 #include "staleness.h"
 
 namespace micq::bench {
+
+class RoomMembers;
 
 enum class EventType { kEnter, kExit, kGift, kChat, kShare, kPrivilege };
 inline constexpr std::array<std::string_view, 6> kEventTypeNames = {"enter", "exit",  "gift",
@@ -60,6 +64,9 @@ struct EventPlan {
   std::chrono::milliseconds duration{0};
   std::uint64_t seed = 7;
   int members_per_room_cap = 100;  // events pick among this many members of a room
+  // When set, who the events of the hot room (room 0) come from, instead;
+  // used from the stream's thread, and outlives the stream.
+  RoomMembers* hot_room_members = nullptr;
 };
 
 // Runs `plan` on the calling coroutine's executor; completes when every

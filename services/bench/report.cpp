@@ -47,6 +47,11 @@ std::optional<double> StageResult::cpu_ms_per_thousand(std::size_t process) cons
   return per_thousand(*seconds_used * 1000.0);
 }
 
+std::optional<double> StageResult::not_modified_share() const {
+  if (ok == 0) return std::nullopt;
+  return static_cast<double>(not_modified) / static_cast<double>(ok);
+}
+
 boost::system::result<TargetLoad, std::string> TargetLoad::parse(std::string_view text, double poll_seconds) {
   auto x = text.find('x');
   if (x == std::string_view::npos) return std::string("expected ROOMSxVIEWERS, e.g. 1000x10000");
@@ -78,6 +83,22 @@ std::optional<double> machines_needed(std::optional<double> cpu_ms_per_thousand,
 std::optional<double> reduction_percent(std::optional<double> before, std::optional<double> after) {
   if (!before || !after || *before <= 0) return std::nullopt;
   return 100.0 * (1.0 - *after / *before);
+}
+
+std::optional<double> ratio(std::optional<double> before, std::optional<double> after) {
+  if (!before || !after || !(*before > 0)) return std::nullopt;
+  return *after / *before;
+}
+
+EventCost event_cost(const StageResult& without_events, const StageResult& with_events) {
+  EventCost cost;
+  cost.aggregator_batches_per_second = ratio(without_events.per_second(without_events.aggregator_batches),
+                                             with_events.per_second(with_events.aggregator_batches));
+  cost.p50 = ratio(without_events.p50_ms, with_events.p50_ms);
+  cost.p99 = ratio(without_events.p99_ms, with_events.p99_ms);
+  cost.serve_cpu_per_thousand =
+      ratio(without_events.cpu_ms_per_thousand(kServe), with_events.cpu_ms_per_thousand(kServe));
+  return cost;
 }
 
 std::string describe_machine() {
@@ -148,6 +169,10 @@ void print_table(const Report& report, std::FILE* out) {
   });
   row("  errors", [](const StageResult& s) { return std::to_string(s.errors); });
   row("  answered 304 Not Modified", [](const StageResult& s) { return std::to_string(s.not_modified); });
+  row("  304 share of answers %", [](const StageResult& s) {
+    auto share = s.not_modified_share();
+    return or_dash(share ? std::optional<double>(*share * 100) : std::nullopt, "%.1f");
+  });
   row("  latency p50 / p99 ms",
       [](const StageResult& s) { return format("%.2f", s.p50_ms) + " / " + format("%.2f", s.p99_ms); });
   row("  latency p99.9 / max ms",
@@ -158,6 +183,10 @@ void print_table(const Report& report, std::FILE* out) {
   });
   row("  per 1,000 client requests",
       [](const StageResult& s) { return or_dash(s.per_thousand(as_double(s.aggregator_batches)), "%.1f"); });
+  row("  for users new to the page per s",
+      [](const StageResult& s) { return or_dash(s.per_second(s.new_user_batches), "%.2f"); });
+  row("  refresh + privilege events per s",
+      [](const StageResult& s) { return or_dash(s.per_second(s.other_privilege_batches), "%.2f"); });
   row("downstream requests per s", [](const StageResult& s) {
     return s.downstream_requests ? format("%.0f", static_cast<double>(*s.downstream_requests) / s.seconds)
                                  : "-";
@@ -166,6 +195,10 @@ void print_table(const Report& report, std::FILE* out) {
     row(std::string(p == 0 ? "CPU ms per 1,000 requests: " : "                           ") + kProcesses[p],
         [p](const StageResult& s) { return or_dash(s.cpu_ms_per_thousand(p), "%.1f"); });
   }
+  row("serve load waits (window / last half)", [](const StageResult& s) {
+    return or_dash(as_double(s.load_waits), "%.0f") + " / " +
+           or_dash(as_double(s.load_waits_last_half), "%.0f");
+  });
   row("events applied / sent (bumps)", [](const StageResult& s) {
     return std::to_string(s.events_applied) + " / " + std::to_string(s.events_sent) + " (" +
            std::to_string(s.bumps) + ")";
@@ -188,6 +221,14 @@ void print_table(const Report& report, std::FILE* out) {
     for (const auto& [kind, count] : stage.error_kinds)
       kinds += (kinds.empty() ? "" : ", ") + kind + " x" + std::to_string(count);
     std::fprintf(out, "  errors of %s: %s\n", stage.name.c_str(), kinds.c_str());
+  }
+  if (report.events_vs_no_events && stages.size() >= 2) {
+    auto cost = event_cost(stages[0], stages[1]);
+    auto times = [](std::optional<double> value) { return value ? "x" + format("%.2f", *value) : "-"; };
+    std::fprintf(
+        out, "\nevents vs no events (%s against %s): batches %s, p50 %s, p99 %s, serve CPU per 1,000 %s\n",
+        stages[1].name.c_str(), stages[0].name.c_str(), times(cost.aggregator_batches_per_second).c_str(),
+        times(cost.p50).c_str(), times(cost.p99).c_str(), times(cost.serve_cpu_per_thousand).c_str());
   }
   const auto& target = report.target;
   std::fprintf(out,
@@ -258,6 +299,7 @@ void write_stage(Writer& w, const StageResult& s, const Report& report) {
   put(w, "scheduled", s.scheduled);
   put(w, "ok", s.ok);
   put(w, "not_modified", s.not_modified);
+  put(w, "not_modified_share", s.not_modified_share());
   put(w, "errors", s.errors);
   w.Key("errors_by_kind");
   w.StartObject();
@@ -278,6 +320,17 @@ void write_stage(Writer& w, const StageResult& s, const Report& report) {
   put(w, "batches_per_1k_requests", s.per_thousand(as_double(s.aggregator_batches)));
   put(w, "downstream_requests", s.downstream_requests);
   put(w, "downstream_requests_per_second", s.per_second(s.downstream_requests));
+  w.EndObject();
+  // Serve's own counters (its /metrics): why it asked for privilege
+  // batches, and how many requests waited for a load.
+  w.Key("serve_metrics");
+  w.StartObject();
+  put(w, "new_user_batches", s.new_user_batches);
+  put(w, "new_user_batches_per_second", s.per_second(s.new_user_batches));
+  put(w, "other_privilege_batches", s.other_privilege_batches);
+  put(w, "other_privilege_batches_per_second", s.per_second(s.other_privilege_batches));
+  put(w, "load_waits", s.load_waits);
+  put(w, "load_waits_last_half", s.load_waits_last_half);
   w.EndObject();
   w.Key("cpu_seconds");
   w.StartObject();
@@ -367,6 +420,20 @@ std::string to_json(const Report& report) {
     w.EndObject();
   }
   w.EndArray();
+  w.Key("events_vs_no_events");
+  if (report.events_vs_no_events && report.stages.size() >= 2) {
+    auto cost = event_cost(report.stages[0], report.stages[1]);
+    w.StartObject();
+    put(w, "stage", report.stages[1].name);
+    put(w, "against", report.stages[0].name);
+    put(w, "aggregator_batches_per_second_ratio", cost.aggregator_batches_per_second);
+    put(w, "latency_p50_ratio", cost.p50);
+    put(w, "latency_p99_ratio", cost.p99);
+    put(w, "serve_cpu_per_1k_requests_ratio", cost.serve_cpu_per_thousand);
+    w.EndObject();
+  } else {
+    w.Null();
+  }
   w.EndObject();
   return std::string(buffer.GetString(), buffer.GetSize()) + "\n";
 }
@@ -444,11 +511,22 @@ void panel(std::string& svg, double& y, const std::string& title, const std::vec
 std::string to_svg(const Report& report) {
   std::string body;
   double y = 68;  // below the three heading lines
-  std::vector<Bar> cpu, batches, machines;
+  std::vector<Bar> cpu, batches, machines, batch_rates, latency, waits, staleness;
   for (const auto& stage : report.stages) {
     for (std::size_t p = 0; p + 1 < kProcessCount; ++p)
       cpu.push_back({stage.name + " · " + kProcesses[p], stage.cpu_ms_per_thousand(p), static_cast<int>(p)});
     batches.push_back({stage.name, stage.per_thousand(as_double(stage.aggregator_batches)), 1});
+    batch_rates.push_back({stage.name + " · all", stage.per_second(stage.aggregator_batches), 0});
+    batch_rates.push_back({stage.name + " · new users", stage.per_second(stage.new_user_batches), 1});
+    batch_rates.push_back({stage.name + " · other", stage.per_second(stage.other_privilege_batches), 2});
+    latency.push_back({stage.name + " · p50", stage.p50_ms, 0});
+    latency.push_back({stage.name + " · p99", stage.p99_ms, 1});
+    latency.push_back({stage.name + " · p99.9", stage.p999_ms, 2});
+    waits.push_back({stage.name + " · window", as_double(stage.load_waits), 0});
+    waits.push_back({stage.name + " · last half", as_double(stage.load_waits_last_half), 1});
+    auto if_any = [&](double v) { return stage.staleness_samples ? std::optional<double>(v) : std::nullopt; };
+    staleness.push_back({stage.name + " · p50", if_any(stage.staleness_p50_ms), 0});
+    staleness.push_back({stage.name + " · p99", if_any(stage.staleness_p99_ms), 1});
     for (std::size_t tier = 0; tier < kTierCount; ++tier) {
       machines.push_back({stage.name + " · " + kTiers[tier],
                           machines_needed(stage.cpu_ms_per_thousand(tier), report.target, report.sizing),
@@ -457,6 +535,12 @@ std::string to_svg(const Report& report) {
   }
   panel(body, y, "CPU ms per 1,000 client requests", cpu, "%.1f");
   panel(body, y, "Aggregator requests per 1,000 client requests", batches, "%.2f");
+  panel(body, y,
+        "Aggregator batches per second (all; serve's for new users, and other: refresh, privilege event)",
+        batch_rates, "%.2f");
+  panel(body, y, "Client latency ms", latency, "%.2f");
+  panel(body, y, "Requests that waited for a load (serve)", waits, "%.0f");
+  panel(body, y, "Staleness ms (event applied to first answer showing it)", staleness, "%.1f");
   panel(body, y,
         "Machines for " + format("%.0f", report.target.rooms) + " rooms x " +
             format("%.0f", report.target.viewers) + " viewers (" +

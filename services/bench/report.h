@@ -2,8 +2,10 @@
 // (strategy) the client latency and errors, aggregator and downstream
 // requests, CPU per 1,000 client requests of each process, staleness; the
 // machines each tier would need for a target load; and the reductions of
-// every stage against the first. Rendered as a table (stdout), JSON
-// (bench-results/*.json) and an SVG chart.
+// every stage against the first; and, for a run whose second stage is its
+// first's polls plus room events (hot-room), what the events cost.
+// Rendered as a table (stdout), JSON (bench-results/*.json) and an SVG
+// chart.
 //
 // Extrapolation is linear in cost per request: machines = target requests/s
 // x CPU seconds per request / (cores per machine x utilization). For the
@@ -48,6 +50,12 @@ struct StageResult {
   std::optional<std::uint64_t> aggregator_batches;
   std::optional<std::uint64_t> downstream_requests;
   std::optional<double> cpu_seconds[kProcessCount];
+  // From serve's /metrics (serve_counters.h); nullopt when serve does not
+  // export the series.
+  std::optional<std::uint64_t> new_user_batches;         // privilege batches for users new to a page
+  std::optional<std::uint64_t> other_privilege_batches;  // refresh and privilege-event batches
+  std::optional<std::uint64_t> load_waits;               // micq_load_waits_total
+  std::optional<std::uint64_t> load_waits_last_half;     // the same over the window's second half
 
   std::uint64_t events_sent = 0, events_applied = 0, events_failed = 0, bumps = 0;
   std::uint64_t staleness_samples = 0, staleness_unseen = 0;
@@ -61,6 +69,8 @@ struct StageResult {
   // `count` per 1,000 client requests.
   std::optional<double> per_thousand(std::optional<double> count) const;
   std::optional<double> cpu_ms_per_thousand(std::size_t process) const;
+  // The share of successful answers that were 304 Not Modified.
+  std::optional<double> not_modified_share() const;
 };
 
 // A load to size for: `rooms` rooms of `viewers` viewers each polling every
@@ -89,6 +99,19 @@ std::optional<double> machines_needed(std::optional<double> cpu_ms_per_thousand,
 // 100 x (1 - after/before), or nullopt if before is 0 or unknown.
 std::optional<double> reduction_percent(std::optional<double> before, std::optional<double> after);
 
+// after / before, or nullopt if before is 0 or unknown.
+std::optional<double> ratio(std::optional<double> before, std::optional<double> after);
+
+// What room events cost: a stage with events against the same polls
+// without (after / before of each).
+struct EventCost {
+  std::optional<double> aggregator_batches_per_second;
+  std::optional<double> p50;
+  std::optional<double> p99;
+  std::optional<double> serve_cpu_per_thousand;
+};
+EventCost event_cost(const StageResult& without_events, const StageResult& with_events);
+
 struct Report {
   std::string scenario;
   std::string started_at;  // UTC, ISO 8601
@@ -101,6 +124,9 @@ struct Report {
   TargetLoad target;
   Sizing sizing;
   std::vector<StageResult> stages;
+  // stages[1] is stages[0]'s polls plus the event stream: report what the
+  // events cost (event_cost).
+  bool events_vs_no_events = false;
 };
 
 // "Intel(R) Xeon(R) ... | 2 cores | Linux 6.1.0"

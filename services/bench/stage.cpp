@@ -7,11 +7,14 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <cmath>
 #include <cstdio>
 
+#include "hot_room.h"
 #include "json_field.h"
 #include "open_loop.h"
 #include "proc_stats.h"
+#include "serve_counters.h"
 #include "spread_load.h"
 #include "staleness.h"
 
@@ -28,11 +31,33 @@ namespace {
 struct Snapshot {
   std::optional<std::uint64_t> batches;
   std::optional<std::uint64_t> downstream;
+  ServeCounters serve;
   std::optional<double> cpu[kProcessCount];
 };
 
-asio::awaitable<Snapshot> take_snapshot(const Endpoints& endpoints, http::ClientPool* aggregator) {
+// Serve's counters now; all nullopt if /metrics does not answer.
+asio::awaitable<ServeCounters> read_serve_counters(http::ClientPool& serve) {
+  auto call = serve.request(http::Method::get, "/metrics", "", 2s);
+  auto reply = co_await std::move(call);
+  if (!reply || reply->result_int() != 200) co_return ServeCounters{};
+  co_return serve_counters_from(reply->body());
+}
+
+// Serve's counters at `at` (the middle of the measured window).
+asio::awaitable<void> read_serve_counters_at(http::ClientPool& serve, Clock::time_point at,
+                                             ServeCounters& counters) {
+  auto executor = co_await asio::this_coro::executor;
+  asio::steady_timer timer(executor, at);
+  co_await timer.async_wait(use_tuple);
+  auto reading = read_serve_counters(serve);
+  counters = co_await std::move(reading);
+}
+
+asio::awaitable<Snapshot> take_snapshot(const Endpoints& endpoints, http::ClientPool* aggregator,
+                                        http::ClientPool& serve) {
   Snapshot snapshot;
+  auto reading = read_serve_counters(serve);
+  snapshot.serve = co_await std::move(reading);
   if (aggregator) {
     auto call = aggregator->request(http::Method::get, "/stats", "", 2s);
     auto reply = co_await std::move(call);
@@ -54,6 +79,12 @@ asio::awaitable<Snapshot> take_snapshot(const Endpoints& endpoints, http::Client
 std::optional<std::uint64_t> delta(std::optional<std::uint64_t> before, std::optional<std::uint64_t> after) {
   if (!before || !after || *after < *before) return std::nullopt;
   return *after - *before;
+}
+
+// Counters read as doubles from Prometheus text.
+std::optional<std::uint64_t> delta(std::optional<double> before, std::optional<double> after) {
+  if (!before || !after || !(*after >= *before) || !std::isfinite(*after)) return std::nullopt;
+  return static_cast<std::uint64_t>(std::llround(*after - *before));
 }
 
 double ms(std::uint64_t us) { return static_cast<double>(us) / 1000.0; }
@@ -106,18 +137,27 @@ asio::awaitable<void> show_progress(bool enabled, const std::string& name, const
 
 }  // namespace
 
-asio::awaitable<std::string> seed_rooms(Endpoints endpoints, const RoomMix& mix, int members_cap) {
+asio::awaitable<std::string> seed_rooms(Endpoints endpoints, const RoomMix& mix, int members_cap,
+                                        const RoomMembers* hot_room_members) {
   auto executor = co_await asio::this_coro::executor;
   http::ClientPool serve(executor, endpoints.serve, client_options(endpoints.events_token));
   std::uint64_t seed = 11;
-  for (const auto& room : mix.rooms) {
-    auto call = serve.request(http::Method::post, "/v1/rooms/" + room.id + "/events",
-                              seeding_body(std::max(1, std::min(room.viewers, members_cap)), ++seed), 10s);
-    auto reply = co_await std::move(call);
-    if (!reply) co_return "seeding room " + room.id + ": " + reply.error().message();
-    if (reply->result_int() != 200)
-      co_return "seeding room " + room.id + ": HTTP " + std::to_string(reply->result_int()) + " " +
-          reply->body();
+  for (std::size_t r = 0; r < mix.rooms.size(); ++r) {
+    const Room& room = mix.rooms[r];
+    std::vector<std::string> bodies;
+    if (r == 0 && hot_room_members) {
+      bodies = hot_room_members->opening_events();
+    } else {
+      bodies.push_back(seeding_body(std::max(1, std::min(room.viewers, members_cap)), ++seed));
+    }
+    for (auto& body : bodies) {
+      auto call = serve.request(http::Method::post, "/v1/rooms/" + room.id + "/events", std::move(body), 10s);
+      auto reply = co_await std::move(call);
+      if (!reply) co_return "seeding room " + room.id + ": " + reply.error().message();
+      if (reply->result_int() != 200)
+        co_return "seeding room " + room.id + ": HTTP " + std::to_string(reply->result_int()) + " " +
+            reply->body();
+    }
   }
   co_return std::string();
 }
@@ -137,11 +177,24 @@ asio::awaitable<StageResult> run_stage(Endpoints endpoints, StageSpec spec, cons
   plan.arrivals = settings.arrivals;
   plan.seed = settings.seed;
   plan.conditional = settings.conditional;
+  EventPlan events;
+  events.mix = &settings.mix;
+  events.rates = endpoints.events_token.empty() || !spec.with_events ? EventRates{} : settings.events;
+  events.hot_room_members = settings.hot_room_members;
   if (settings.warmup.count() > 0) {
-    // Connections opened, caches and branch predictors warm; not measured.
+    // Connections opened, caches and branch predictors warm, and with
+    // events_in_warmup the room's events under way; not measured.
     plan.duration = settings.warmup;
     auto warmup = std::make_shared<SpreadResults>(static_cast<std::size_t>(settings.threads));
-    auto run = run_spread_load(serve, endpoints.serve, client_options(""), plan, warmup);
+    EventPlan warmup_events = events;
+    if (!settings.events_in_warmup) warmup_events.rates = EventRates{};
+    warmup_events.duration = settings.warmup;
+    warmup_events.seed = settings.seed + 300;
+    StalenessTracker unmeasured_staleness(settings.mix.rooms.size());
+    EventCounters unmeasured_events;
+    auto run = run_spread_load(serve, endpoints.serve, client_options(""), plan, warmup) &&
+               run_event_stream(serve_events, sim ? &*sim : nullptr, warmup_events, unmeasured_staleness,
+                                unmeasured_events);
     co_await std::move(run);
   }
 
@@ -153,25 +206,26 @@ asio::awaitable<StageResult> run_stage(Endpoints endpoints, StageSpec spec, cons
     if (answer.result_int() != 200 || !staleness->waiting_on(room)) return;
     if (auto version = json_int_field(answer.body(), "version")) staleness->seen(room, *version, at);
   };
-  EventPlan events;
-  events.mix = &settings.mix;
-  events.rates = endpoints.events_token.empty() ? EventRates{} : settings.events;
   events.duration = settings.duration;
   events.seed = settings.seed + 200;
 
-  auto first = take_snapshot(endpoints, aggregator ? &*aggregator : nullptr);
+  // Its own connections: a /metrics read never queues behind the polls.
+  http::ClientPool serve_metrics(executor, endpoints.serve, client_options(""));
+  auto first = take_snapshot(endpoints, aggregator ? &*aggregator : nullptr, serve_metrics);
   Snapshot before = co_await std::move(first);
   auto load = std::make_shared<SpreadResults>(static_cast<std::size_t>(settings.threads));
   EventCounters event_counts;
+  ServeCounters half_way;
   asio::steady_timer tick(executor);
   bool done = false;
   auto start = Clock::now();
   auto together =
       poll_then_stop(serve, endpoints, plan, load, done, tick) &&
       run_event_stream(serve_events, sim ? &*sim : nullptr, events, *staleness, event_counts) &&
+      read_serve_counters_at(serve_metrics, start + settings.duration / 2, half_way) &&
       show_progress(settings.progress, spec.name, *load, event_counts, start, settings.duration, tick, done);
   co_await std::move(together);
-  auto second = take_snapshot(endpoints, aggregator ? &*aggregator : nullptr);
+  auto second = take_snapshot(endpoints, aggregator ? &*aggregator : nullptr, serve_metrics);
   Snapshot after = co_await std::move(second);
 
   StageResult result;
@@ -195,6 +249,11 @@ asio::awaitable<StageResult> run_stage(Endpoints endpoints, StageSpec spec, cons
   result.max_ms = ms(totals.latency.max());
   result.aggregator_batches = delta(before.batches, after.batches);
   result.downstream_requests = delta(before.downstream, after.downstream);
+  result.new_user_batches = delta(before.serve.new_user_batches, after.serve.new_user_batches);
+  result.other_privilege_batches =
+      delta(before.serve.other_privilege_batches, after.serve.other_privilege_batches);
+  result.load_waits = delta(before.serve.load_waits, after.serve.load_waits);
+  result.load_waits_last_half = delta(half_way.load_waits, after.serve.load_waits);
   for (std::size_t p = 0; p < kProcessCount; ++p) {
     if (before.cpu[p] && after.cpu[p]) result.cpu_seconds[p] = *after.cpu[p] - *before.cpu[p];
   }

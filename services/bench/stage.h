@@ -1,6 +1,7 @@
 // One measured stage of a bench run: warm up, take a snapshot of the
-// aggregator's counters and of every process's CPU time, run the polls and
-// the event stream together for the stage's duration, take the snapshot
+// aggregator's counters, serve's /metrics counters and every process's
+// CPU time, run the polls and the event stream together for the stage's
+// duration (reading serve's counters again half-way), take the snapshot
 // again, and turn the differences into a StageResult.
 #ifndef MICQ_BENCH_STAGE_H_
 #define MICQ_BENCH_STAGE_H_
@@ -11,6 +12,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "event_stream.h"
 #include "micq/http/client.h"
@@ -34,6 +36,8 @@ struct StageSpec {
   std::string strategy;  // as passed to serve ("" when serve was not started by us)
   std::string json;
   int page_size = 0;
+  std::vector<std::string> serve_flags;  // more flags for serve, e.g. {"--live-rooms", "off"}
+  bool with_events = true;               // false: the same polls with no event stream (a baseline)
 };
 
 struct StageSettings {
@@ -47,14 +51,23 @@ struct StageSettings {
   bool progress = true;      // a progress line on stderr every 2 s
   int threads = 1;           // load threads, each sending 1/threads of the rate
   std::uint64_t seed = 1;
+  // Events during the warm-up too (not measured), so the measured window
+  // starts in the steady state of a room with events.
+  bool events_in_warmup = false;
+  // When set, who the hot room's events come from (see EventPlan); also
+  // how seed_rooms opens the hot room.
+  RoomMembers* hot_room_members = nullptr;
 };
 
 boost::asio::awaitable<StageResult> run_stage(Endpoints endpoints, StageSpec spec,
                                               const StageSettings& settings);
 
-// Posts each room's opening events (members enter and send gifts).
+// Posts each room's opening events (members enter and send gifts): the
+// hot room's from `hot_room_members` when given, the others' from
+// seeding_body with at most `members_cap` members.
 // Returns an empty string, or why it failed.
-boost::asio::awaitable<std::string> seed_rooms(Endpoints endpoints, const RoomMix& mix, int members_cap);
+boost::asio::awaitable<std::string> seed_rooms(Endpoints endpoints, const RoomMix& mix, int members_cap,
+                                               const RoomMembers* hot_room_members = nullptr);
 
 }  // namespace micq::bench
 

@@ -41,6 +41,19 @@ std::string_view trim(std::string_view text) {
 }
 }  // namespace
 
+std::shared_ptr<const std::string> LazyGzip::get(std::string_view body) const {
+  if (made_.load(std::memory_order_acquire)) return bytes_;  // never written again
+  // Compressed outside the lock: a racing thread compresses too rather
+  // than wait; the first to finish is kept.
+  auto compressed = std::make_shared<const std::string>(gzip_of(body, level_));
+  std::lock_guard lock(mu_);
+  if (!made_.load(std::memory_order_relaxed)) {
+    bytes_ = std::move(compressed);
+    made_.store(true, std::memory_order_release);
+  }
+  return bytes_;
+}
+
 bool etag_matches(std::string_view if_none_match, std::string_view etag) {
   while (!if_none_match.empty()) {
     auto comma = if_none_match.find(',');

@@ -4,11 +4,13 @@
 #ifndef MICQ_SERVE_PAGE_H_
 #define MICQ_SERVE_PAGE_H_
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -29,12 +31,36 @@ struct PageKeyHash {
   }
 };
 
+// The gzip variant of one body, made by the first answer that asks for it
+// and kept for the others: a page rebuilt 20 times a second by room events
+// compresses only when a client wants gzip. Never blocks: threads that race
+// to make it each compress, and one result is kept.
+class LazyGzip {
+ public:
+  explicit LazyGzip(int level) : level_(level) {}
+  // REQUIRES: `body` is the body this variant belongs to, every time.
+  std::shared_ptr<const std::string> get(std::string_view body) const;
+
+ private:
+  const int level_;
+  // Set once, under mu_, then only read: `made_` says it is set.
+  mutable std::mutex mu_;
+  mutable std::shared_ptr<const std::string> bytes_;
+  mutable std::atomic<bool> made_{false};
+};
+
 struct Page {
   std::shared_ptr<const std::string> body;
-  std::string etag;                         // strong validator of `body`, quoted
-  std::shared_ptr<const std::string> gzip;  // null unless precomputed
-  std::chrono::nanoseconds age{0};          // how old when loaded (from L2: built elsewhere)
-  std::int64_t version = 0;                 // the room version it shows
+  std::string etag;                // strong validator of `body`, quoted
+  std::shared_ptr<LazyGzip> gzip;  // null: compress per answer (nothing keeps the page)
+  // How old the data was when the page was built: from L2, built elsewhere
+  // earlier; from cached privilege records, the oldest record's age. The
+  // page is fresh for the rest of the TTL only.
+  std::chrono::nanoseconds age{0};
+  // What its next rebuild may take at least (a privilege batch, when its
+  // records are due): sizes the refresh-ahead window.
+  std::chrono::nanoseconds refresh_lead{0};
+  std::int64_t version = 0;  // the room version it shows
 };
 
 // "\"<crc32>-<length>\"" of the body.

@@ -33,6 +33,10 @@ bool locate(std::string& body, const RankPage& page, Located& located) {
   thread_local simdjson::ondemand::parser parser;
   std::size_t size = body.size();
   body.reserve(size + simdjson::SIMDJSON_PADDING);
+  // Records are spliced as they are and on-demand parsing checks only what
+  // it visits: validate the whole answer, so no malformed record is served.
+  thread_local simdjson::dom::parser validator;
+  if (validator.parse(body.data(), size, false).error()) return false;
   simdjson::ondemand::document doc;
   if (parser.iterate(simdjson::padded_string_view(body.data(), size, body.capacity())).get(doc)) return false;
   simdjson::ondemand::object top;
@@ -68,12 +72,10 @@ bool locate(std::string& body, const RankPage& page, Located& located) {
   return true;
 }
 
-BodyResult build_fast(const PageRequest& request, const RankPage& page, std::string& aggregator_body) {
-  Located located;
-  if (!locate(aggregator_body, page, located))
-    return body_error("the aggregator's answer is not the expected JSON");
+std::string write_fast(const PageRequest& request, const RankPage& page, const Located& located,
+                       std::size_t privileges_bytes) {
   std::string body;
-  body.reserve(aggregator_body.size() + 128 + page.entries.size() * 96);
+  body.reserve(privileges_bytes + 128 + page.entries.size() * 96);
   service::StringOutput out(body);
   service::BasicSplicingWriter<service::StringOutput> writer(out);
   writer.StartObject();
@@ -115,7 +117,48 @@ BodyResult build_fast(const PageRequest& request, const RankPage& page, std::str
   writer.Key("degraded_kinds");
   writer.RawValue(located.degraded.data(), located.degraded.size(), rapidjson::kArrayType);
   writer.EndObject();
-  return BodyResult(boost::system::in_place_value, std::move(body));
+  return body;
+}
+
+BodyResult build_fast(const PageRequest& request, const RankPage& page, std::string& aggregator_body) {
+  Located located;
+  if (!locate(aggregator_body, page, located))
+    return body_error("the aggregator's answer is not the expected JSON");
+  return BodyResult(boost::system::in_place_value,
+                    write_fast(request, page, located, aggregator_body.size()));
+}
+
+std::string degraded_json(const std::vector<std::string>& kinds) {
+  std::string out;
+  service::StringOutput stream(out);
+  rapidjson::Writer<service::StringOutput> writer(stream);
+  writer.StartArray();
+  for (const auto& kind : kinds) writer.String(kind.data(), static_cast<rapidjson::SizeType>(kind.size()));
+  writer.EndArray();
+  return out;
+}
+
+// The page's fields before its items.
+nlohmann::json baseline_head(const PageRequest& request, const RankPage& page) {
+  nlohmann::json body = nlohmann::json::object();
+  body["room_id"] = std::string(request.room_id);
+  body["version"] = page.version;
+  body["total"] = page.total;
+  body["page"] = request.page;
+  body["size"] = request.size;
+  return body;
+}
+
+nlohmann::json baseline_item(const PageRequest& request, const RankEntry& entry, std::size_t i) {
+  nlohmann::json item = nlohmann::json::object();
+  item["rank"] = static_cast<std::int64_t>(request.page) * request.size + static_cast<std::int64_t>(i) + 1;
+  item["uid"] = entry.uid;
+  if (is_whole(entry.score)) {
+    item["score"] = static_cast<std::int64_t>(entry.score);
+  } else {
+    item["score"] = entry.score;
+  }
+  return item;
 }
 
 BodyResult build_baseline(const PageRequest& request, const RankPage& page,
@@ -123,24 +166,12 @@ BodyResult build_baseline(const PageRequest& request, const RankPage& page,
   nlohmann::json answer = aggregator_body.empty() ? nlohmann::json::object()
                                                   : nlohmann::json::parse(aggregator_body, nullptr, false);
   if (answer.is_discarded() || !answer.is_object()) return body_error("the aggregator's answer is not JSON");
-  nlohmann::json body = nlohmann::json::object();
-  body["room_id"] = std::string(request.room_id);
-  body["version"] = page.version;
-  body["total"] = page.total;
-  body["page"] = request.page;
-  body["size"] = request.size;
+  nlohmann::json body = baseline_head(request, page);
   nlohmann::json items = nlohmann::json::array();
   const nlohmann::json* users = answer.contains("users") ? &answer["users"] : nullptr;
   for (std::size_t i = 0; i < page.entries.size(); ++i) {
     const RankEntry& entry = page.entries[i];
-    nlohmann::json item = nlohmann::json::object();
-    item["rank"] = static_cast<std::int64_t>(request.page) * request.size + static_cast<std::int64_t>(i) + 1;
-    item["uid"] = entry.uid;
-    if (is_whole(entry.score)) {
-      item["score"] = static_cast<std::int64_t>(entry.score);
-    } else {
-      item["score"] = entry.score;
-    }
+    nlohmann::json item = baseline_item(request, entry, i);
     if (users && users->is_object() && users->contains(entry.uid)) {
       item["privileges"] = (*users)[entry.uid];
     } else {
@@ -155,6 +186,38 @@ BodyResult build_baseline(const PageRequest& request, const RankPage& page,
 }
 
 }  // namespace
+
+BodyResult assemble_page_body(JsonEngine engine, const PageRequest& request, const RankPage& page,
+                              const std::vector<std::string_view>& privileges,
+                              const std::vector<std::string>& degraded_kinds) {
+  if (privileges.size() != page.entries.size())
+    return body_error("one privileges object per entry is needed");
+  if (engine == JsonEngine::kFast) {
+    Located located;
+    located.privileges.reserve(privileges.size());
+    std::size_t bytes = 0;
+    for (std::string_view record : privileges) {
+      located.privileges.push_back(record == "{}" ? std::string_view() : record);
+      bytes += record.size();
+    }
+    std::string degraded = degraded_json(degraded_kinds);
+    located.degraded = degraded;
+    return BodyResult(boost::system::in_place_value, write_fast(request, page, located, bytes));
+  }
+  nlohmann::json body = baseline_head(request, page);
+  nlohmann::json items = nlohmann::json::array();
+  for (std::size_t i = 0; i < page.entries.size(); ++i) {
+    nlohmann::json item = baseline_item(request, page.entries[i], i);
+    nlohmann::json record = nlohmann::json::parse(privileges[i], nullptr, false);
+    if (record.is_discarded() || !record.is_object())
+      return body_error("a privileges record is not a JSON object");
+    item["privileges"] = std::move(record);
+    items.push_back(std::move(item));
+  }
+  body["items"] = std::move(items);
+  body["degraded_kinds"] = degraded_kinds;
+  return BodyResult(boost::system::in_place_value, body.dump());
+}
 
 BodyResult build_page_body(JsonEngine engine, const PageRequest& request, const RankPage& page,
                            std::string& aggregator_body) {

@@ -45,6 +45,14 @@ boost::system::result<std::string, std::string> build_page_body(JsonEngine engin
                                                                 const RankPage& page,
                                                                 std::string& aggregator_body);
 
+// The same body from records kept per user: `privileges[i]` is entry i's
+// privileges object as raw JSON ("{}" for none), `degraded_kinds` the kinds
+// missing from any of them. The fast engine splices the records as they
+// are; the baseline parses each into a document.
+boost::system::result<std::string, std::string> assemble_page_body(
+    JsonEngine engine, const PageRequest& request, const RankPage& page,
+    const std::vector<std::string_view>& privileges, const std::vector<std::string>& degraded_kinds);
+
 }  // namespace micq::serve
 
 #endif  // MICQ_SERVE_PAGE_BODY_H_

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 
+#include <thread>
+
 namespace micq::serve {
 namespace {
 
@@ -52,6 +54,27 @@ TEST(Page, AcceptEncodingForms) {
   EXPECT_FALSE(accepts_gzip("gzip;q=0"));
   EXPECT_FALSE(accepts_gzip("br, deflate"));
   EXPECT_FALSE(accepts_gzip(""));
+}
+
+TEST(Page, LazyGzipIsMadeOnceAndSharedByEveryAnswer) {
+  std::string body(50'000, 'x');
+  LazyGzip variant(1);
+  auto first = variant.get(body);
+  ASSERT_TRUE(first);
+  EXPECT_EQ(*first, gzip_of(body, 1));
+  EXPECT_EQ(variant.get(body).get(), first.get()) << "kept, not made again";
+}
+
+TEST(Page, LazyGzipRacedByTwoThreadsKeepsOneResult) {
+  std::string body(200'000, 'y');
+  LazyGzip variant(1);
+  std::shared_ptr<const std::string> seen[2];
+  std::thread a([&] { seen[0] = variant.get(body); });
+  std::thread b([&] { seen[1] = variant.get(body); });
+  a.join();
+  b.join();
+  EXPECT_EQ(seen[0].get(), seen[1].get()) << "both answers send the one kept variant";
+  EXPECT_EQ(variant.get(body).get(), seen[0].get());
 }
 
 }  // namespace

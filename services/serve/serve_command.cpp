@@ -23,6 +23,8 @@ struct Flags {
   std::string events_token;
   int upstream_timeout_ms = 500;
   std::string l2 = "off";
+  int rebuild_interval_ms = 50;
+  std::string live_rooms = "on";
 };
 
 int run(const Flags& flags) {
@@ -84,6 +86,13 @@ int run(const Flags& flags) {
     return service::fail_usage("serve", "--l2 on needs --strategy cached");
   }
 
+  if (flags.rebuild_interval_ms < 0 || flags.rebuild_interval_ms > 60'000)
+    return service::fail_usage("serve", "--rebuild-interval-ms must be 0..60000");
+  config.rebuild_interval = std::chrono::milliseconds(flags.rebuild_interval_ms);
+  if (flags.live_rooms != "on" && flags.live_rooms != "off")
+    return service::fail_usage("serve", "--live-rooms must be on or off");
+  config.live_rooms = flags.live_rooms == "on";
+
   auto metrics = std::make_shared<metrics::Metrics>();
   http::Server server(*options, metrics);
   auto executor = server.context().get_executor();
@@ -124,6 +133,13 @@ void add_command(CLI::App& app, service::Action& action) {
                     "zlib level (1 fastest .. 9 smallest) for clients that accept gzip; 0: never compress");
   service::add_flag(*command, "l2", flags->l2,
                     "on: share built pages through Redis, one build per page per TTL for the whole fleet");
+  service::add_flag(
+      *command, "rebuild-interval-ms", flags->rebuild_interval_ms,
+      "least time between two rebuilds of one page that room events cause; 0: rebuild at every event");
+  service::add_flag(*command, "live-rooms", flags->live_rooms,
+                    "on: pages from per-user privilege records, rebuilt in the background on room events; "
+                    "off: the write-up's plain TTL cache (one batch per build, events leave pages alone), "
+                    "as a baseline");
   command->callback([flags, &action] { action = [flags] { return run(*flags); }; });
 }
 

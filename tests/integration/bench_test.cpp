@@ -1,7 +1,8 @@
 // micq bench against real processes: a run against a given server sends
 // what its schedule says and writes its results; the article scenario
 // starts its own stack, runs its three stages and reports numbers that
-// agree with each other; Ctrl-C leaves nothing running.
+// agree with each other; the hot-room scenario runs its three stages and
+// reports what events cost; Ctrl-C leaves nothing running.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -91,7 +92,8 @@ TEST_F(BenchTest, FailedRequestsAreCountedAndTheExitCodeSaysSo) {
 TEST_F(BenchTest, BadFlagsExitWithOneLine) {
   for (const char* flag_value :
        {"--hot-viewers=0", "--arrivals=bursty", "--serve=ftp://x", "--events=dance=1", "--scenario=nope",
-        "--target=12", "--utilization=2", "--kinds=nope", "--scale-after=0"}) {
+        "--target=12", "--utilization=2", "--kinds=nope", "--scale-after=0", "--rebuild-interval-ms=-1",
+        "--rebuild-interval-ms=x", "--events-scale=0"}) {
     ChildProcess bench({"bench", flag_value, "--out-dir", out_dir_});
     auto code = bench.wait_exit(20s);
     ASSERT_TRUE(code);
@@ -155,6 +157,70 @@ TEST_F(BenchTest, ArticleScenarioRunsThreeStagesWithConsistentNumbers) {
   ASSERT_EQ(doc["comparisons"].Size(), 2u);
   EXPECT_TRUE(doc["comparisons"][1]["aggregator_requests_reduction_pct"].IsNumber());
   EXPECT_NE(result_file(".svg").find("cached+fast+10"), std::string::npos);
+}
+
+TEST_F(BenchTest, HotRoomScenarioComparesTheSamePollsWithoutEventsWithThemAndOnAPlainTtlCache) {
+  // 200 viewers polling every second (each about twice a stage), the
+  // SPEC's event mix at a tenth of its rate.
+  ChildProcess bench(
+      words("bench --scenario hot-room --hot-viewers 200 --poll-seconds 1 --duration-s 2 --warmup-s 1 "
+            "--events-scale 0.1 --kinds 4 --sim-latency-ms 1 --sim-jitter-ms 1 --out-dir " +
+            out_dir_));
+  auto code = bench.wait_exit(180s);
+  ASSERT_TRUE(code);
+  EXPECT_EQ(*code, 0) << bench.output();
+  EXPECT_NE(bench.output().find("events vs no events"), std::string::npos) << bench.output();
+  auto doc = parse(result_file(".json"));
+  ASSERT_TRUE(doc.IsObject()) << bench.output();
+  EXPECT_STREQ(doc["scenario"].GetString(), "hot-room");
+  EXPECT_NE(std::string(doc["events"].GetString()).find("enter=2.5,exit=2.5,gift=1.5,chat=3"),
+            std::string::npos)
+      << "the hot-room mix, scaled: " << doc["events"].GetString();
+  ASSERT_EQ(doc["stages"].Size(), 3u);
+  const char* names[] = {"cached, no events", "cached, 10 events/s", "plain TTL, 10 events/s"};
+  for (unsigned i = 0; i < 3; ++i) {
+    SCOPED_TRACE(names[i]);
+    const auto& stage = doc["stages"][i];
+    EXPECT_STREQ(stage["name"].GetString(), names[i]);
+    EXPECT_STREQ(stage["strategy"].GetString(), "cached");
+    // The same polls in every stage: the hot room only, no small rooms.
+    EXPECT_DOUBLE_EQ(stage["offered_per_second"].GetDouble(), 200.0);
+    const auto& requests = stage["requests"];
+    EXPECT_EQ(requests["ok"].GetUint64() + requests["errors"].GetUint64(), requests["scheduled"].GetUint64());
+    EXPECT_EQ(requests["errors"].GetUint64(), 0u);
+    EXPECT_TRUE(requests["not_modified_share"].IsNumber());
+    EXPECT_TRUE(stage["aggregator"]["batches_per_second"].IsNumber());
+    EXPECT_TRUE(stage["cpu_ms_per_1k_requests"]["serve"].IsNumber());
+    for (const char* key : {"p50", "p99", "p99_9"}) EXPECT_GT(stage["latency_ms"][key].GetDouble(), 0) << key;
+    // Serve's counters: numbers, or null where serve does not export them
+    // (a plain TTL cache keeps no per-user records).
+    const auto& serve = stage["serve_metrics"];
+    for (const char* key : {"new_user_batches", "new_user_batches_per_second", "other_privilege_batches",
+                            "other_privilege_batches_per_second", "load_waits", "load_waits_last_half"})
+      EXPECT_TRUE(serve.HasMember(key) && (serve[key].IsNumber() || serve[key].IsNull())) << key;
+    EXPECT_TRUE(serve["load_waits"].IsNumber()) << "serve exports micq_load_waits_total (SPEC §2)";
+    if (serve["load_waits"].IsNumber())
+      EXPECT_LE(serve["load_waits_last_half"].GetUint64(), serve["load_waits"].GetUint64());
+    if (i < 2) EXPECT_TRUE(serve["new_user_batches"].IsNumber()) << "cached pages count batches by reason";
+    const auto& events = stage["events"];
+    if (i == 0) {
+      EXPECT_EQ(events["sent"].GetUint64(), 0u) << "the baseline has no events";
+      EXPECT_GT(requests["not_modified"].GetUint64(), 0u) << "an unchanged list answers 304";
+    } else {
+      EXPECT_GT(events["applied"].GetUint64(), 0u);
+      EXPECT_EQ(events["failed"].GetUint64(), 0u);
+      EXPECT_EQ(stage["staleness_ms"]["samples"].GetUint64() + stage["staleness_ms"]["unseen"].GetUint64(),
+                events["applied"].GetUint64());
+    }
+  }
+  const auto& cost = doc["events_vs_no_events"];
+  ASSERT_TRUE(cost.IsObject());
+  EXPECT_STREQ(cost["stage"].GetString(), names[1]);
+  EXPECT_STREQ(cost["against"].GetString(), names[0]);
+  for (const char* key : {"aggregator_batches_per_second_ratio", "latency_p50_ratio", "latency_p99_ratio",
+                          "serve_cpu_per_1k_requests_ratio"})
+    EXPECT_TRUE(cost[key].IsNumber()) << key;
+  EXPECT_NE(result_file(".svg").find("plain TTL, 10 events/s"), std::string::npos);
 }
 
 TEST_F(BenchTest, ConditionalViewersGet304sForAnUnchangedList) {

@@ -19,9 +19,19 @@
 // What a caller gets (docs/coalescing.md has the whole table):
 //  * fresh (built at most `ttl` ago): served from memory. Expiry is jittered
 //    down by up to `ttl_jitter` so keys loaded together expire apart.
-//  * near expiry: XFetch early refresh — with growing probability a hit
-//    starts one background refresh (never more than one per key), so a hot
-//    key is reloaded before it expires and nobody waits.
+//  * near expiry: refresh ahead, never more than one per key. Every hit in
+//    the refresh window before expiry — the larger of
+//    `refresh_window_factor` x the last load's duration and a floor
+//    (`refresh_window_min`, `refresh_window_ttl_share` of the TTL) — starts
+//    a background reload: a guarantee, not a likelihood. A key asked at
+//    least every g whose next load takes at most L is reloaded before it
+//    expires whenever g + L <= the window (with the factor 2: any key asked
+//    more often than its load takes, its loads not slowing down past 2x or
+//    the floor).
+//    Before the window, XFetch starts one with a probability growing as
+//    expiry nears, spreading refreshes of many keys over time.
+//  * refresh(key): a rebuild behind the callers' backs (a room event): they
+//    keep the stored value until the new one replaces it.
 //  * expired, within `max_stale`: the caller waits for the (coalesced)
 //    reload; if it fails or the caller's deadline passes, the stale value
 //    is served (stale-if-error, Freshness::kStale). With
@@ -70,11 +80,18 @@
 namespace micq::coalesce {
 
 struct CacheOptions {
-  Duration ttl = std::chrono::seconds(1);                   // how long a value is fresh
-  Duration max_stale = std::chrono::seconds(30);            // how long past ttl it may serve on error
-  double ttl_jitter = 0.1;                                  // expiry shortened by up to this fraction
-  double early_refresh_beta = 1.0;                          // XFetch beta; 0 turns early refresh off
-  bool stale_while_revalidate = false;                      // serve stale at once while refreshing
+  Duration ttl = std::chrono::seconds(1);         // how long a value is fresh
+  Duration max_stale = std::chrono::seconds(30);  // how long past ttl it may serve on error
+  double ttl_jitter = 0.1;                        // expiry shortened by up to this fraction
+  double early_refresh_beta = 1.0;                // XFetch beta; 0 turns early refresh off
+  bool stale_while_revalidate = false;            // serve stale at once while refreshing
+  // Deterministic refresh ahead: a hit within max(refresh_window_min,
+  // refresh_window_ttl_share x ttl, refresh_window_factor x last load time)
+  // of expiry starts a refresh. The share covers loads slower than the
+  // last one (a long-tailed dependency) up to that much of the TTL.
+  double refresh_window_factor = 2.0;
+  Duration refresh_window_min{0};
+  double refresh_window_ttl_share = 0;
   Duration error_backoff = std::chrono::milliseconds(250);  // no new load this long after a failure
   std::size_t max_entries = 10'000;
   std::size_t shards = 64;
@@ -98,6 +115,7 @@ struct CacheStats {
   std::uint64_t hits = 0;        // fresh values served
   std::uint64_t stale_hits = 0;  // stale values served
   std::uint64_t misses = 0;      // callers that found nothing servable
+  std::uint64_t load_waits = 0;  // callers that waited for a load (a miss, or too old to serve)
   std::uint64_t loads_started = 0;
   std::uint64_t loads_failed = 0;
   std::uint64_t callers_coalesced = 0;  // callers that joined a load in flight
@@ -116,8 +134,15 @@ class Cache {
   // from when it was built, not from when this load started.
   using AgeAtLoad = std::function<Duration(const V&)>;
 
-  explicit Cache(CacheOptions options = {}, AgeAtLoad age_at_load = {})
-      : state_(std::make_shared<State>(std::move(options), std::move(age_at_load))) {}
+  // How long the next reload of a value may take at least, when that is
+  // known to be more than the last load took (a page rebuilt from cached
+  // records in 1 ms whose records must be fetched again in 300 ms): sizes
+  // the refresh-ahead window so that reload still ends before expiry.
+  using RefreshLead = std::function<Duration(const V&)>;
+
+  explicit Cache(CacheOptions options = {}, AgeAtLoad age_at_load = {}, RefreshLead refresh_lead = {})
+      : state_(std::make_shared<State>(std::move(options), std::move(age_at_load), std::move(refresh_lead))) {
+  }
 
   // The synchronous hot path: a fresh value, or nullopt when the caller must
   // go through get() (missing, expired, or due for an early refresh).
@@ -135,7 +160,7 @@ class Cache {
     auto local = view.entries.find(key);
     if (local != view.entries.end()) {
       LocalEntry& seen = local->second;
-      if (seen.entry->version.load(std::memory_order_acquire) == seen.version && now < seen.fresh_until &&
+      if (seen.entry->version.load(std::memory_order_acquire) == seen.version && now < seen.refresh_at &&
           internal::xfetch_impossible(now, seen.fresh_until, seen.load_time, st.options.early_refresh_beta)) {
         seen.entry->touch(now);
         st.counters.local().hits.inc();
@@ -196,6 +221,7 @@ class Cache {
         break;
     }
     st->counters.local().misses.inc();  // kMiss, or kStale waiting for its reload
+    st->counters.local().load_waits.inc();
 
     // Named, not a temporary inside the co_await expression: g++ 12
     // miscompiles temporaries there (double destruction).
@@ -218,9 +244,32 @@ class Cache {
     co_return result;
   }
 
+  // Rebuilds `key` while its callers keep getting the stored value (and
+  // its age) until the new one replaces it; a failed rebuild leaves the old
+  // value under the usual stale rules. The load that counts is one started
+  // after this call: a load already in flight (which may predate whatever
+  // made the caller ask) is waited out, then one more starts. Coalesced
+  // like every load: at most one per key is in flight. Returns nullopt,
+  // loading nothing, when `key` has no entry (never asked for, or evicted).
+  template <class Loader>
+  boost::asio::awaitable<std::optional<Result<V>>> refresh(Key key, Loader loader) {
+    std::shared_ptr<State> st = state_;
+    if (!st->contains(key)) co_return std::nullopt;
+    Result<V> result;
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      Loading<Loader> loading{st, key, loader};
+      result = co_await st->group.run(key, std::move(loading));
+      if (result.leader) break;  // our own load; a second one, if joined, began after this call too
+    }
+    co_return result;
+  }
+
   // Drops `key`. A load already in flight completes for its waiters but does
   // not store its result; the next caller starts a new load.
   void invalidate(const Key& key) { state_->invalidate(key); }
+
+  // True while `key` has an entry (loading, fresh or stale).
+  bool contains(const Key& key) const { return state_->contains(key); }
 
   CacheStats stats() const { return state_->stats(); }
   std::size_t size() const { return state_->size(); }
@@ -233,8 +282,9 @@ class Cache {
     std::shared_ptr<const V> value;  // null until a load succeeds
     TimePoint built_at{};            // when the load of `value` started
     TimePoint fresh_until{};         // built_at + jittered ttl
+    TimePoint refresh_at{};          // fresh_until - the refresh-ahead window
     TimePoint stale_until{};         // fresh_until + max_stale
-    Duration load_time{};            // XFetch delta: duration of the last good load
+    Duration load_time{};            // XFetch delta: the last good load's duration (or its lead)
     std::exception_ptr last_error;   // the last failure, while backing off
     TimePoint retry_after{};         // no new load before this
     std::uint64_t generation = 0;    // unique per entry; a load stores only into its own
@@ -262,7 +312,7 @@ class Cache {
   };
 
   struct Counters {
-    internal::Counter hits, stale_hits, misses, early_refreshes, evictions, loads_failed;
+    internal::Counter hits, stale_hits, misses, load_waits, early_refreshes, evictions, loads_failed;
   };
 
   enum class ProbeKind { kMiss, kFresh, kFreshRefreshDue, kStale, kStaleBackingOff, kFailedBackingOff };
@@ -273,20 +323,27 @@ class Cache {
   };
 
   struct State {
-    State(CacheOptions opts, AgeAtLoad age)
+    State(CacheOptions opts, AgeAtLoad age, RefreshLead lead)
         : options(std::move(opts)),
           age_at_load(std::move(age)),
+          refresh_lead(std::move(lead)),
           shards(std::max<std::size_t>(1, options.shards)) {
       if (!options.clock) options.clock = SteadyClock::instance();
       if (!options.uniform) options.uniform = &internal::uniform_open_closed;
       std::size_t cap = (std::max<std::size_t>(1, options.max_entries) + shards.size() - 1) / shards.size();
       per_shard_cap = std::max<std::size_t>(1, cap);
+      refresh_window_floor = std::max(
+          options.refresh_window_min,
+          Duration(static_cast<Duration::rep>(static_cast<double>(options.ttl.count()) *
+                                              std::clamp(options.refresh_window_ttl_share, 0.0, 1.0))));
     }
 
-    CacheOptions options;   // constant after construction
-    AgeAtLoad age_at_load;  // constant after construction; may be empty
+    CacheOptions options;      // constant after construction
+    AgeAtLoad age_at_load;     // constant after construction; may be empty
+    RefreshLead refresh_lead;  // constant after construction; may be empty
     std::vector<Shard> shards;
-    std::size_t per_shard_cap = 1;  // constant after construction
+    std::size_t per_shard_cap = 1;     // constant after construction
+    Duration refresh_window_floor{0};  // constant after construction
     Group<Key, V, Hash, KeyEqual> group;
     internal::Striped<Counters> counters;
     std::atomic<std::uint64_t> next_generation{1};
@@ -295,6 +352,8 @@ class Cache {
 
     bool early_refresh_due(const Entry& entry, TimePoint now) const {
       if (entry.refresh_claimed.load(std::memory_order_relaxed)) return false;
+      if (now < entry.retry_after) return false;  // a refresh just failed: back off
+      if (now >= entry.refresh_at) return true;   // the window: every time, not by chance
       if (internal::xfetch_impossible(now, entry.fresh_until, entry.load_time, options.early_refresh_beta)) {
         return false;
       }
@@ -331,6 +390,12 @@ class Cache {
         probe.result.error = entry.last_error;
       }
       return probe;
+    }
+
+    bool contains(const Key& key) {
+      Shard& shard = shard_for(key);
+      std::shared_lock lock(shard.mu);
+      return shard.entries.count(key) > 0;
     }
 
     std::optional<CacheResult<V>> stale_fallback(const Key& key, TimePoint now) {
@@ -416,6 +481,8 @@ class Cache {
       entry.loading = false;
       entry.refresh_claimed.store(false, std::memory_order_release);
       if (value) {
+        Duration load_time = ended - started;
+        if (refresh_lead) load_time = std::max(load_time, refresh_lead(*value));
         if (age_at_load) {
           Duration age = std::max(Duration::zero(), age_at_load(*value));
           started = std::min(started, ended - age);
@@ -426,7 +493,10 @@ class Cache {
         entry.fresh_until =
             started + internal::jittered_ttl(options.ttl, options.ttl_jitter, 1.0 - options.uniform());
         entry.stale_until = entry.fresh_until + options.max_stale;
-        entry.load_time = ended - started;
+        entry.load_time = load_time;
+        entry.refresh_at =
+            entry.fresh_until -
+            internal::refresh_window(load_time, options.refresh_window_factor, refresh_window_floor);
         entry.last_error = nullptr;
         entry.retry_after = TimePoint{};
       } else {
@@ -463,6 +533,7 @@ class Cache {
         s.hits += c.hits.get();
         s.stale_hits += c.stale_hits.get();
         s.misses += c.misses.get();
+        s.load_waits += c.load_waits.get();
         s.early_refreshes += c.early_refreshes.get();
         s.evictions += c.evictions.get();
         s.loads_failed += c.loads_failed.get();
@@ -540,6 +611,7 @@ class Cache {
     std::shared_ptr<const V> value;  // aliases a thread-private owner
     TimePoint built_at{};
     TimePoint fresh_until{};
+    TimePoint refresh_at{};
     Duration load_time{};
   };
   struct LocalView {
@@ -577,6 +649,7 @@ class Cache {
     seen.value = std::shared_ptr<const V>(owner, owner->value.get());
     seen.built_at = entry->built_at;
     seen.fresh_until = entry->fresh_until;
+    seen.refresh_at = entry->refresh_at;
     seen.load_time = entry->load_time;
   }
 

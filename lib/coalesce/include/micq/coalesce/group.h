@@ -83,12 +83,14 @@ class Group {
   boost::asio::awaitable<Result<V>> run(Key key, Loader loader, WaitTimeout timeout = std::nullopt) {
     auto executor = co_await boost::asio::this_coro::executor;
     auto [flight, leader] = state_->join_or_start(key, executor);
+    const bool led = leader;
     auto start_load = [&, leader = leader, flight = flight] {
       if (!leader) return;
       boost::asio::co_spawn(executor, drive(state_, key, flight, std::move(loader)), boost::asio::detached);
     };
     Result<V> result =
         co_await internal::async_wait<V>(flight, executor, timeout, start_load, boost::asio::use_awaitable);
+    result.leader = led;
     co_return result;
   }
 
@@ -191,10 +193,7 @@ class Group {
     FlightPtr flight;
     bool done = false;
     ~FinishGuard() {
-      if (done) return;
-      internal::Outcome<V> outcome;
-      outcome.error = std::make_exception_ptr(std::runtime_error("load abandoned: executor shut down"));
-      state->finish(*key, flight, std::move(outcome));
+      if (!done) state->finish(*key, flight, internal::abandoned_outcome<V>());
     }
   };
 
@@ -202,13 +201,7 @@ class Group {
   static boost::asio::awaitable<void> drive(std::shared_ptr<State> state, Key key, FlightPtr flight,
                                             Loader loader) {
     FinishGuard guard{state, &key, flight};
-    internal::Outcome<V> outcome;
-    try {
-      auto loaded = co_await loader();
-      outcome.value = internal::to_shared<V>(std::move(loaded));
-    } catch (...) {
-      outcome.error = std::current_exception();
-    }
+    internal::Outcome<V> outcome = co_await internal::run_loader<V>(loader);
     guard.done = true;
     state->finish(key, flight, std::move(outcome));
   }

@@ -33,6 +33,8 @@ struct Result {
   // True when the outcome of the load was handed to more than one caller
   // (Go's `shared`): the leader sees it too once anybody joined.
   bool shared = false;
+  // True for the one caller whose call started the load (Group::run).
+  bool leader = false;
 
   bool ok() const { return status == Status::kOk; }
 };

@@ -27,6 +27,11 @@ bool xfetch_due(TimePoint now, TimePoint expiry, Duration delta, double beta, do
 // skip the random draw and the logarithm for most of a key's life.
 bool xfetch_impossible(TimePoint now, TimePoint expiry, Duration delta, double beta);
 
+// How long before expiry refresh ahead starts every time:
+// max(floor, factor x load_time). A key asked at least every g whose next
+// load takes at most L never expires unrefreshed while g + L <= this.
+Duration refresh_window(Duration load_time, double factor, Duration floor);
+
 // A uniform draw in (0, 1] from a per-thread generator.
 double uniform_open_closed();
 

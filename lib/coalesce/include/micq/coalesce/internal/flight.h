@@ -12,6 +12,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/cancellation_type.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
@@ -22,6 +23,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -65,6 +67,28 @@ std::shared_ptr<const V> to_shared(T&& loaded) {
   } else {
     return std::make_shared<const V>(std::forward<T>(loaded));
   }
+}
+
+// Runs a loader to its end: its value, or what it threw.
+template <class V, class Loader>
+asio::awaitable<Outcome<V>> run_loader(Loader& loader) {
+  Outcome<V> outcome;
+  try {
+    auto loaded = co_await loader();
+    outcome.value = to_shared<V>(std::move(loaded));
+  } catch (...) {
+    outcome.error = std::current_exception();
+  }
+  co_return outcome;
+}
+
+// The outcome of a load whose coroutine was destroyed before it ended (its
+// executor was shut down): its waiters fail instead of hanging.
+template <class V>
+Outcome<V> abandoned_outcome() {
+  Outcome<V> outcome;
+  outcome.error = std::make_exception_ptr(std::runtime_error("load abandoned: executor shut down"));
+  return outcome;
 }
 
 template <class V>

@@ -1,0 +1,23 @@
+#include "api_error.h"
+
+#include <spdlog/spdlog.h>
+
+namespace micq::serve {
+
+ApiError api_error_of(const std::exception_ptr& failure) {
+  if (failure) {
+    try {
+      std::rethrow_exception(failure);
+    } catch (const ApiErrorException& e) {
+      return e.error;
+    } catch (const std::exception& e) {
+      spdlog::warn("page load failed: {}", e.what());
+    } catch (...) {
+      spdlog::warn("page load failed with a non-standard exception");
+    }
+  }
+  return ApiError::unavailable("upstream_unavailable",
+                               "The page could not be loaded and nothing servable is cached.");
+}
+
+}  // namespace micq::serve

@@ -1,0 +1,89 @@
+// PrivilegeSource: where a user's privilege records come from (SPEC §3):
+// the aggregator's batch API behind an interface, so the per-user cache
+// and the page builders can be tested with a fake.
+//
+//  * batch_body(): one aggregator batch (at most 200 uids), its answer's
+//    raw JSON — what the batch page builder of the direct, singleflight and
+//    plain-TTL strategies splices whole;
+//  * records(): any number of uids, one record per uid (split into batches
+//    of 200), each user's object as its raw JSON text, with the kinds the
+//    batch reported degraded.
+//
+// Thread safety: implementations allow concurrent calls. Each call must be
+// awaited from a coroutine whose executor runs one handler at a time (a
+// strand or a one-thread io_context), as http::ClientPool requires.
+#ifndef MICQ_SERVE_PRIVILEGE_SOURCE_H_
+#define MICQ_SERVE_PRIVILEGE_SOURCE_H_
+
+#include <atomic>
+#include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "api_error.h"
+#include "micq/http/client.h"
+
+namespace micq::serve {
+
+// The aggregator's batch limit (SPEC §3).
+inline constexpr std::size_t kMaxBatchUids = 200;
+
+// Kinds one batch reported degraded, shared by every record of the batch.
+using DegradedKinds = std::shared_ptr<const std::vector<std::string>>;
+
+struct PrivilegeRecord {
+  std::string json;        // the user's {"kind":{...},...} object, raw; "{}" if none came
+  DegradedKinds degraded;  // null when the batch had every kind
+};
+
+class PrivilegeSource {
+ public:
+  virtual ~PrivilegeSource() = default;
+  // REQUIRES: 1..kMaxBatchUids uids.
+  virtual boost::asio::awaitable<ApiResult<std::string>> batch_body(std::vector<std::string> uids) = 0;
+  // One record per uid, in order. REQUIRES: at least one uid.
+  virtual boost::asio::awaitable<ApiResult<std::vector<PrivilegeRecord>>> records(
+      std::vector<std::string> uids);
+
+  // Failed or malformed batches so far (for /metrics).
+  std::uint64_t errors() const { return errors_.load(std::memory_order_relaxed); }
+  // Batches asked for so far.
+  std::uint64_t batches() const { return batches_.load(std::memory_order_relaxed); }
+
+ protected:
+  void count_error() { errors_.fetch_add(1, std::memory_order_relaxed); }
+  void count_batch() { batches_.fetch_add(1, std::memory_order_relaxed); }
+
+ private:
+  std::atomic<std::uint64_t> errors_{0};
+  std::atomic<std::uint64_t> batches_{0};
+};
+
+// Splits an aggregator answer ({"users":{...},"degraded_kinds":[...]}) into
+// one record per uid of `uids` (a uid the answer lacks gets "{}"). The
+// error says what is malformed.
+boost::system::result<std::vector<PrivilegeRecord>, std::string> split_privileges(
+    std::string& answer, const std::vector<std::string>& uids);
+
+// The aggregator over HTTP.
+class AggregatorPrivileges final : public PrivilegeSource {
+ public:
+  AggregatorPrivileges(boost::asio::any_io_executor executor, http::Upstream aggregator,
+                       std::chrono::milliseconds timeout);
+
+  boost::asio::awaitable<ApiResult<std::string>> batch_body(std::vector<std::string> uids) override;
+
+  http::ClientPool& client() { return client_; }
+
+ private:
+  http::ClientPool client_;
+  const std::chrono::milliseconds timeout_;
+};
+
+}  // namespace micq::serve
+
+#endif  // MICQ_SERVE_PRIVILEGE_SOURCE_H_

@@ -1,0 +1,199 @@
+#include "rebuild_scheduler.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <atomic>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace micq::serve {
+
+namespace asio = boost::asio;
+using Clock = std::chrono::steady_clock;
+
+struct RebuildScheduler::State {
+  struct PageState {
+    int page = 0;
+    int size = 0;
+    bool dirty = false;   // an event arrived since the last rebuild began
+    bool active = false;  // a rebuild is waiting or running (its coroutine owns the page's rebuilds)
+    Clock::time_point last_start{};
+    std::uint64_t loaded_seq = 0;  // when the page was last loaded, in load order
+  };
+
+  State(asio::any_io_executor ex, std::chrono::milliseconds i, std::size_t cap, Rebuild r, StillCached s)
+      : executor(std::move(ex)),
+        interval(i),
+        max_pages(std::max<std::size_t>(1, cap)),
+        rebuild(std::move(r)),
+        still_cached(std::move(s)) {}
+
+  const asio::any_io_executor executor;
+  const std::chrono::milliseconds interval;
+  const std::size_t max_pages;
+  const Rebuild rebuild;
+  const StillCached still_cached;
+
+  mutable std::mutex mu;
+  std::unordered_map<std::string, std::vector<PageState>> rooms;  // guarded by mu
+  std::size_t pages = 0;                                          // guarded by mu
+  std::uint64_t next_seq = 0;                                     // guarded by mu
+  std::atomic<std::uint64_t> rebuilds_started{0};
+  std::atomic<std::uint64_t> events_coalesced{0};
+
+  // REQUIRES: mu held.
+  PageState* find(const PageKey& key) {
+    auto room = rooms.find(key.room_id);
+    if (room == rooms.end()) return nullptr;
+    for (auto& page : room->second) {
+      if (page.page == key.page && page.size == key.size) return &page;
+    }
+    return nullptr;
+  }
+
+  // REQUIRES: mu held.
+  void forget(const PageKey& key) {
+    auto room = rooms.find(key.room_id);
+    if (room == rooms.end()) return;
+    auto& pages_of_room = room->second;
+    auto it = std::find_if(pages_of_room.begin(), pages_of_room.end(),
+                           [&](const PageState& p) { return p.page == key.page && p.size == key.size; });
+    if (it == pages_of_room.end()) return;
+    pages_of_room.erase(it);
+    --pages;
+    if (pages_of_room.empty()) rooms.erase(room);
+  }
+
+  // REQUIRES: mu held. Forgets idle pages until at most 3/4 of the bound
+  // is used: first those no longer cached, then the least recently loaded.
+  void trim() {
+    std::size_t goal = max_pages - max_pages / 4;
+    std::vector<std::pair<std::uint64_t, PageKey>> idle;
+    for (auto room = rooms.begin(); room != rooms.end();) {
+      auto& pages_of_room = room->second;
+      for (auto it = pages_of_room.begin(); it != pages_of_room.end();) {
+        PageKey key{room->first, it->page, it->size};
+        if (!it->active && !still_cached(key)) {
+          it = pages_of_room.erase(it);
+          --pages;
+        } else {
+          if (!it->active) idle.emplace_back(it->loaded_seq, std::move(key));
+          ++it;
+        }
+      }
+      room = pages_of_room.empty() ? rooms.erase(room) : std::next(room);
+    }
+    if (pages <= goal) return;
+    std::sort(idle.begin(), idle.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (const auto& [seq, key] : idle) {
+      if (pages <= goal) break;
+      forget(key);
+    }
+  }
+
+  // The rebuilds of one page, one after another, for as long as events
+  // keep marking it.
+  static asio::awaitable<void> run(std::shared_ptr<State> st, PageKey key, Clock::duration delay) {
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    for (;;) {
+      if (delay > Clock::duration::zero()) {
+        timer.expires_after(delay);
+        co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+      }
+      {
+        std::lock_guard lock(st->mu);
+        PageState* page = st->find(key);
+        if (!page) co_return;
+        page->dirty = false;
+        page->last_start = Clock::now();
+      }
+      st->rebuilds_started.fetch_add(1, std::memory_order_relaxed);
+      bool still_cached = true;
+      try {
+        auto rebuilding = st->rebuild(key);
+        still_cached = co_await std::move(rebuilding);
+      } catch (const std::exception& e) {
+        spdlog::warn("page rebuild failed: {}", e.what());
+      }
+      std::lock_guard lock(st->mu);
+      PageState* page = st->find(key);
+      if (!page) co_return;
+      if (!still_cached) {
+        st->forget(key);
+        co_return;
+      }
+      if (!page->dirty) {
+        page->active = false;
+        co_return;
+      }
+      delay = page->last_start + st->interval - Clock::now();
+    }
+  }
+};
+
+RebuildScheduler::RebuildScheduler(asio::any_io_executor executor, std::chrono::milliseconds interval,
+                                   std::size_t max_pages, Rebuild rebuild, StillCached still_cached)
+    : state_(std::make_shared<State>(std::move(executor), interval, max_pages, std::move(rebuild),
+                                     std::move(still_cached))) {}
+
+RebuildScheduler::~RebuildScheduler() = default;
+
+void RebuildScheduler::page_cached(const PageKey& key) {
+  State& st = *state_;
+  std::lock_guard lock(st.mu);
+  State::PageState* page = st.find(key);
+  if (!page) {
+    st.rooms[key.room_id].push_back(State::PageState{key.page, key.size});
+    ++st.pages;
+    page = &st.rooms[key.room_id].back();
+  }
+  page->loaded_seq = ++st.next_seq;
+  if (st.pages > st.max_pages) st.trim();
+}
+
+void RebuildScheduler::room_changed(std::string_view room_id) {
+  std::shared_ptr<State> st = state_;
+  std::vector<std::pair<PageKey, Clock::duration>> to_start;
+  {
+    std::lock_guard lock(st->mu);
+    auto room = st->rooms.find(std::string(room_id));
+    if (room == st->rooms.end()) return;  // no cached page: nothing to rebuild
+    auto now = Clock::now();
+    for (auto& page : room->second) {
+      page.dirty = true;
+      if (page.active) {
+        st->events_coalesced.fetch_add(1, std::memory_order_relaxed);
+        continue;
+      }
+      page.active = true;
+      Clock::duration delay = std::max(Clock::duration::zero(), page.last_start + st->interval - now);
+      to_start.emplace_back(PageKey{room->first, page.page, page.size}, delay);
+    }
+  }
+  // Outside the lock: co_spawn may run the rebuild's first steps inline
+  // (a fresh strand over the io_context we are running on), and those lock.
+  for (auto& [key, delay] : to_start) {
+    asio::co_spawn(asio::make_strand(st->executor), State::run(st, std::move(key), delay), asio::detached);
+  }
+}
+
+RebuildStats RebuildScheduler::stats() const {
+  RebuildStats s;
+  s.rebuilds_started = state_->rebuilds_started.load(std::memory_order_relaxed);
+  s.events_coalesced = state_->events_coalesced.load(std::memory_order_relaxed);
+  std::lock_guard lock(state_->mu);
+  s.pages_tracked = state_->pages;
+  return s;
+}
+
+}  // namespace micq::serve

@@ -1,0 +1,61 @@
+// RoomStore: a room's data in Redis (SPEC §8) — the key schema, the page
+// read (ZREVRANGE WITHSCORES + ZCARD + GET ver in one pipelined round trip)
+// and the events script (every change of a request applied atomically).
+//
+// Thread safety: all members may be called concurrently from coroutines on
+// any executor the Redis client accepts.
+#ifndef MICQ_SERVE_ROOM_STORE_H_
+#define MICQ_SERVE_ROOM_STORE_H_
+
+#include <atomic>
+#include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "api_error.h"
+#include "micq/redis/commands.h"
+#include "page_body.h"
+#include "request_parsing.h"
+
+namespace micq::serve {
+
+// Redis keys of a room; the {room} hash tag keeps them on one cluster slot.
+std::string rank_key(std::string_view room);
+std::string version_key(std::string_view room);
+std::string idempotency_key(std::string_view room, std::string_view key);
+
+class RoomStore {
+ public:
+  // `redis` must outlive the store.
+  RoomStore(redis::Commands& redis, std::chrono::milliseconds timeout) : redis_(redis), timeout_(timeout) {}
+
+  // One page of the ranking (`size` entries from `page` * `size`), the
+  // room's total and version, as of one moment.
+  boost::asio::awaitable<ApiResult<RankPage>> read_page(std::string room, int page, int size);
+
+  // Applies a validated request atomically; with an idempotency key a
+  // replay gets the first answer again. Returns the answer's JSON
+  // ({"applied":N,"version":V}).
+  boost::asio::awaitable<ApiResult<std::string>> apply(std::string room, const std::vector<Event>& events,
+                                                       std::optional<std::string> idempotency);
+
+  redis::Commands& redis() { return redis_; }
+  std::chrono::milliseconds timeout() const { return timeout_; }
+
+  // Failed or malformed Redis calls so far (for /metrics).
+  std::uint64_t errors() const { return errors_.load(std::memory_order_relaxed); }
+  void count_error() { errors_.fetch_add(1, std::memory_order_relaxed); }
+
+ private:
+  redis::Commands& redis_;
+  const std::chrono::milliseconds timeout_;
+  std::atomic<std::uint64_t> errors_{0};
+};
+
+}  // namespace micq::serve
+
+#endif  // MICQ_SERVE_ROOM_STORE_H_

@@ -1,0 +1,103 @@
+#include "serve_metrics.h"
+
+#include <string>
+#include <utility>
+
+namespace micq::serve {
+
+namespace {
+
+using Labels = std::vector<prometheus::ClientMetric::Label>;
+
+void add(std::vector<prometheus::MetricFamily>& families, std::string name, std::string help,
+         prometheus::MetricType type, std::vector<std::pair<Labels, double>> series) {
+  prometheus::MetricFamily family;
+  family.name = std::move(name);
+  family.help = std::move(help);
+  family.type = type;
+  for (auto& [labels, value] : series) {
+    prometheus::ClientMetric metric;
+    metric.label = std::move(labels);
+    if (type == prometheus::MetricType::Gauge) {
+      metric.gauge.value = value;
+    } else {
+      metric.counter.value = value;
+    }
+    family.metric.push_back(std::move(metric));
+  }
+  families.push_back(std::move(family));
+}
+
+void counter(std::vector<prometheus::MetricFamily>& families, std::string name, std::string help,
+             double value) {
+  add(families, std::move(name), std::move(help), prometheus::MetricType::Counter, {{{}, value}});
+}
+
+double d(std::uint64_t value) { return static_cast<double>(value); }
+
+}  // namespace
+
+void ServeMetrics::detach() {
+  std::lock_guard lock(mu_);
+  pages_ = nullptr;
+  rooms_ = nullptr;
+  privileges_ = nullptr;
+}
+
+std::vector<prometheus::MetricFamily> ServeMetrics::Collect() const {
+  std::lock_guard lock(mu_);
+  std::vector<prometheus::MetricFamily> families;
+  if (!pages_) return families;
+  SourceStats pages = pages_->stats();
+  counter(families, "micq_cache_hits_total", "Pages served from the cache within their TTL.", d(pages.hits));
+  counter(families, "micq_cache_stale_serves_total",
+          "Pages served past their TTL because a dependency failed.", d(pages.stale_serves));
+  counter(families, "micq_page_loads_started_total", "Page loads started (Redis + privileges + JSON).",
+          d(pages.loads_started));
+  counter(families, "micq_callers_coalesced_total", "Requests that joined a page load already in flight.",
+          d(pages.callers_coalesced));
+  counter(families, "micq_load_waits_total",
+          "Requests that had to wait for a load before they could be answered (a miss, or a page too old).",
+          d(pages.load_waits));
+  counter(families, "micq_cache_early_refreshes_total", "Pages refreshed ahead of expiry in the background.",
+          d(pages.early_refreshes));
+  counter(families, "micq_cache_evictions_total", "Pages evicted to keep the cache bounded.",
+          d(pages.evictions));
+  add(families, "micq_upstream_errors_total", "Failed calls to a dependency, by upstream.",
+      prometheus::MetricType::Counter,
+      {{{{"upstream", "redis"}}, d(rooms_->errors())},
+       {{{"upstream", "aggregator"}}, d(privileges_->errors())}});
+  if (pages.rebuilds) {
+    counter(families, "micq_page_rebuilds_total", "Background page rebuilds started by room events.",
+            d(pages.rebuilds->rebuilds_started));
+    counter(families, "micq_rebuild_events_coalesced_total",
+            "Page marks by room events that found a rebuild already coming.",
+            d(pages.rebuilds->events_coalesced));
+    add(families, "micq_rebuild_pages_tracked", "Cached pages that room events rebuild.",
+        prometheus::MetricType::Gauge, {{{}, d(pages.rebuilds->pages_tracked)}});
+  }
+  if (pages.privileges) {
+    const PrivilegeCacheStats& p = *pages.privileges;
+    add(families, "micq_privilege_batches_total",
+        "Aggregator batches for per-user privilege records, by why they were needed.",
+        prometheus::MetricType::Counter,
+        {{{{"reason", "new_users"}}, d(p.batches_new_users)},
+         {{{"reason", "refresh"}}, d(p.batches_refresh)},
+         {{{"reason", "privilege_event"}}, d(p.batches_privilege_event)}});
+    counter(families, "micq_privilege_batches_failed_total", "Privilege batches that failed.",
+            d(p.batches_failed));
+    counter(families, "micq_privilege_users_fetched_total", "Users asked of the aggregator.",
+            d(p.users_fetched));
+    counter(families, "micq_privilege_users_joined_total",
+            "Users a page rebuild took from a batch another rebuild had started.", d(p.users_joined));
+    counter(families, "micq_privilege_cache_evictions_total",
+            "Users' records evicted to keep the cache bounded.", d(p.evictions));
+    add(families, "micq_privilege_cache_entries", "Users with cached privilege records.",
+        prometheus::MetricType::Gauge, {{{}, d(p.entries)}});
+    add(families, "micq_privilege_cache_bytes", "Bytes of cached privilege records.",
+        prometheus::MetricType::Gauge, {{{}, d(p.bytes)}});
+  }
+  return families;
+}
+
+}  // namespace micq::serve

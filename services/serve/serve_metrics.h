@@ -1,0 +1,40 @@
+// ServeMetrics: serve's own series in /metrics (SPEC §2 Operations), read
+// from the pieces' counters at scrape time — nothing on the request path
+// writes anything for them beyond those counters.
+//
+// Thread safety: Collect() runs on the scraping thread while the pieces
+// serve; detach() (before the pieces go) makes later scrapes empty.
+#ifndef MICQ_SERVE_SERVE_METRICS_H_
+#define MICQ_SERVE_SERVE_METRICS_H_
+
+#include <prometheus/collectable.h>
+#include <prometheus/metric_family.h>
+
+#include <mutex>
+#include <vector>
+
+#include "page_source.h"
+#include "privilege_source.h"
+#include "room_store.h"
+
+namespace micq::serve {
+
+class ServeMetrics final : public prometheus::Collectable {
+ public:
+  ServeMetrics(const PageSource& pages, const RoomStore& rooms, const PrivilegeSource& privileges)
+      : pages_(&pages), rooms_(&rooms), privileges_(&privileges) {}
+
+  void detach();
+  std::vector<prometheus::MetricFamily> Collect() const override;
+
+ private:
+  mutable std::mutex mu_;
+  // Guarded by mu_; null once detached.
+  const PageSource* pages_;
+  const RoomStore* rooms_;
+  const PrivilegeSource* privileges_;
+};
+
+}  // namespace micq::serve
+
+#endif  // MICQ_SERVE_SERVE_METRICS_H_

@@ -1,0 +1,44 @@
+// SharedPageBuilder (--l2 on, SPEC §5 "across instances"): a PageBuilder
+// that first looks for the page in Redis, where any instance may have put
+// it, and otherwise builds it with the builder it wraps and puts it there
+// for the rest of its TTL. Pages are keyed by the room's version, so an
+// applied event (which bumps it) retires every instance's shared pages of
+// the room; a per-page lock lets one instance build while the others wait
+// for its result (for no longer than a build may take).
+//
+// Thread safety: as PageBuilder.
+#ifndef MICQ_SERVE_SHARED_PAGES_H_
+#define MICQ_SERVE_SHARED_PAGES_H_
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include "page_builder.h"
+
+namespace micq::serve {
+
+class SharedPageBuilder final : public PageBuilder {
+ public:
+  SharedPageBuilder(RoomStore& rooms, PageBuilder& inner, std::chrono::milliseconds ttl, BuildOptions options)
+      : rooms_(rooms), inner_(inner), ttl_(ttl), options_(options) {}
+  boost::asio::awaitable<ApiResult<Page>> build(PageKey key, RecordNeed need) override;
+
+ private:
+  // The room's current version and, if some instance built that version's
+  // page already, the page (one round trip); nullopt when Redis failed.
+  struct Lookup {
+    std::string version;
+    std::optional<Page> page;
+  };
+  boost::asio::awaitable<std::optional<Lookup>> lookup(const PageKey& key);
+
+  RoomStore& rooms_;
+  PageBuilder& inner_;
+  const std::chrono::milliseconds ttl_;
+  const BuildOptions options_;
+};
+
+}  // namespace micq::serve
+
+#endif  // MICQ_SERVE_SHARED_PAGES_H_
