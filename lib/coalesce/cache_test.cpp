@@ -669,5 +669,21 @@ TEST_F(CacheTest, RefreshLeadWidensTheRefreshWindow) {
   EXPECT_FALSE(cache.lookup_fresh("k")) << "due: the window opened 600 ms before expiry";
 }
 
+TEST_F(CacheTest, ASlowLoadKeepsTheRefreshWindowWideForTheLoadsAfterIt) {
+  source.takes = 300ms;
+  get("r1");  // built at 0, stored at 300: fresh until 1000, window 600
+  clock->advance(150ms);
+  source.takes = 0ms;
+  get("r1");  // at 450, in the window: a refresh that takes no time
+  drain();
+  ASSERT_EQ(source.loads, 2);
+  // Fresh until 1450; the quick reload alone would leave no window, but the
+  // slow one still counts at 300 ms x 2^(-150/1000) = 270 ms: window 540 ms.
+  clock->advance(459ms);  // 909
+  EXPECT_TRUE(cache().lookup_fresh("r1"));
+  clock->advance(2ms);  // 911
+  EXPECT_FALSE(cache().lookup_fresh("r1")) << "due: the window remembers the slow load";
+}
+
 }  // namespace
 }  // namespace micq::coalesce

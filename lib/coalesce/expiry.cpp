@@ -33,6 +33,14 @@ Duration refresh_window(Duration load_time, double factor, Duration floor) {
   return std::max(floor, scaled);
 }
 
+Duration decayed(Duration value, Duration elapsed, Duration half_life) {
+  if (value <= Duration::zero() || half_life <= Duration::zero()) return Duration::zero();
+  double halvings = static_cast<double>(elapsed.count()) / static_cast<double>(half_life.count());
+  if (halvings <= 0) return value;
+  if (halvings > 60) return Duration::zero();
+  return Duration(static_cast<Duration::rep>(static_cast<double>(value.count()) * std::exp2(-halvings)));
+}
+
 double uniform_open_closed() {
   thread_local std::mt19937_64 generator{std::random_device{}()};
   // 53 random bits -> [0, 1), then flip to (0, 1] so that log() is finite.

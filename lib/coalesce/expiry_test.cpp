@@ -65,3 +65,18 @@ TEST(Uniform, DrawsInTheOpenClosedUnitInterval) {
 
 }  // namespace
 }  // namespace micq::coalesce::internal
+
+namespace micq::coalesce::internal {
+namespace {
+
+TEST(Decayed, HalvesForEveryHalfLife) {
+  using std::chrono::milliseconds;
+  EXPECT_EQ(decayed(milliseconds(400), milliseconds(0), milliseconds(1000)), milliseconds(400));
+  EXPECT_EQ(decayed(milliseconds(400), milliseconds(1000), milliseconds(1000)), milliseconds(200));
+  EXPECT_EQ(decayed(milliseconds(400), milliseconds(2000), milliseconds(1000)), milliseconds(100));
+  EXPECT_EQ(decayed(milliseconds(400), std::chrono::hours(1), milliseconds(1000)), Duration::zero());
+  EXPECT_EQ(decayed(Duration::zero(), milliseconds(5), milliseconds(1000)), Duration::zero());
+}
+
+}  // namespace
+}  // namespace micq::coalesce::internal

@@ -6,6 +6,7 @@
 #include <rapidjson/document.h>
 
 #include <algorithm>
+#include <boost/beast/http/field.hpp>
 #include <chrono>
 #include <cstdlib>
 #include <string>
@@ -196,6 +197,22 @@ TEST_F(LiveRoomTest, AHotKeyPolledFasterThanItsLoadNeverWaitsOverManyTtls) {
   std::uint64_t refreshes = batches() - batches_before;
   EXPECT_GE(refreshes, 4u) << "the records were re-read about once per TTL";
   EXPECT_LE(refreshes, 14u);
+}
+
+TEST_F(LiveRoomTest, ARebuildWithAnUnchangedBodyKeepsTheEtag) {
+  start({"--ttl-ms", "200"}, "1");
+  seed(3);
+  Reply first = get(serve.port, "/v1/rooms/r1/mic-queue");
+  std::string etag(first[boost::beast::http::field::etag]);
+  ASSERT_FALSE(etag.empty());
+  double loads_before = metric("micq_page_loads_started_total");
+  auto began = Clock::now();
+  while (metric("micq_page_loads_started_total") < loads_before + 3 && Clock::now() - began < 10s) {
+    EXPECT_EQ(get(serve.port, "/v1/rooms/r1/mic-queue", {{"If-None-Match", etag}}).result_int(), 304);
+  }
+  EXPECT_GE(metric("micq_page_loads_started_total"), loads_before + 3) << "rebuilt by its TTL meanwhile";
+  EXPECT_EQ(get(serve.port, "/v1/rooms/r1/mic-queue", {{"If-None-Match", etag}}).result_int(), 304)
+      << "the same body has the same ETag: clients keep their 304s";
 }
 
 TEST_F(LiveRoomTest, RebuildIntervalZeroRebuildsAtEveryEvent) {

@@ -284,7 +284,8 @@ class Cache {
     TimePoint fresh_until{};         // built_at + jittered ttl
     TimePoint refresh_at{};          // fresh_until - the refresh-ahead window
     TimePoint stale_until{};         // fresh_until + max_stale
-    Duration load_time{};            // XFetch delta: the last good load's duration (or its lead)
+    Duration load_time{};            // XFetch delta and window base: the slowest recent load (or lead)
+    TimePoint load_time_at{};        // when load_time was measured
     std::exception_ptr last_error;   // the last failure, while backing off
     TimePoint retry_after{};         // no new load before this
     std::uint64_t generation = 0;    // unique per entry; a load stores only into its own
@@ -483,6 +484,12 @@ class Cache {
       if (value) {
         Duration load_time = ended - started;
         if (refresh_lead) load_time = std::max(load_time, refresh_lead(*value));
+        // A slow load keeps the window wide for a while (its weight halves
+        // every TTL), however many quick loads follow: one that took longer
+        // than the window once is not let to expire a hot key again.
+        load_time =
+            std::max(load_time, internal::decayed(entry.load_time, ended - entry.load_time_at, options.ttl));
+        entry.load_time_at = ended;
         if (age_at_load) {
           Duration age = std::max(Duration::zero(), age_at_load(*value));
           started = std::min(started, ended - age);

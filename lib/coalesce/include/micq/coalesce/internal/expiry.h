@@ -32,6 +32,9 @@ bool xfetch_impossible(TimePoint now, TimePoint expiry, Duration delta, double b
 // load takes at most L never expires unrefreshed while g + L <= this.
 Duration refresh_window(Duration load_time, double factor, Duration floor);
 
+// `value` halved for every `half_life` that `elapsed` spans.
+Duration decayed(Duration value, Duration elapsed, Duration half_life);
+
 // A uniform draw in (0, 1] from a per-thread generator.
 double uniform_open_closed();
 
