@@ -685,5 +685,75 @@ TEST_F(CacheTest, ASlowLoadKeepsTheRefreshWindowWideForTheLoadsAfterIt) {
   EXPECT_FALSE(cache().lookup_fresh("r1")) << "due: the window remembers the slow load";
 }
 
+TEST_F(CacheTest, ARefreshAheadThatJoinsARebuildLoadsAgainItself) {
+  options.refresh_window_min = 100ms;
+  get("r1");  // fresh until 1000, refresh window from 900
+  clock->advance(850ms);
+  Gate rebuild(ctx.get_executor());
+  source.gate = &rebuild;
+  std::optional<std::optional<Result<std::string>>> rebuilt;
+  start_refresh("r1", rebuilt);  // an event's rebuild, held
+  ctx.restart();
+  ctx.poll();
+  ASSERT_EQ(source.loads, 2);
+  clock->advance(60ms);  // 910: in the window
+  auto hit = get("r1");
+  EXPECT_EQ(hit.freshness, Freshness::kFresh);
+  EXPECT_EQ(source.loads, 2) << "the refresh ahead joined the rebuild in flight";
+  source.gate = nullptr;
+  rebuild.open();
+  drain();
+  EXPECT_EQ(source.loads, 3) << "then ran its own load: the rebuild may renew less than it does";
+}
+
+TEST(CacheExpiryTest, ARebuildFromDataAsOldKeepsTheExpiry) {
+  auto clock = std::make_shared<ManualClock>();
+  double draw = 1.0;  // jitter cut = ttl x 0.5 x (1 - draw): none
+  CacheOptions options;
+  options.ttl = 1000ms;
+  options.ttl_jitter = 0.5;
+  options.early_refresh_beta = 0;
+  options.refresh_window_factor = 0;
+  options.clock = clock;
+  options.uniform = [&draw] { return draw; };
+  using Aged = std::pair<std::string, Duration>;  // the value and how old its data is
+  Cache<std::string, Aged> cache(options, [](const Aged& v) { return v.second; });
+  asio::io_context ctx;
+  auto load = [&](Aged value) {
+    asio::co_spawn(
+        ctx,
+        [&, value]() -> asio::awaitable<void> {
+          // Loader and awaitable each in their own statement (g++ 12).
+          auto loader = [value]() -> asio::awaitable<Aged> { co_return value; };
+          auto refreshing = cache.refresh("k", loader);
+          co_await std::move(refreshing);
+        },
+        asio::detached);
+    ctx.restart();
+    ctx.run();
+  };
+  asio::co_spawn(
+      ctx,
+      [&]() -> asio::awaitable<void> {
+        co_await cache.get("k", []() -> asio::awaitable<Aged> { co_return Aged{"v1", Duration(0)}; });
+      },
+      asio::detached);
+  ctx.run();  // built at 0, fresh until 1000 (no cut)
+  clock->advance(300ms);
+  draw = 0.0;                         // a new draw would cut 500 ms
+  load(Aged{"v2", Duration(300ms)});  // rebuilt at 300 from data of 0
+  clock->advance(699ms);              // 999
+  auto hit = cache.lookup_fresh("k");
+  ASSERT_TRUE(hit) << "the expiry of data built at 0 stays where it was";
+  EXPECT_EQ(hit->value->first, "v2");
+  clock->advance(1ms);
+  EXPECT_FALSE(cache.lookup_fresh("k"));
+  load(Aged{"v3", Duration(0)});  // fresh data: a new expiry, drawn anew
+  clock->advance(499ms);
+  EXPECT_TRUE(cache.lookup_fresh("k"));
+  clock->advance(1ms);
+  EXPECT_FALSE(cache.lookup_fresh("k")) << "the new draw cut 500 ms";
+}
+
 }  // namespace
 }  // namespace micq::coalesce

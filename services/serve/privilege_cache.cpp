@@ -77,7 +77,12 @@ struct PrivilegeCache::State {
     return shards[std::hash<std::string_view>{}(uid) % shards.size()];
   }
 
-  Duration half_ttl() const { return options.ttl / 2; }
+  // Records at least this old are renewed along with any batch of their
+  // page's (see renew_share).
+  Duration renew_age() const {
+    return Duration(static_cast<Duration::rep>(static_cast<double>(options.ttl.count()) *
+                                               std::clamp(options.renew_share, 0.0, 1.0)));
+  }
   bool expired(const CachedRecord& record, TimePoint now) const {
     return now >= record.fetched_at + options.ttl;
   }
@@ -194,9 +199,12 @@ namespace {
 struct Plan {
   std::vector<std::size_t> mine;                                           // indexes it fetches and awaits
   std::vector<std::pair<std::size_t, std::shared_ptr<BatchLoad>>> joined;  // indexes others fetch
-  std::vector<std::string> background;                                     // uids refreshed without waiting
+  // kUseValid: what each renewed index may fall back to if its batch fails
+  // (a record still within its TTL); null where there is none.
+  std::vector<std::shared_ptr<const CachedRecord>> fallback;
   bool any_new = false;
   bool any_invalidated = false;
+  bool any_due = false;
 };
 
 }  // namespace
@@ -209,9 +217,19 @@ asio::awaitable<ApiResult<PageRecords>> PrivilegeCache::get(std::vector<std::str
   out.records.resize(uids.size());
   auto mine = BatchLoad::create(executor);
   const std::uint64_t mine_seq = st->next_batch_seq.fetch_add(1, std::memory_order_relaxed);
-  auto background = BatchLoad::create(executor);
-  const std::uint64_t background_seq = st->next_batch_seq.fetch_add(1, std::memory_order_relaxed);
   Plan plan;
+  plan.fallback.resize(uids.size());
+  // REQUIRES: the slot's shard lock. Renews index i: joins a batch in flight
+  // for the user, or puts it into this get()'s own.
+  auto renew = [&](std::size_t i, State::Slot& slot) {
+    if (slot.flight && slot.flight_seq >= slot.invalidated_seq) {
+      plan.joined.emplace_back(i, slot.flight);
+    } else {
+      slot.flight = mine;
+      slot.flight_seq = mine_seq;
+      plan.mine.push_back(i);
+    }
+  };
   for (std::size_t i = 0; i < uids.size(); ++i) {
     State::Shard& shard = st->shard_for(uids[i]);
     std::lock_guard lock(shard.mu);
@@ -219,52 +237,56 @@ asio::awaitable<ApiResult<PageRecords>> PrivilegeCache::get(std::vector<std::str
     const auto& record = slot.record;
     bool invalidated = record && record->batch_seq < slot.invalidated_seq;
     bool valid = record && !invalidated && !st->expired(*record, now);
-    bool renew = !valid || (need == RecordNeed::kRefreshOld && now - record->fetched_at >= st->half_ttl());
-    if (renew) {
-      if (slot.flight && slot.flight_seq >= slot.invalidated_seq) {
-        plan.joined.emplace_back(i, slot.flight);
-      } else {
-        slot.flight = mine;
-        slot.flight_seq = mine_seq;
-        plan.mine.push_back(i);
-        // A user without a usable record came onto the page: new to it
-        // (never fetched, evicted, or back after its records expired).
-        // Renewing records the page already shows is a refresh.
-        if (invalidated) {
-          plan.any_invalidated = true;
-        } else if (!record || (!valid && need == RecordNeed::kUseValid)) {
-          plan.any_new = true;
-        }
+    if (!valid) {
+      // A user without a usable record came onto the page: new to it
+      // (never fetched, evicted, or back after its records expired).
+      // Renewing records the page already shows is a refresh.
+      if (invalidated) {
+        plan.any_invalidated = true;
+      } else if (!record || need == RecordNeed::kUseValid) {
+        plan.any_new = true;
       }
+      renew(i, slot);
+      continue;
+    }
+    // A page built from a record is fresh for no longer than the record,
+    // less its jitter: one built from a due record would expire before its
+    // own refresh could end. So due records are renewed, and awaited.
+    bool due = st->due(*record, now);
+    bool old = now - record->fetched_at >= st->renew_age();
+    if (due || (need == RecordNeed::kRefreshOld && old)) {
+      plan.any_due = plan.any_due || due;
+      if (need == RecordNeed::kUseValid) plan.fallback[i] = record;
+      renew(i, slot);
       continue;
     }
     out.records[i] = record;
-    if (need == RecordNeed::kUseValid && !slot.flight && st->due(*record, now)) {
-      slot.flight = background;
-      slot.flight_seq = background_seq;
-      plan.background.push_back(uids[i]);
-    }
   }
-  if (!plan.background.empty()) {
-    // Take along the page's other users past half their TTL: one batch per
+  if (need == RecordNeed::kUseValid && plan.any_due) {
+    // Take along the page's other users past the renew age: one batch per
     // TTL for the page again, not one per cohort of users fetched apart.
     for (std::size_t i = 0; i < uids.size(); ++i) {
-      const auto& record = out.records[i];
-      if (!record || now - record->fetched_at < st->half_ttl()) continue;
+      const auto record = out.records[i];
+      if (!record || now - record->fetched_at < st->renew_age()) continue;
       State::Shard& shard = st->shard_for(uids[i]);
       std::lock_guard lock(shard.mu);
       auto it = shard.slots.find(uids[i]);
       if (it == shard.slots.end() || it->second.flight) continue;
-      it->second.flight = background;
-      it->second.flight_seq = background_seq;
-      plan.background.push_back(uids[i]);
+      plan.fallback[i] = record;
+      out.records[i] = nullptr;
+      renew(i, it->second);
     }
-    BatchReason reason = BatchReason::kRefresh;
-    background->start(
-        [st, uids = std::move(plan.background), reason, flight = background.get(), background_seq]() mutable {
-          return State::fetch(st, std::move(uids), reason, flight, background_seq);
-        });
   }
+  // A renewed index's record, or its fallback when the batch failed
+  // (kUseValid only); false when there is neither.
+  auto settle = [&](std::size_t i, const BatchOutcome& outcome, std::size_t at) {
+    if (!outcome.error) {
+      out.records[i] = outcome.records[at];
+      return true;
+    }
+    out.records[i] = plan.fallback[i];
+    return out.records[i] != nullptr;
+  };
   if (!plan.mine.empty()) {
     std::vector<std::string> fetch_uids;
     fetch_uids.reserve(plan.mine.size());
@@ -278,8 +300,9 @@ asio::awaitable<ApiResult<PageRecords>> PrivilegeCache::get(std::vector<std::str
     auto waiting = mine->wait();
     coalesce::Result<BatchOutcome> fetched = co_await std::move(waiting);
     if (!fetched.ok()) co_return api_error_of(fetched.error);
-    if (fetched.value->error) co_return *fetched.value->error;
-    for (std::size_t k = 0; k < plan.mine.size(); ++k) out.records[plan.mine[k]] = fetched.value->records[k];
+    for (std::size_t k = 0; k < plan.mine.size(); ++k) {
+      if (!settle(plan.mine[k], *fetched.value, k)) co_return *fetched.value->error;
+    }
   }
   if (!plan.joined.empty()) st->users_joined.fetch_add(plan.joined.size(), std::memory_order_relaxed);
   for (auto& [index, flight] : plan.joined) {
@@ -287,12 +310,12 @@ asio::awaitable<ApiResult<PageRecords>> PrivilegeCache::get(std::vector<std::str
     coalesce::Result<BatchOutcome> fetched = co_await std::move(waiting);
     if (!fetched.ok()) co_return api_error_of(fetched.error);
     const BatchOutcome& outcome = *fetched.value;
-    if (outcome.error) co_return *outcome.error;
     auto at = std::find(outcome.uids.begin(), outcome.uids.end(), uids[index]);
-    if (at == outcome.uids.end()) {
+    if (!outcome.error && at == outcome.uids.end()) {
       co_return ApiError::unavailable("aggregator_unavailable", "A privilege batch lost a user.");
     }
-    out.records[index] = outcome.records[static_cast<std::size_t>(at - outcome.uids.begin())];
+    if (!settle(index, outcome, static_cast<std::size_t>(at - outcome.uids.begin())))
+      co_return *outcome.error;
   }
   out.oldest_fetch = now;
   for (const auto& record : out.records) {

@@ -8,14 +8,18 @@
 //  * Loads are coalesced per user: a rebuild needing a user whose batch is
 //    in flight (started by any rebuild) awaits that batch; one batch
 //    carries every other user the rebuild must fetch.
-//  * Refreshed ahead: a rebuild after an event (RecordNeed::kUseValid) uses
-//    every record still within its TTL and, for those within the refresh
-//    window of expiry (max(min, ttl share x TTL, factor x the batch's
-//    duration)), starts one
-//    background batch it does not wait for. A refresh ahead of the page
-//    (RecordNeed::kRefreshOld, itself in the background) fetches every
-//    record past half its TTL, so users fetched at different times fall
-//    into one batch per TTL again.
+//  * Refreshed ahead: a record is due in the last max(min, ttl share x
+//    TTL, factor x its batch's duration) of its TTL. A rebuild after an
+//    event (RecordNeed::kUseValid) uses every record still valid and not
+//    due; due ones it renews and awaits (a page built from a due record
+//    would expire, less its jitter, before its own refresh could end),
+//    taking along the page's other users past the renew age, and falls
+//    back to them, still valid, if that batch fails. A refresh ahead of the
+//    page or a miss (RecordNeed::kRefreshOld, and the page is still served
+//    meanwhile) renews every record older than `renew_share` of its TTL,
+//    so users fetched at different times (newcomers to the page) fall back
+//    into one batch per TTL: a batch costs a call per kind however many
+//    users it carries.
 //  * invalidate(uid) (a `privilege` event): the next rebuild needing the
 //    user fetches it anew, ignoring batches that started before.
 //  * Bounded: at most `max_entries` users and `max_bytes` of records; the
@@ -48,14 +52,17 @@ struct PrivilegeCacheOptions {
   std::size_t max_bytes = std::size_t{512} << 20;
   double refresh_window_factor = 2.0;
   coalesce::Duration refresh_window_min = std::chrono::milliseconds(20);
-  double refresh_window_ttl_share = 0.1;  // the window is at least this share of the TTL
+  // The window is at least this share of the TTL: the page's jitter (10%)
+  // plus the page's own refresh window (10%).
+  double refresh_window_ttl_share = 0.2;
+  double renew_share = 0.1;  // a refresh renews records older than this share of the TTL
   std::size_t shards = 16;
   std::shared_ptr<const coalesce::Clock> clock;  // default: the steady clock
 };
 
 enum class RecordNeed {
   kUseValid,    // after a room event: nobody should wait for a batch that is not needed
-  kRefreshOld,  // ahead of the page's expiry, or a miss: renew what is past half its TTL
+  kRefreshOld,  // ahead of the page's expiry, or a miss: renew what is past the renew age
 };
 
 // One user's records as cached.

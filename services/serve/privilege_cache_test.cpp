@@ -121,6 +121,7 @@ class PrivilegeCacheTest : public ::testing::Test {
     options.refresh_window_min = 100ms;
     options.refresh_window_factor = 2.0;
     options.refresh_window_ttl_share = 0;
+    options.renew_share = 0.5;  // these tests speak of "half the TTL"
     options.shards = 1;
     options.clock = clock;
   }
@@ -251,6 +252,21 @@ TEST_F(PrivilegeCacheTest, ConcurrentGetsShareTheBatchForTheUsersTheyBothNeed) {
   EXPECT_EQ(stats.users_fetched, 3u);
 }
 
+TEST_F(PrivilegeCacheTest, ByDefaultARefreshTakesTheNewcomersAlongIntoOneBatch) {
+  options.renew_share = PrivilegeCacheOptions{}.renew_share;  // 10% of the TTL
+  get({"u1", "u2"});                                          // batch 0 at t0
+  clock->advance(600ms);
+  get({"u1", "u2", "u3"}, RecordNeed::kUseValid);  // batch 1 at t0+600: u3 is new to the page
+  clock->advance(250ms);                           // t0+850: u3 is 250 ms old
+  get({"u1", "u2", "u3"}, RecordNeed::kRefreshOld);
+  ASSERT_EQ(source.batch_count(), 3u);
+  EXPECT_EQ(source.batches().back(), (Uids{"u1", "u2", "u3"}))
+      << "the newcomer joins the page's batch: one batch per TTL again, not one per cohort";
+  clock->advance(900ms);
+  get({"u1", "u2", "u3"}, RecordNeed::kRefreshOld);
+  EXPECT_EQ(source.batch_count(), 4u) << "and stays in it";
+}
+
 TEST_F(PrivilegeCacheTest, RefreshOldRenewsRecordsPastHalfTheTtlAndWaits) {
   PageRecords old_pair = get({"u1", "u2"});  // batch 0 at t0
   clock->advance(300ms);
@@ -268,7 +284,7 @@ TEST_F(PrivilegeCacheTest, RefreshOldRenewsRecordsPastHalfTheTtlAndWaits) {
   EXPECT_EQ(cache().stats().batches_refresh, 1u);
 }
 
-TEST_F(PrivilegeCacheTest, UseValidAnswersAtOnceAndRefreshesDueRecordsInOneBackgroundBatch) {
+TEST_F(PrivilegeCacheTest, UseValidRenewsDueRecordsAndTakesTheOldOnesAlong) {
   PageRecords u1 = get({"u1"});  // t0
   clock->advance(400ms);
   PageRecords u2 = get({"u2"});  // t0+400
@@ -277,14 +293,15 @@ TEST_F(PrivilegeCacheTest, UseValidAnswersAtOnceAndRefreshesDueRecordsInOneBackg
   clock->advance(210ms);         // t0+910: u1 within the 100 ms window, u2 past half the TTL, u3 neither
   Outcome out = start_get({"u1", "u2", "u3"}, RecordNeed::kUseValid);
   poll();
-  ASSERT_TRUE(out->has_value()) << "kUseValid waits for no batch while every record is valid";
-  ASSERT_TRUE((*out)->has_value());
-  EXPECT_EQ(page_of(out).records[0].get(), u1.records[0].get());
-  EXPECT_EQ(page_of(out).records[1].get(), u2.records[0].get());
-  EXPECT_EQ(page_of(out).records[2].get(), u3.records[0].get());
-  ASSERT_EQ(source.batch_count(), 4u) << "one background batch";
+  EXPECT_FALSE(out->has_value())
+      << "a page built from a due record would expire before its refresh: the record is renewed, and awaited";
+  ASSERT_EQ(source.batch_count(), 4u) << "one batch";
   EXPECT_EQ(sorted(source.batches()[3]), (Uids{"u1", "u2"}))
-      << "the due record and the page's other record past half the TTL, not the young one";
+      << "the due record and the page's other record past the renew age, not the young one";
+  finish(3);
+  ASSERT_TRUE(out->has_value() && (*out)->has_value());
+  EXPECT_EQ(jsons(page_of(out)), (Uids{record_json("u1", 3), record_json("u2", 3), record_json("u3", 2)}));
+  EXPECT_EQ(page_of(out).records[2].get(), u3.records[0].get());
   EXPECT_EQ(cache().stats().batches_refresh, 1u);
 }
 
@@ -298,17 +315,16 @@ TEST_F(PrivilegeCacheTest, UseValidStartsNoSecondRefreshWhileOneIsInFlight) {
   EXPECT_EQ(source.batch_count(), 2u);
 }
 
-TEST_F(PrivilegeCacheTest, BackgroundRefreshIsUsedByLaterGets) {
+TEST_F(PrivilegeCacheTest, RenewedDueRecordsAreUsedByLaterGets) {
   get({"u1", "u2"});
   clock->advance(950ms);
-  PageRecords stale = get({"u1", "u2"}, RecordNeed::kUseValid);
+  PageRecords renewed = get({"u1", "u2"}, RecordNeed::kUseValid, 10ms);
   ASSERT_EQ(source.batch_count(), 2u);
-  EXPECT_EQ(jsons(stale), (Uids{record_json("u1", 0), record_json("u2", 0)}));
-  finish(1, 10ms);
+  EXPECT_EQ(jsons(renewed), (Uids{record_json("u1", 1), record_json("u2", 1)}));
   clock->advance(100ms);  // the old records would have expired by now
-  PageRecords fresh = get({"u1", "u2"}, RecordNeed::kUseValid);
-  EXPECT_EQ(jsons(fresh), (Uids{record_json("u1", 1), record_json("u2", 1)}));
-  EXPECT_EQ(source.batch_count(), 2u) << "the refreshed records are young: nothing more to fetch";
+  PageRecords later = get({"u1", "u2"}, RecordNeed::kUseValid);
+  EXPECT_EQ(jsons(later), (Uids{record_json("u1", 1), record_json("u2", 1)}));
+  EXPECT_EQ(source.batch_count(), 2u) << "the renewed records are young: nothing more to fetch";
 }
 
 TEST_F(PrivilegeCacheTest, UseValidStartsNoRefreshBeforeTheRefreshWindow) {
@@ -432,17 +448,31 @@ TEST_F(PrivilegeCacheTest, FailedBatchGivesEveryWaiterTheErrorAndCachesNothing) 
   EXPECT_EQ(jsons(retry), (Uids{record_json("u1", 1), record_json("u2", 1)}));
 }
 
-TEST_F(PrivilegeCacheTest, FailedRefreshKeepsTheValidRecord) {
+TEST_F(PrivilegeCacheTest, AFailedRenewalOfAValidRecordFallsBackToIt) {
   get({"u1"});
   clock->advance(950ms);
   source.fail = true;
-  get({"u1"}, RecordNeed::kUseValid);  // background refresh, held
+  Outcome out = start_get({"u1"}, RecordNeed::kUseValid);  // u1 is due: renewed, held
+  poll();
   source.fail = false;
   finish(1);
   EXPECT_EQ(cache().stats().batches_failed, 1u);
-  PageRecords page = get({"u1"}, RecordNeed::kUseValid);
-  EXPECT_EQ(jsons(page), (Uids{record_json("u1", 0)})) << "still within its TTL";
+  ASSERT_TRUE(out->has_value() && (*out)->has_value()) << "a rebuild after an event still shows it";
+  EXPECT_EQ(jsons(page_of(out)), (Uids{record_json("u1", 0)})) << "the record still within its TTL";
+  get({"u1"}, RecordNeed::kUseValid);
   EXPECT_EQ(source.batch_count(), 3u) << "still due: the next kUseValid tries again";
+}
+
+TEST_F(PrivilegeCacheTest, AFailedRenewalOfAnExpiredRecordIsTheError) {
+  get({"u1"});
+  clock->advance(1001ms);
+  source.fail = true;
+  Outcome out = start_get({"u1"}, RecordNeed::kUseValid);
+  poll();
+  finish(1);
+  ASSERT_TRUE(out->has_value());
+  ASSERT_FALSE((*out)->has_value()) << "nothing valid to fall back to";
+  EXPECT_EQ((*out)->error().code, "aggregator_unavailable");
 }
 
 TEST_F(PrivilegeCacheTest, CacheIsBoundedByEntries) {

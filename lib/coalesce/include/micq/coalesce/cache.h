@@ -494,16 +494,24 @@ class Cache {
           Duration age = std::max(Duration::zero(), age_at_load(*value));
           started = std::min(started, ended - age);
         }
+        // A value built from data exactly as old as the stored one's (a
+        // rebuild from the same records) keeps its expiry: drawing the
+        // jitter again could move it before a refresh already under way.
+        bool same_age = entry.value && started == entry.built_at;
         entry.value = std::move(value);
         entry.version.fetch_add(1, std::memory_order_release);
-        entry.built_at = started;
-        entry.fresh_until =
-            started + internal::jittered_ttl(options.ttl, options.ttl_jitter, 1.0 - options.uniform());
-        entry.stale_until = entry.fresh_until + options.max_stale;
-        entry.load_time = load_time;
-        entry.refresh_at =
-            entry.fresh_until -
+        Duration window =
             internal::refresh_window(load_time, options.refresh_window_factor, refresh_window_floor);
+        entry.load_time = load_time;
+        if (same_age) {
+          entry.refresh_at = std::min(entry.refresh_at, entry.fresh_until - window);
+        } else {
+          entry.built_at = started;
+          entry.fresh_until =
+              started + internal::jittered_ttl(options.ttl, options.ttl_jitter, 1.0 - options.uniform());
+          entry.stale_until = entry.fresh_until + options.max_stale;
+          entry.refresh_at = entry.fresh_until - window;
+        }
         entry.last_error = nullptr;
         entry.retry_after = TimePoint{};
       } else {
@@ -598,9 +606,14 @@ class Cache {
 
   template <class Loader>
   static boost::asio::awaitable<void> refresh(std::shared_ptr<State> st, Key key, Loader loader) {
-    Loading<Loader> loading{st, key, std::move(loader)};
-    Result<V> ignored = co_await st->group.run(key, std::move(loading));
-    (void)ignored;
+    // A refresh ahead runs its own loader: one that joined a load already in
+    // flight (a rebuild by refresh(), whose loader may renew less) waits it
+    // out and loads again, or the key could reach expiry unrenewed.
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      Loading<Loader> loading{st, key, loader};
+      Result<V> result = co_await st->group.run(key, std::move(loading));
+      if (result.leader) break;
+    }
   }
 
   // Holds one reference to a shared value for one thread. Aligned and
