@@ -2,11 +2,11 @@
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
-#include <simdjson.h>
 
 #include <cmath>
 #include <nlohmann/json.hpp>
 
+#include "aggregator_answer.h"
 #include "micq/service/json_splice.h"
 
 namespace micq::serve {
@@ -20,59 +20,7 @@ bool is_whole(double score) {
   return std::isfinite(score) && std::floor(score) == score && std::fabs(score) < 9.0e15;
 }
 
-// The aggregator answer, located: one raw privileges object per entry
-// (empty if absent) and the raw degraded_kinds array.
-struct Located {
-  std::vector<std::string_view> privileges;
-  std::string_view degraded = "[]";
-};
-
-bool locate(std::string& body, const RankPage& page, Located& located) {
-  located.privileges.assign(page.entries.size(), std::string_view());
-  if (body.empty()) return true;
-  thread_local simdjson::ondemand::parser parser;
-  std::size_t size = body.size();
-  body.reserve(size + simdjson::SIMDJSON_PADDING);
-  // Records are spliced as they are and on-demand parsing checks only what
-  // it visits: validate the whole answer, so no malformed record is served.
-  thread_local simdjson::dom::parser validator;
-  if (validator.parse(body.data(), size, false).error()) return false;
-  simdjson::ondemand::document doc;
-  if (parser.iterate(simdjson::padded_string_view(body.data(), size, body.capacity())).get(doc)) return false;
-  simdjson::ondemand::object top;
-  if (doc.get_object().get(top)) return false;
-  for (auto field : top) {
-    simdjson::ondemand::raw_json_string key;
-    if (field.key().get(key)) return false;
-    if (key.unsafe_is_equal("users")) {
-      simdjson::ondemand::object users;
-      if (field.value().get_object().get(users)) return false;
-      std::size_t position = 0;
-      for (auto user : users) {
-        simdjson::ondemand::raw_json_string uid;
-        if (user.key().get(uid)) return false;
-        std::size_t index =
-            service::find_uid(uid, page.entries.size(), position,
-                              [&](std::size_t i) -> std::string_view { return page.entries[i].uid; });
-        ++position;
-        simdjson::ondemand::object record;
-        if (user.value().get_object().get(record)) return false;
-        std::string_view raw;
-        if (record.raw_json().get(raw)) return false;
-        if (index < page.entries.size()) located.privileges[index] = service::trim_json_right(raw);
-      }
-    } else if (key.unsafe_is_equal("degraded_kinds")) {
-      simdjson::ondemand::array kinds;
-      if (field.value().get_array().get(kinds)) return false;
-      std::string_view raw;
-      if (kinds.raw_json().get(raw)) return false;
-      located.degraded = service::trim_json_right(raw);
-    }
-  }
-  return true;
-}
-
-std::string write_fast(const PageRequest& request, const RankPage& page, const Located& located,
+std::string write_fast(const PageRequest& request, const RankPage& page, const LocatedPrivileges& located,
                        std::size_t privileges_bytes) {
   std::string body;
   body.reserve(privileges_bytes + 128 + page.entries.size() * 96);
@@ -105,11 +53,11 @@ std::string write_fast(const PageRequest& request, const RankPage& page, const L
       writer.Double(entry.score);
     }
     writer.Key("privileges");
-    if (located.privileges[i].empty()) {
+    if (located.records[i].empty()) {
       writer.StartObject();
       writer.EndObject();
     } else {
-      writer.RawValue(located.privileges[i].data(), located.privileges[i].size(), rapidjson::kObjectType);
+      writer.RawValue(located.records[i].data(), located.records[i].size(), rapidjson::kObjectType);
     }
     writer.EndObject();
   }
@@ -121,8 +69,11 @@ std::string write_fast(const PageRequest& request, const RankPage& page, const L
 }
 
 BodyResult build_fast(const PageRequest& request, const RankPage& page, std::string& aggregator_body) {
-  Located located;
-  if (!locate(aggregator_body, page, located))
+  std::vector<std::string_view> uids;
+  uids.reserve(page.entries.size());
+  for (const auto& entry : page.entries) uids.push_back(entry.uid);
+  LocatedPrivileges located;
+  if (!locate_privileges(aggregator_body, uids, located))
     return body_error("the aggregator's answer is not the expected JSON");
   return BodyResult(boost::system::in_place_value,
                     write_fast(request, page, located, aggregator_body.size()));
@@ -193,11 +144,11 @@ BodyResult assemble_page_body(JsonEngine engine, const PageRequest& request, con
   if (privileges.size() != page.entries.size())
     return body_error("one privileges object per entry is needed");
   if (engine == JsonEngine::kFast) {
-    Located located;
-    located.privileges.reserve(privileges.size());
+    LocatedPrivileges located;
+    located.records.reserve(privileges.size());
     std::size_t bytes = 0;
     for (std::string_view record : privileges) {
-      located.privileges.push_back(record == "{}" ? std::string_view() : record);
+      located.records.push_back(record == "{}" ? std::string_view() : record);
       bytes += record.size();
     }
     std::string degraded = degraded_json(degraded_kinds);

@@ -271,7 +271,6 @@ class CannedBatches final : public PrivilegeSource {
   bool malformed = false;
 
   asio::awaitable<ApiResult<std::string>> batch_body(std::vector<std::string> uids) override {
-    count_batch();
     asked.push_back(uids);
     if (fail) co_return ApiError::unavailable("aggregator_unavailable", "The fake aggregator is down.");
     if (malformed) co_return std::string("{\"users\":[]}");

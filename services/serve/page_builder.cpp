@@ -19,12 +19,14 @@ ApiError malformed_answer() {
   return ApiError::unavailable("aggregator_unavailable", "The privilege aggregator's answer is malformed.");
 }
 
-// The kinds missing from any of the records, each once, in first-seen order.
-std::vector<std::string> union_of_degraded(const PageRecords& records) {
+// The kinds missing from any of `records` (PrivilegeRecord or CachedRecord
+// pointers), each once, in first-seen order.
+template <class Records, class RecordOf>
+std::vector<std::string> union_of_degraded(const Records& records, RecordOf record_of) {
   std::vector<std::string> kinds;
   const std::vector<std::string>* last = nullptr;
-  for (const auto& cached : records.records) {
-    const auto& degraded = cached->record.degraded;
+  for (const auto& each : records) {
+    const DegradedKinds& degraded = record_of(each).degraded;
     if (!degraded || degraded.get() == last) continue;  // a batch's records share one list
     last = degraded.get();
     for (const auto& kind : *degraded) {
@@ -40,7 +42,7 @@ Page finish_page(std::string body, std::int64_t version, const BuildOptions& opt
   Page page;
   page.version = version;
   page.etag = etag_of(body);
-  if (options.precompute_gzip && options.gzip_level > 0) {
+  if (options.keep_gzip && options.gzip_level > 0) {
     page.gzip = std::make_shared<LazyGzip>(options.gzip_level);
   }
   page.body = std::make_shared<const std::string>(std::move(body));
@@ -60,8 +62,8 @@ asio::awaitable<ApiResult<Page>> BatchPageBuilder::build(PageKey key, RecordNeed
     if (!records) co_return records.error();
     std::vector<std::string_view> views;
     for (const auto& record : *records) views.push_back(record.json);
-    std::vector<std::string> degraded;
-    if (!records->empty() && records->front().degraded) degraded = *records->front().degraded;
+    auto degraded =
+        union_of_degraded(*records, [](const PrivilegeRecord& r) -> const PrivilegeRecord& { return r; });
     auto body = assemble_page_body(options_.json, request, *rank_page, views, degraded);
     if (!body) co_return malformed_answer();
     co_return finish_page(std::move(*body), rank_page->version, options_);
@@ -94,7 +96,9 @@ asio::awaitable<ApiResult<Page>> LivePageBuilder::build(PageKey key, RecordNeed 
   views.reserve(records.records.size());
   for (const auto& cached : records.records) views.push_back(cached->record.json);
   PageRequest request{key.room_id, key.page, key.size};
-  auto body = assemble_page_body(options_.json, request, *rank_page, views, union_of_degraded(records));
+  auto degraded = union_of_degraded(
+      records.records, [](const auto& cached) -> const PrivilegeRecord& { return cached->record; });
+  auto body = assemble_page_body(options_.json, request, *rank_page, views, degraded);
   if (!body) co_return malformed_answer();
   Page page = finish_page(std::move(*body), rank_page->version, options_);
   page.age = std::max(coalesce::Duration::zero(), clock_->now() - records.oldest_fetch);

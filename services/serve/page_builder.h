@@ -27,8 +27,8 @@ namespace micq::serve {
 
 struct BuildOptions {
   JsonEngine json = JsonEngine::kFast;
-  int gzip_level = 1;            // for the precomputed variant
-  bool precompute_gzip = false;  // kept pages: gzip once per build (when asked for), not per answer
+  int gzip_level = 1;      // for the precomputed variant
+  bool keep_gzip = false;  // kept pages: gzip once per build (when asked for), not per answer
 };
 
 class PageBuilder {

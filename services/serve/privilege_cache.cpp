@@ -215,8 +215,10 @@ asio::awaitable<ApiResult<PageRecords>> PrivilegeCache::get(std::vector<std::str
   TimePoint now = st->options.clock->now();
   PageRecords out;
   out.records.resize(uids.size());
-  auto mine = BatchLoad::create(executor);
-  const std::uint64_t mine_seq = st->next_batch_seq.fetch_add(1, std::memory_order_relaxed);
+  // This get()'s own batch, made when the first user needs it: most gets
+  // after an event fetch nothing.
+  std::shared_ptr<BatchLoad> mine;
+  std::uint64_t mine_seq = 0;
   Plan plan;
   plan.fallback.resize(uids.size());
   // REQUIRES: the slot's shard lock. Renews index i: joins a batch in flight
@@ -225,6 +227,10 @@ asio::awaitable<ApiResult<PageRecords>> PrivilegeCache::get(std::vector<std::str
     if (slot.flight && slot.flight_seq >= slot.invalidated_seq) {
       plan.joined.emplace_back(i, slot.flight);
     } else {
+      if (!mine) {
+        mine = BatchLoad::create(executor);
+        mine_seq = st->next_batch_seq.fetch_add(1, std::memory_order_relaxed);
+      }
       slot.flight = mine;
       slot.flight_seq = mine_seq;
       plan.mine.push_back(i);

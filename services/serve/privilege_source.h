@@ -51,16 +51,12 @@ class PrivilegeSource {
 
   // Failed or malformed batches so far (for /metrics).
   std::uint64_t errors() const { return errors_.load(std::memory_order_relaxed); }
-  // Batches asked for so far.
-  std::uint64_t batches() const { return batches_.load(std::memory_order_relaxed); }
 
  protected:
   void count_error() { errors_.fetch_add(1, std::memory_order_relaxed); }
-  void count_batch() { batches_.fetch_add(1, std::memory_order_relaxed); }
 
  private:
   std::atomic<std::uint64_t> errors_{0};
-  std::atomic<std::uint64_t> batches_{0};
 };
 
 // Splits an aggregator answer ({"users":{...},"degraded_kinds":[...]}) into

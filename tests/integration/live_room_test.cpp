@@ -5,7 +5,6 @@
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 
-#include <algorithm>
 #include <boost/beast/http/field.hpp>
 #include <chrono>
 #include <cstdlib>
@@ -16,6 +15,7 @@
 #include "http_client.h"
 #include "process.h"
 #include "redis/testing/redis_server.h"
+#include "serve_stack.h"
 
 namespace micq::testing {
 namespace {
@@ -31,23 +31,10 @@ constexpr auto kWaited = 200ms;
 class LiveRoomTest : public ::testing::Test {
  protected:
   void start(std::vector<std::string> extra, const std::string& sim_latency = "300") {
-    sim = start_service({"sim", "--kinds", "4", "--latency-ms", sim_latency, "--jitter-ms", "0"});
-    aggregator = start_service(
-        {"aggregator", "--downstream", base_url(sim.port), "--kinds", "4", "--timeout-ms", "2000"});
-    std::vector<std::string> args{"serve",
-                                  "--redis",
-                                  "127.0.0.1:" + std::to_string(redis_server.port()),
-                                  "--aggregator",
-                                  base_url(aggregator.port),
-                                  "--strategy",
-                                  "cached",
-                                  "--events-token",
-                                  "s3cret"};
-    if (std::find(extra.begin(), extra.end(), "--upstream-timeout-ms") == extra.end()) {
-      extra.insert(extra.end(), {"--upstream-timeout-ms", "3000"});
-    }
-    args.insert(args.end(), extra.begin(), extra.end());
-    serve = start_service(args);
+    ServeStack stack = start_serve_stack(redis_server.port(), "cached", std::move(extra), sim_latency);
+    sim = std::move(stack.sim);
+    aggregator = std::move(stack.aggregator);
+    serve = std::move(stack.serve);
     ASSERT_GT(serve.port, 0);
   }
 

@@ -16,6 +16,7 @@
 #include "micq/redis/client.h"
 #include "process.h"
 #include "redis/testing/redis_server.h"
+#include "serve_stack.h"
 
 namespace micq::testing {
 namespace {
@@ -45,23 +46,10 @@ class ServeTest : public ::testing::Test {
  protected:
   void start(const std::string& strategy, std::vector<std::string> extra = {},
              const std::string& sim_latency = "1") {
-    sim = start_service({"sim", "--kinds", "4", "--latency-ms", sim_latency, "--jitter-ms", "0"});
-    aggregator = start_service(
-        {"aggregator", "--downstream", base_url(sim.port), "--kinds", "4", "--timeout-ms", "2000"});
-    std::vector<std::string> args{"serve",
-                                  "--redis",
-                                  "127.0.0.1:" + std::to_string(redis_server.port()),
-                                  "--aggregator",
-                                  base_url(aggregator.port),
-                                  "--strategy",
-                                  strategy,
-                                  "--events-token",
-                                  "s3cret"};
-    if (std::find(extra.begin(), extra.end(), "--upstream-timeout-ms") == extra.end()) {
-      extra.insert(extra.end(), {"--upstream-timeout-ms", "3000"});
-    }
-    args.insert(args.end(), extra.begin(), extra.end());
-    serve = start_service(args);
+    ServeStack stack = start_serve_stack(redis_server.port(), strategy, std::move(extra), sim_latency);
+    sim = std::move(stack.sim);
+    aggregator = std::move(stack.aggregator);
+    serve = std::move(stack.serve);
   }
 
   Reply events(const std::string& room, const std::string& body, Headers headers = kAuth) {

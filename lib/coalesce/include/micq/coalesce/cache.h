@@ -255,12 +255,7 @@ class Cache {
   boost::asio::awaitable<std::optional<Result<V>>> refresh(Key key, Loader loader) {
     std::shared_ptr<State> st = state_;
     if (!st->contains(key)) co_return std::nullopt;
-    Result<V> result;
-    for (int attempt = 0; attempt < 2; ++attempt) {
-      Loading<Loader> loading{st, key, loader};
-      result = co_await st->group.run(key, std::move(loading));
-      if (result.leader) break;  // our own load; a second one, if joined, began after this call too
-    }
+    Result<V> result = co_await own_load(st, key, loader);
     co_return result;
   }
 
@@ -604,16 +599,28 @@ class Cache {
     boost::asio::co_spawn(executor, refresh(st, key, std::forward<Loader>(loader)), boost::asio::detached);
   }
 
+  // A load of `key` that ran `loader` and began after this call: a load
+  // already in flight (which may predate what made the caller ask, or run a
+  // loader that renews less) is waited out, then one more starts; if that
+  // one is joined too, it also began after the call.
   template <class Loader>
-  static boost::asio::awaitable<void> refresh(std::shared_ptr<State> st, Key key, Loader loader) {
-    // A refresh ahead runs its own loader: one that joined a load already in
-    // flight (a rebuild by refresh(), whose loader may renew less) waits it
-    // out and loads again, or the key could reach expiry unrenewed.
+  static boost::asio::awaitable<Result<V>> own_load(const std::shared_ptr<State>& st, const Key& key,
+                                                    const Loader& loader) {
+    Result<V> result;
     for (int attempt = 0; attempt < 2; ++attempt) {
       Loading<Loader> loading{st, key, loader};
-      Result<V> result = co_await st->group.run(key, std::move(loading));
+      result = co_await st->group.run(key, std::move(loading));
       if (result.leader) break;
     }
+    co_return result;
+  }
+
+  // A refresh ahead runs its own loader, or the key could reach expiry
+  // unrenewed behind a rebuild by refresh() that renews less.
+  template <class Loader>
+  static boost::asio::awaitable<void> refresh(std::shared_ptr<State> st, Key key, Loader loader) {
+    Result<V> ignored = co_await own_load(st, key, loader);
+    (void)ignored;
   }
 
   // Holds one reference to a shared value for one thread. Aligned and
