@@ -6,6 +6,7 @@
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/system/result.hpp>
 #include <cmath>
 #include <deque>
 #include <optional>
@@ -36,6 +37,11 @@ struct Source {
   int loads = 0;
 };
 
+// What a loader that returns its failure returns.
+struct Down {
+  int status = 503;
+};
+
 class CacheTest : public ::testing::Test {
  protected:
   CacheTest() {
@@ -63,6 +69,32 @@ class CacheTest : public ::testing::Test {
       if (fail) throw std::runtime_error("aggregator down");
       co_return value;
     };
+  }
+
+  // The same dependency, failing by returning its error instead of throwing.
+  auto returning_loader() {
+    return [this]() -> asio::awaitable<boost::system::result<std::string, Down>> {
+      ++source.loads;
+      std::string value = source.value;
+      bool fail = source.fail;
+      if (source.gate) co_await source.gate->wait();
+      clock->advance(source.takes);
+      if (fail) co_return Down{503};
+      co_return value;
+    };
+  }
+
+  template <class Loader>
+  CacheResult<std::string> get_with(const std::string& key, Loader loader) {
+    std::optional<CacheResult<std::string>> out;
+    asio::co_spawn(
+        ctx, [this, key, loader, &out]() -> asio::awaitable<void> { out = co_await cache().get(key, loader); },
+        asio::detached);
+    ctx.restart();
+    while (!out && ctx.run_one() > 0) {
+    }
+    EXPECT_TRUE(out.has_value()) << "get() did not complete";
+    return out.value_or(CacheResult<std::string>{});
   }
 
   // Runs one get() to completion (or until the io_context has nothing left
@@ -235,6 +267,37 @@ TEST_F(CacheTest, FailedLoadIsNotStoredAndBacksOff) {
   auto after = get("r1");
   ASSERT_TRUE(after.ok());
   EXPECT_EQ(*after.value, "v1");
+  EXPECT_EQ(source.loads, 2);
+}
+
+TEST_F(CacheTest, AReturnedErrorIsHandedOnAsAValueAndBacksOff) {
+  source.fail = true;
+  auto failed = get_with("r1", returning_loader());
+  EXPECT_EQ(failed.status, Status::kLoadFailed);
+  EXPECT_FALSE(failed.error) << "nothing was thrown";
+  ASSERT_NE(failed.error_as<Down>(), nullptr);
+  EXPECT_EQ(failed.error_as<Down>()->status, 503);
+  source.fail = false;
+  auto during_backoff = get_with("r1", returning_loader());
+  EXPECT_EQ(during_backoff.status, Status::kLoadFailed) << "the same error, without a new load";
+  EXPECT_EQ(during_backoff.error_value, failed.error_value);
+  EXPECT_EQ(source.loads, 1);
+  EXPECT_EQ(cache().stats().loads_failed, 1u);
+  clock->advance(250ms);
+  auto after = get_with("r1", returning_loader());
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(*after.value, "v1");
+  EXPECT_FALSE(after.error_value);
+}
+
+TEST_F(CacheTest, AReturnedErrorServesTheStaleValue) {
+  get_with("r1", returning_loader());
+  clock->advance(1500ms);
+  source.fail = true;
+  auto r = get_with("r1", returning_loader());
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.freshness, Freshness::kStale);
+  EXPECT_EQ(*r.value, "v1");
   EXPECT_EQ(source.loads, 2);
 }
 

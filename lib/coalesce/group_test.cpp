@@ -8,6 +8,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <boost/system/result.hpp>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -65,6 +66,22 @@ class GroupTest : public ::testing::Test {
   Gate gate{ctx.get_executor()};
   int loads = 0;
   Outcomes out;
+
+  // `n` callers of one key with `loader`, held until all have joined, then
+  // run to the end.
+  template <class Loader>
+  void run_waiters(int n, Loader& loader) {
+    for (int i = 0; i < n; ++i) {
+      spawn_fn(ctx, [this, &loader]() -> asio::awaitable<void> {
+        auto r = co_await group.run("room", loader);
+        out.results.push_back(r);
+        ++out.completed;
+      });
+    }
+    ctx.poll();
+    gate.open();
+    ctx.run();
+  }
 };
 
 TEST_F(GroupTest, DupSuppress) {
@@ -99,16 +116,7 @@ TEST_F(GroupTest, ErrorReachesEveryWaiterAndFreesTheKey) {
     co_await gate.wait();
     throw std::runtime_error("redis down");
   };
-  for (int i = 0; i < 5; ++i) {
-    spawn_fn(ctx, [&]() -> asio::awaitable<void> {
-      auto r = co_await group.run("room", failing);
-      out.results.push_back(r);
-      ++out.completed;
-    });
-  }
-  ctx.poll();
-  gate.open();
-  ctx.run();
+  run_waiters(5, failing);
   ASSERT_EQ(out.completed, 5);
   for (auto& r : out.results) {
     EXPECT_EQ(r.status, Status::kLoadFailed);
@@ -129,6 +137,49 @@ TEST_F(GroupTest, ErrorReachesEveryWaiterAndFreesTheKey) {
   ctx.run();
   EXPECT_EQ(loads, 2);
   EXPECT_TRUE(out.results.back().ok());
+}
+
+// A failure as the service sees it; a loader returns it instead of throwing.
+struct DependencyDown {
+  int status = 503;
+  std::string code;
+};
+
+TEST_F(GroupTest, AReturnedErrorReachesEveryWaiterAsOneSharedValue) {
+  auto failing = [&]() -> asio::awaitable<boost::system::result<std::string, DependencyDown>> {
+    ++loads;
+    co_await gate.wait();
+    co_return DependencyDown{503, "redis_unavailable"};
+  };
+  run_waiters(5, failing);
+  ASSERT_EQ(out.completed, 5);
+  for (auto& r : out.results) {
+    EXPECT_EQ(r.status, Status::kLoadFailed);
+    EXPECT_FALSE(r.error) << "nothing was thrown";
+    const DependencyDown* down = r.error_as<DependencyDown>();
+    ASSERT_NE(down, nullptr);
+    EXPECT_EQ(down->code, "redis_unavailable");
+    EXPECT_EQ(down, out.results[0].error_as<DependencyDown>()) << "one error value, shared";
+    EXPECT_EQ(r.error_as<std::string>(), nullptr) << "read only as the type it has";
+  }
+  EXPECT_EQ(loads, 1);
+  EXPECT_EQ(group.in_flight(), 0u);
+
+  // The key is not wedged, and a result holding a value is a value.
+  ctx.restart();
+  auto working = [&]() -> asio::awaitable<boost::system::result<std::string, DependencyDown>> {
+    ++loads;
+    co_return std::string("page");
+  };
+  spawn_fn(ctx, [&]() -> asio::awaitable<void> {
+    auto r = co_await group.run("room", working);
+    out.results.push_back(r);
+  });
+  ctx.run();
+  EXPECT_EQ(loads, 2);
+  ASSERT_TRUE(out.results.back().ok());
+  EXPECT_EQ(*out.results.back().value, "page");
+  EXPECT_FALSE(out.results.back().error_value);
 }
 
 TEST_F(GroupTest, LoaderThrowingBeforeItsFirstSuspensionIsDelivered) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/system/result.hpp>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -75,6 +76,25 @@ TEST_F(SharedLoadTest, AThrowReachesEveryWaiter) {
     EXPECT_EQ((*out)->status, Status::kLoadFailed);
     EXPECT_TRUE((*out)->error);
   }
+}
+
+TEST_F(SharedLoadTest, AReturnedErrorReachesEveryWaiterWithoutAThrow) {
+  auto load = SharedLoad<std::string>::create(ctx.get_executor());
+  std::optional<Result<std::string>> a, b;
+  await_into(load, a);
+  await_into(load, b);
+  load->start([]() -> asio::awaitable<boost::system::result<std::string, std::string>> {
+    co_return boost::system::result<std::string, std::string>(boost::system::in_place_error, "aggregator down");
+  });
+  drain();
+  for (auto* out : {&a, &b}) {
+    ASSERT_TRUE(*out);
+    EXPECT_EQ((*out)->status, Status::kLoadFailed);
+    EXPECT_FALSE((*out)->error);
+    ASSERT_NE((*out)->error_as<std::string>(), nullptr);
+    EXPECT_EQ(*(*out)->error_as<std::string>(), "aggregator down");
+  }
+  EXPECT_EQ(a->error_value, b->error_value) << "shared, not copied";
 }
 
 TEST_F(SharedLoadTest, AWaiterThatTimesOutLeavesTheLoadToTheOthers) {

@@ -4,12 +4,10 @@
 
 namespace micq::serve {
 
-ApiError api_error_of(const std::exception_ptr& failure) {
-  if (failure) {
+ApiError unexpected_failure(const std::exception_ptr& thrown) {
+  if (thrown) {
     try {
-      std::rethrow_exception(failure);
-    } catch (const ApiErrorException& e) {
-      return e.error;
+      std::rethrow_exception(thrown);
     } catch (const std::exception& e) {
       spdlog::warn("page load failed: {}", e.what());
     } catch (...) {

@@ -12,6 +12,7 @@
 #include <string>
 #include <utility>
 
+#include "micq/coalesce/result.h"
 #include "micq/http/message.h"
 
 namespace micq::serve {
@@ -33,19 +34,22 @@ inline http::Response to_response(const ApiError& error) {
   return http::error_response(error.status, error.code, error.message);
 }
 
-// The one place an ApiError becomes an exception: a coalesced page load
-// fails through coalesce::Cache, which hands its waiters an exception_ptr.
-struct ApiErrorException : std::runtime_error {
-  explicit ApiErrorException(ApiError e) : std::runtime_error(e.message), error(std::move(e)) {}
-  ApiError error;
-};
-
-// The ApiError a failed load carried, or a generic 503 for anything else.
-ApiError api_error_of(const std::exception_ptr& failure);
-
-// For boost::system::result<T, ApiError>::value() on an error.
+// For boost::system::result<T, ApiError>::value() on an error (tests use
+// it); serve itself reads the error as a value.
 [[noreturn]] inline void throw_exception_from_error(const ApiError& e, const boost::source_location&) {
-  throw ApiErrorException(e);
+  throw std::runtime_error(e.code + ": " + e.message);
+}
+
+// A generic 503 for a load that failed without an ApiError: it threw
+// (logged here), or the caller's wait for it ran out.
+ApiError unexpected_failure(const std::exception_ptr& thrown);
+
+// The ApiError a failed coalesced load returned (every waiter reads the one
+// shared value; nothing is thrown), or unexpected_failure().
+template <class V>
+ApiError api_error_of(const coalesce::Result<V>& failed) {
+  if (const ApiError* error = failed.template error_as<ApiError>()) return *error;
+  return unexpected_failure(failed.error);
 }
 
 }  // namespace micq::serve

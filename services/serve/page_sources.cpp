@@ -10,15 +10,6 @@ namespace asio = boost::asio;
 
 namespace {
 
-// A page build as a coalescing loader: the one place an ApiError is thrown,
-// because coalesce hands a load's failure to its waiters as an exception.
-asio::awaitable<Page> build_or_throw(PageBuilder& builder, PageKey key, RecordNeed need) {
-  auto building = builder.build(std::move(key), need);
-  ApiResult<Page> page = co_await std::move(building);
-  if (!page) throw ApiErrorException(page.error());
-  co_return std::move(*page);
-}
-
 class DirectSource final : public PageSource {
  public:
   explicit DirectSource(PageBuilder& builder) : builder_(builder) {}
@@ -48,10 +39,11 @@ class SingleflightSource final : public PageSource {
 
   asio::awaitable<ApiResult<ServedPage>> get(PageKey key) override {
     waits_.fetch_add(1, std::memory_order_relaxed);
-    auto loader = [this, key] { return build_or_throw(builder_, key, RecordNeed::kRefreshOld); };
+    // A failed build returns its ApiError, which every waiter reads as is.
+    auto loader = [this, key] { return builder_.build(key, RecordNeed::kRefreshOld); };
     auto run = group_.run(key, loader);
     coalesce::Result<Page> result = co_await std::move(run);
-    if (!result.ok()) co_return api_error_of(result.error);
+    if (!result.ok()) co_return api_error_of(result);
     co_return ServedPage{std::move(result.value)};
   }
 
@@ -96,7 +88,7 @@ class CachedSource final : public PageSource {
     CachedSource* source;
     PageKey key;
     RecordNeed need;
-    asio::awaitable<Page> operator()() const { return source->load(key, need); }
+    asio::awaitable<ApiResult<Page>> operator()() const { return source->load(key, need); }
   };
   Loader loader(PageKey key, RecordNeed need) { return Loader{this, std::move(key), need}; }
 
@@ -127,7 +119,7 @@ class CachedSource final : public PageSource {
   asio::awaitable<ApiResult<ServedPage>> get(PageKey key) override {
     auto getting = cache_.get(key, loader(key, RecordNeed::kRefreshOld), wait_limit_);
     coalesce::CacheResult<Page> result = co_await std::move(getting);
-    if (!result.ok()) co_return api_error_of(result.error);
+    if (!result.ok()) co_return api_error_of(result);
     bool stale = result.freshness == coalesce::Freshness::kStale;
     if (stale) stale_serves_.fetch_add(1, std::memory_order_relaxed);
     co_return ServedPage{std::move(result.value), stale, result.age};
@@ -157,10 +149,12 @@ class CachedSource final : public PageSource {
   }
 
  private:
-  asio::awaitable<Page> load(PageKey key, RecordNeed need) {
-    auto building = build_or_throw(builder_, key, need);
-    Page page = co_await std::move(building);
-    if (rebuilds_) rebuilds_->page_cached(key);
+  // A failed build returns its ApiError: the cache hands that one value to
+  // every waiter (and keeps it through the error back-off).
+  asio::awaitable<ApiResult<Page>> load(PageKey key, RecordNeed need) {
+    auto building = builder_.build(key, need);
+    ApiResult<Page> page = co_await std::move(building);
+    if (page && rebuilds_) rebuilds_->page_cached(key);
     co_return page;
   }
 

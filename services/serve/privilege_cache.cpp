@@ -305,7 +305,7 @@ asio::awaitable<ApiResult<PageRecords>> PrivilegeCache::get(std::vector<std::str
     });
     auto waiting = mine->wait();
     coalesce::Result<BatchOutcome> fetched = co_await std::move(waiting);
-    if (!fetched.ok()) co_return api_error_of(fetched.error);
+    if (!fetched.ok()) co_return api_error_of(fetched);
     for (std::size_t k = 0; k < plan.mine.size(); ++k) {
       if (!settle(plan.mine[k], *fetched.value, k)) co_return *fetched.value->error;
     }
@@ -314,7 +314,7 @@ asio::awaitable<ApiResult<PageRecords>> PrivilegeCache::get(std::vector<std::str
   for (auto& [index, flight] : plan.joined) {
     auto waiting = flight->wait();
     coalesce::Result<BatchOutcome> fetched = co_await std::move(waiting);
-    if (!fetched.ok()) co_return api_error_of(fetched.error);
+    if (!fetched.ok()) co_return api_error_of(fetched);
     const BatchOutcome& outcome = *fetched.value;
     auto at = std::find(outcome.uids.begin(), outcome.uids.end(), uids[index]);
     if (!outcome.error && at == outcome.uids.end()) {

@@ -58,6 +58,7 @@
 #include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/system/result.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <chrono>
@@ -186,7 +187,8 @@ class Cache {
   }
 
   // Everything: a fresh hit, an early refresh, a coalesced load, stale
-  // serving. `loader` is `() -> asio::awaitable<V>` and is used at most once.
+  // serving. `loader` is `() -> asio::awaitable<V>` (or any loader Group
+  // takes, one returning its error included) and is used at most once.
   // `timeout` bounds this caller's wait only; the load goes on without it.
   template <class Loader>
   boost::asio::awaitable<CacheResult<V>> get(Key key, Loader loader, WaitTimeout timeout = std::nullopt) {
@@ -281,7 +283,8 @@ class Cache {
     TimePoint stale_until{};         // fresh_until + max_stale
     Duration load_time{};            // XFetch delta and window base: the slowest recent load (or lead)
     TimePoint load_time_at{};        // when load_time was measured
-    std::exception_ptr last_error;   // the last failure, while backing off
+    std::exception_ptr last_error;   // the last failure, while backing off: what it threw
+    ErrorValue last_error_value;     // ... or the error it returned
     TimePoint retry_after{};         // no new load before this
     std::uint64_t generation = 0;    // unique per entry; a load stores only into its own
     bool loading = false;
@@ -380,10 +383,11 @@ class Cache {
       } else if (entry.value && now < entry.stale_until) {
         probe.kind = backing_off ? ProbeKind::kStaleBackingOff : ProbeKind::kStale;
         probe.result = served(entry, now, Freshness::kStale);
-      } else if (backing_off && entry.last_error) {
+      } else if (backing_off && (entry.last_error || entry.last_error_value)) {
         probe.kind = ProbeKind::kFailedBackingOff;
         probe.result.status = Status::kLoadFailed;
         probe.result.error = entry.last_error;
+        probe.result.error_value = entry.last_error_value;
       }
       return probe;
     }
@@ -467,8 +471,10 @@ class Cache {
       }
     }
 
-    void finish_load(const Key& key, std::uint64_t generation, std::shared_ptr<const V> value,
-                     const std::exception_ptr& error, TimePoint started, TimePoint ended) {
+    // Stores what a load produced: `loaded.value`, or its failure.
+    void finish_load(const Key& key, std::uint64_t generation, internal::Outcome<V> loaded, TimePoint started,
+                     TimePoint ended) {
+      std::shared_ptr<const V>& value = loaded.value;
       Shard& shard = shard_for(key);
       std::unique_lock lock(shard.mu);
       auto it = shard.entries.find(key);
@@ -508,9 +514,11 @@ class Cache {
           entry.refresh_at = entry.fresh_until - window;
         }
         entry.last_error = nullptr;
+        entry.last_error_value = nullptr;
         entry.retry_after = TimePoint{};
       } else {
-        entry.last_error = error;
+        entry.last_error = std::move(loaded.error);
+        entry.last_error_value = std::move(loaded.error_value);
         entry.retry_after = ended + options.error_backoff;
       }
     }
@@ -556,6 +564,10 @@ class Cache {
     }
   };
 
+  // What the group's loader yields: the value, or the error the caller's
+  // loader returned (passed on as the same ErrorValue).
+  using Loaded = boost::system::result<std::shared_ptr<const V>, ErrorValue>;
+
   // The loader handed to the group: runs the caller's loader and stores
   // what it produced (or the failure) before the waiters are woken, so a
   // caller arriving right after sees the new entry.
@@ -564,30 +576,23 @@ class Cache {
     std::shared_ptr<State> st;
     Key key;
     Loader loader;
-    boost::asio::awaitable<std::shared_ptr<const V>> operator()() { return load(st, key, std::move(loader)); }
+    boost::asio::awaitable<Loaded> operator()() { return load(st, key, std::move(loader)); }
   };
 
   template <class Loader>
-  static boost::asio::awaitable<std::shared_ptr<const V>> load(std::shared_ptr<State> st, Key key,
-                                                               Loader loader) {
+  static boost::asio::awaitable<Loaded> load(std::shared_ptr<State> st, Key key, Loader loader) {
     TimePoint started = st->options.clock->now();
     std::uint64_t generation = st->begin_load(key, started);
-    std::shared_ptr<const V> value;
-    std::exception_ptr error;
-    try {
-      auto loaded = co_await loader();
-      value = internal::to_shared<V>(std::move(loaded));
-    } catch (...) {
-      error = std::current_exception();
-    }
+    internal::Outcome<V> outcome = co_await internal::run_loader<V>(loader);
     TimePoint ended = st->options.clock->now();
-    if (error) {
-      st->counters.local().loads_failed.inc();
-      st->finish_load(key, generation, nullptr, error, started, ended);
-      std::rethrow_exception(error);
-    }
-    st->finish_load(key, generation, value, nullptr, started, ended);
-    co_return value;
+    if (!outcome.value) st->counters.local().loads_failed.inc();
+    // Copied out first: finish_load() takes the outcome.
+    std::exception_ptr thrown = outcome.error;
+    Loaded loaded = outcome.value ? Loaded(boost::system::in_place_value, outcome.value)
+                                  : Loaded(boost::system::in_place_error, outcome.error_value);
+    st->finish_load(key, generation, std::move(outcome), started, ended);
+    if (thrown) std::rethrow_exception(thrown);  // the group hands it on as thrown
+    co_return loaded;
   }
 
   // Starts a background refresh unless one is already claimed for `key`.

@@ -24,7 +24,10 @@
 //    it). Abandoning it would waste the work already done and make the next
 //    caller start again from zero.
 //  * A loader that throws delivers the exception (Status::kLoadFailed) to
-//    every waiter and frees the key; the next call starts a new load.
+//    every waiter and frees the key; the next call starts a new load. A
+//    loader that returns its error (a boost::system::result holding an E)
+//    does the same without a throw: every waiter reads the one shared E
+//    with Result::error_as<E>().
 //  * forget(key): the next caller starts a fresh load; the one in flight
 //    still completes for its own waiters, and only removes the key from the
 //    map if the key is still its own ("delete only if it is still my call").
@@ -76,8 +79,9 @@ class Group {
 
   // Returns the outcome of the load for `key`: started now with `loader` if
   // none is in flight, else the one in flight (and `loader` is dropped).
-  // `loader` is a callable `() -> asio::awaitable<V>` (or
-  // `asio::awaitable<std::shared_ptr<const V>>`). It is moved into the
+  // `loader` is a callable `() -> asio::awaitable<T>`, T one of V,
+  // std::shared_ptr<const V>, or a boost::system::result<either, E> for a
+  // loader that returns its failure instead of throwing it. It is moved into the
   // coroutine that runs it, so what it captures lives as long as the load.
   template <class Loader>
   boost::asio::awaitable<Result<V>> run(Key key, Loader loader, WaitTimeout timeout = std::nullopt) {

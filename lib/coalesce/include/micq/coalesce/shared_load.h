@@ -13,7 +13,8 @@
 // Semantics: as Group's (docs/coalescing.md): waiters are suspended
 // coroutines, resumed on their own executor; a waiter may leave on its own
 // deadline or cancellation without cancelling the load; a loader that
-// throws hands kLoadFailed and its exception to every waiter; a waiter that
+// throws hands kLoadFailed and its exception to every waiter (one that
+// returns its error, the error value, without a throw); a waiter that
 // arrives after the end gets the outcome at once; a load whose executor is
 // shut down ends as kLoadFailed ("load abandoned"), never hangs.
 //
@@ -50,7 +51,8 @@ class SharedLoad : public std::enable_shared_from_this<SharedLoad<V>> {
     return std::shared_ptr<SharedLoad>(new SharedLoad(std::move(executor)));
   }
 
-  // Runs `loader` (`() -> asio::awaitable<V>`) as its own coroutine.
+  // Runs `loader` (`() -> asio::awaitable<V>`, or any loader Group takes)
+  // as its own coroutine.
   template <class Loader>
   void start(Loader loader) {
     boost::asio::co_spawn(executor_, drive(flight_, std::move(loader)), boost::asio::detached);

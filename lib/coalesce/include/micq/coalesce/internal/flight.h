@@ -8,6 +8,7 @@
 #ifndef MICQ_COALESCE_INTERNAL_FLIGHT_H_
 #define MICQ_COALESCE_INTERNAL_FLIGHT_H_
 
+#include <any>
 #include <atomic>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
@@ -17,6 +18,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/system/result.hpp>
 #include <chrono>
 #include <exception>
 #include <future>
@@ -34,11 +36,12 @@ namespace micq::coalesce::internal {
 
 namespace asio = boost::asio;
 
-// What a finished load produced: exactly one of the two is set.
+// What a finished load produced: exactly one of the three is set.
 template <class V>
 struct Outcome {
   std::shared_ptr<const V> value;
-  std::exception_ptr error;
+  std::exception_ptr error;  // the loader threw
+  ErrorValue error_value;    // the loader returned an error
 };
 
 template <class V>
@@ -47,6 +50,7 @@ Result<V> make_result(const Outcome<V>& outcome, bool shared) {
   result.status = outcome.value ? Status::kOk : Status::kLoadFailed;
   result.value = outcome.value;
   result.error = outcome.error;
+  result.error_value = outcome.error_value;
   result.shared = shared;
   return result;
 }
@@ -69,13 +73,47 @@ std::shared_ptr<const V> to_shared(T&& loaded) {
   }
 }
 
-// Runs a loader to its end: its value, or what it threw.
+template <class T>
+struct IsSystemResult : std::false_type {};
+template <class T, class E>
+struct IsSystemResult<boost::system::result<T, E>> : std::true_type {};
+
+// The error a loader returned, shared by every waiter (an ErrorValue passed
+// along by a loader in between stays the same one).
+template <class E>
+ErrorValue to_error_value(E&& error) {
+  if constexpr (std::is_same_v<std::decay_t<E>, ErrorValue>) {
+    return std::forward<E>(error);
+  } else {
+    return std::make_shared<const std::any>(std::in_place_type<std::decay_t<E>>, std::forward<E>(error));
+  }
+}
+
+// What a loader's awaitable yielded — V, std::shared_ptr<const V>, or a
+// boost::system::result of either — as an outcome.
+template <class V, class T>
+Outcome<V> to_outcome(T&& loaded) {
+  Outcome<V> outcome;
+  if constexpr (IsSystemResult<std::decay_t<T>>::value) {
+    if (loaded.has_value()) {
+      outcome.value = to_shared<V>(std::move(*loaded));
+    } else {
+      outcome.error_value = to_error_value(std::move(loaded).error());
+    }
+  } else {
+    outcome.value = to_shared<V>(std::forward<T>(loaded));
+  }
+  return outcome;
+}
+
+// Runs a loader to its end: its value, the error it returned, or what it
+// threw.
 template <class V, class Loader>
 asio::awaitable<Outcome<V>> run_loader(Loader& loader) {
   Outcome<V> outcome;
   try {
     auto loaded = co_await loader();
-    outcome.value = to_shared<V>(std::move(loaded));
+    outcome = to_outcome<V>(std::move(loaded));
   } catch (...) {
     outcome.error = std::current_exception();
   }
