@@ -229,6 +229,13 @@ void print_table(const Report& report, std::FILE* out) {
         out, "\nevents vs no events (%s against %s): batches %s, p50 %s, p99 %s, serve CPU per 1,000 %s\n",
         stages[1].name.c_str(), stages[0].name.c_str(), times(cost.aggregator_batches_per_second).c_str(),
         times(cost.p50).c_str(), times(cost.p99).c_str(), times(cost.serve_cpu_per_thousand).c_str());
+    if (report.bodies_reference && *report.bodies_reference < stages.size()) {
+      const StageResult& bodies = stages[*report.bodies_reference];
+      auto beyond = event_cost(bodies, stages[1]);
+      std::fprintf(out, "events vs every answer a body (%s against %s): p50 %s, p99 %s, serve CPU per 1,000 %s\n",
+                   stages[1].name.c_str(), bodies.name.c_str(), times(beyond.p50).c_str(),
+                   times(beyond.p99).c_str(), times(beyond.serve_cpu_per_thousand).c_str());
+    }
   }
   const auto& target = report.target;
   std::fprintf(out,
@@ -430,6 +437,19 @@ std::string to_json(const Report& report) {
     put(w, "latency_p50_ratio", cost.p50);
     put(w, "latency_p99_ratio", cost.p99);
     put(w, "serve_cpu_per_1k_requests_ratio", cost.serve_cpu_per_thousand);
+    w.EndObject();
+  } else {
+    w.Null();
+  }
+  w.Key("events_vs_every_answer_a_body");
+  if (report.events_vs_no_events && report.bodies_reference && *report.bodies_reference < report.stages.size()) {
+    auto beyond = event_cost(report.stages[*report.bodies_reference], report.stages[1]);
+    w.StartObject();
+    put(w, "stage", report.stages[1].name);
+    put(w, "against", report.stages[*report.bodies_reference].name);
+    put(w, "latency_p50_ratio", beyond.p50);
+    put(w, "latency_p99_ratio", beyond.p99);
+    put(w, "serve_cpu_per_1k_requests_ratio", beyond.serve_cpu_per_thousand);
     w.EndObject();
   } else {
     w.Null();

@@ -127,6 +127,9 @@ struct Report {
   // stages[1] is stages[0]'s polls plus the event stream: report what the
   // events cost (event_cost).
   bool events_vs_no_events = false;
+  // The stage that answers the same polls, without events, with a body
+  // every time (hot-room with If-None-Match: its last), if any.
+  std::optional<std::size_t> bodies_reference;
 };
 
 // "Intel(R) Xeon(R) ... | 2 cores | Linux 6.1.0"

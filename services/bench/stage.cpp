@@ -176,7 +176,7 @@ asio::awaitable<StageResult> run_stage(Endpoints endpoints, StageSpec spec, cons
   plan.targets = targets_of(settings);
   plan.arrivals = settings.arrivals;
   plan.seed = settings.seed;
-  plan.conditional = settings.conditional;
+  plan.conditional = spec.conditional.value_or(settings.conditional);
   EventPlan events;
   events.mix = &settings.mix;
   events.rates = endpoints.events_token.empty() || !spec.with_events ? EventRates{} : settings.events;

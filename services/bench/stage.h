@@ -38,6 +38,7 @@ struct StageSpec {
   int page_size = 0;
   std::vector<std::string> serve_flags;  // more flags for serve, e.g. {"--live-rooms", "off"}
   bool with_events = true;               // false: the same polls with no event stream (a baseline)
+  std::optional<bool> conditional;       // overrides StageSettings::conditional
 };
 
 struct StageSettings {

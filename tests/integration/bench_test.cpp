@@ -1,7 +1,7 @@
 // micq bench against real processes: a run against a given server sends
 // what its schedule says and writes its results; the article scenario
 // starts its own stack, runs its three stages and reports numbers that
-// agree with each other; the hot-room scenario runs its three stages and
+// agree with each other; the hot-room scenario runs its four stages and
 // reports what events cost; Ctrl-C leaves nothing running.
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -159,7 +159,7 @@ TEST_F(BenchTest, ArticleScenarioRunsThreeStagesWithConsistentNumbers) {
   EXPECT_NE(result_file(".svg").find("cached+fast+10"), std::string::npos);
 }
 
-TEST_F(BenchTest, HotRoomScenarioComparesTheSamePollsWithoutEventsWithThemAndOnAPlainTtlCache) {
+TEST_F(BenchTest, HotRoomScenarioComparesTheSamePollsWithoutEventsWithThemOnAPlainTtlCacheAndAllBodies) {
   // 200 viewers polling every second (each about twice a stage), the
   // SPEC's event mix at a tenth of its rate.
   ChildProcess bench(
@@ -176,9 +176,10 @@ TEST_F(BenchTest, HotRoomScenarioComparesTheSamePollsWithoutEventsWithThemAndOnA
   EXPECT_NE(std::string(doc["events"].GetString()).find("enter=2.5,exit=2.5,gift=1.5,chat=3"),
             std::string::npos)
       << "the hot-room mix, scaled: " << doc["events"].GetString();
-  ASSERT_EQ(doc["stages"].Size(), 3u);
-  const char* names[] = {"cached, no events", "cached, 10 events/s", "plain TTL, 10 events/s"};
-  for (unsigned i = 0; i < 3; ++i) {
+  ASSERT_EQ(doc["stages"].Size(), 4u);
+  const char* names[] = {"cached, no events", "cached, 10 events/s", "plain TTL, 10 events/s",
+                         "cached, no events, no If-None-Match"};
+  for (unsigned i = 0; i < 4; ++i) {
     SCOPED_TRACE(names[i]);
     const auto& stage = doc["stages"][i];
     EXPECT_STREQ(stage["name"].GetString(), names[i]);
@@ -206,6 +207,9 @@ TEST_F(BenchTest, HotRoomScenarioComparesTheSamePollsWithoutEventsWithThemAndOnA
     if (i == 0) {
       EXPECT_EQ(events["sent"].GetUint64(), 0u) << "the baseline has no events";
       EXPECT_GT(requests["not_modified"].GetUint64(), 0u) << "an unchanged list answers 304";
+    } else if (i == 3) {
+      EXPECT_EQ(events["sent"].GetUint64(), 0u);
+      EXPECT_EQ(requests["not_modified"].GetUint64(), 0u) << "without If-None-Match every answer is a body";
     } else {
       EXPECT_GT(events["applied"].GetUint64(), 0u);
       EXPECT_EQ(events["failed"].GetUint64(), 0u);
@@ -220,6 +224,13 @@ TEST_F(BenchTest, HotRoomScenarioComparesTheSamePollsWithoutEventsWithThemAndOnA
   for (const char* key : {"aggregator_batches_per_second_ratio", "latency_p50_ratio", "latency_p99_ratio",
                           "serve_cpu_per_1k_requests_ratio"})
     EXPECT_TRUE(cost[key].IsNumber()) << key;
+  const auto& beyond_bytes = doc["events_vs_every_answer_a_body"];
+  ASSERT_TRUE(beyond_bytes.IsObject());
+  EXPECT_STREQ(beyond_bytes["stage"].GetString(), names[1]);
+  EXPECT_STREQ(beyond_bytes["against"].GetString(), names[3]);
+  for (const char* key : {"latency_p50_ratio", "latency_p99_ratio", "serve_cpu_per_1k_requests_ratio"})
+    EXPECT_TRUE(beyond_bytes[key].IsNumber()) << key;
+  EXPECT_NE(bench.output().find("events vs every answer a body"), std::string::npos) << bench.output();
   EXPECT_NE(result_file(".svg").find("plain TTL, 10 events/s"), std::string::npos);
 }
 
