@@ -4,6 +4,8 @@
 #include <rapidjson/writer.h>
 
 #include <cmath>
+#include <cstdint>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "aggregator_answer.h"
@@ -16,8 +18,15 @@ using BodyResult = boost::system::result<std::string, std::string>;
 
 BodyResult body_error(std::string why) { return BodyResult(boost::system::in_place_error, std::move(why)); }
 
-bool is_whole(double score) {
-  return std::isfinite(score) && std::floor(score) == score && std::fabs(score) < 9.0e15;
+// A score as the integer SPEC §2 makes it. Events keep scores integers
+// below 2^53; a score written into Redis by other means is rounded, and
+// clamped to what an int64 holds.
+std::int64_t score_as_integer(double score) {
+  if (std::isnan(score)) return 0;
+  constexpr double kLimit = 9223372036854775807.0;  // 2^63, as a double
+  if (score >= kLimit) return std::numeric_limits<std::int64_t>::max();
+  if (score <= -kLimit) return std::numeric_limits<std::int64_t>::min();
+  return std::llround(score);
 }
 
 std::string write_fast(const PageRequest& request, const RankPage& page, const LocatedPrivileges& located,
@@ -47,11 +56,7 @@ std::string write_fast(const PageRequest& request, const RankPage& page, const L
     writer.Key("uid");
     writer.String(entry.uid.data(), static_cast<rapidjson::SizeType>(entry.uid.size()));
     writer.Key("score");
-    if (is_whole(entry.score)) {
-      writer.Int64(static_cast<std::int64_t>(entry.score));
-    } else {
-      writer.Double(entry.score);
-    }
+    writer.Int64(score_as_integer(entry.score));
     writer.Key("privileges");
     if (located.records[i].empty()) {
       writer.StartObject();
@@ -104,11 +109,7 @@ nlohmann::json baseline_item(const PageRequest& request, const RankEntry& entry,
   nlohmann::json item = nlohmann::json::object();
   item["rank"] = static_cast<std::int64_t>(request.page) * request.size + static_cast<std::int64_t>(i) + 1;
   item["uid"] = entry.uid;
-  if (is_whole(entry.score)) {
-    item["score"] = static_cast<std::int64_t>(entry.score);
-  } else {
-    item["score"] = entry.score;
-  }
+  item["score"] = score_as_integer(entry.score);
   return item;
 }
 

@@ -34,9 +34,26 @@ TEST(PageBody, FastHasTheSpecShape) {
   EXPECT_EQ(doc["items"][0]["rank"], 7) << "rank is 1-based over the whole room";
   EXPECT_EQ(doc["items"][0]["uid"], "u7");
   EXPECT_EQ(doc["items"][0]["score"], 5200);
-  EXPECT_EQ(doc["items"][1]["score"], 99.5);
+  EXPECT_EQ(doc["items"][1]["score"], 100) << "a score written into Redis by hand is rounded";
   EXPECT_EQ(doc["items"][0]["privileges"]["vip"]["t"], "a\"b");
   EXPECT_EQ(doc["degraded_kinds"], nlohmann::json::array({"badge"}));
+}
+
+TEST(PageBody, ScoresRenderAsIntegersWhateverRedisHolds) {
+  RankPage page;
+  page.entries = {{"a", 9007199254740992.0}, {"b", 1e30}, {"c", -1e30}, {"d", 9007199254740991.0}};
+  page.total = 4;
+  std::string none = R"({"users":{"a":{},"b":{},"c":{},"d":{}},"degraded_kinds":[]})";
+  for (auto engine : {JsonEngine::kFast, JsonEngine::kBaseline}) {
+    std::string answer = none;
+    auto body = build_page_body(engine, {"r1", 0, 10}, page, answer);
+    ASSERT_TRUE(body) << body.error();
+    EXPECT_NE(body->find(R"("score":9007199254740992,)"), std::string::npos) << *body;
+    EXPECT_NE(body->find(R"("score":9223372036854775807,)"), std::string::npos) << *body;
+    EXPECT_NE(body->find(R"("score":-9223372036854775808,)"), std::string::npos) << *body;
+    EXPECT_NE(body->find(R"("score":9007199254740991,)"), std::string::npos) << *body;
+    EXPECT_EQ(body->find(".0"), std::string::npos) << "no score renders as a double: " << *body;
+  }
 }
 
 TEST(PageBody, FastAndBaselineAgree) {

@@ -3,6 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include <charconv>
+#include <chrono>
+
+#include "micq/redis/client.h"
 
 namespace micq::serve {
 
@@ -17,16 +20,46 @@ std::string idempotency_key(std::string_view room, std::string_view key) {
 namespace {
 
 // Applies a validated request atomically (a script runs alone in Redis):
-// the replay check, every score change, INCR ver, the stored answer.
-// KEYS: rank, ver[, idem]. ARGV: triples of (type, uid, increment).
+// the deadline check, the replay check, the score bound, every score
+// change, INCR ver, the stored answer.
+// KEYS: rank, ver[, idem]. ARGV: the deadline (Unix ms), then triples of
+// (type, uid, increment).
+// Answers {0, answer} applied; {1, answer} a replay; {2, "late"} refused,
+// the deadline having passed (serve stopped waiting: a Redis that resumes
+// late must not apply what the client was told may not be); {3, uid}
+// refused, that uid's score would pass 2^53 - 1. Nothing is written before
+// every check has passed.
 constexpr char kApplyEventsScript[] = R"lua(
 local rank, ver = KEYS[1], KEYS[2]
+local now = redis.call('TIME')
+if tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) > tonumber(ARGV[1]) then
+  return {2, 'late'}
+end
 if #KEYS > 2 then
   local previous = redis.call('GET', KEYS[3])
   if previous then return {1, previous} end
 end
+-- Each touched score as it will be after each event (false: not a member).
+-- Lua numbers are doubles: exact for these integers up to 2^53.
+local scores = {}
+for i = 2, #ARGV, 3 do
+  local kind, uid, increment = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  if kind ~= 'privilege' then
+    local score = scores[uid]
+    if score == nil then score = tonumber(redis.call('ZSCORE', rank, uid)) or false end
+    if kind == 'enter' then
+      if score == false then score = 0 end
+    elseif kind == 'exit' then
+      score = false
+    else
+      score = (score or 0) + tonumber(increment)
+      if score > 9007199254740991 then return {3, uid} end
+    end
+    scores[uid] = score
+  end
+end
 local applied = 0
-for i = 1, #ARGV, 3 do
+for i = 2, #ARGV, 3 do
   local kind, uid, increment = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   if kind == 'enter' then
     redis.call('ZADD', rank, 'NX', 0, uid)
@@ -125,7 +158,12 @@ asio::awaitable<ApiResult<std::string>> RoomStore::apply(std::string room, const
                                                          std::optional<std::string> idempotency) {
   std::vector<std::string> keys = script_keys(room, idempotency);
   std::vector<std::string> args;
-  args.reserve(events.size() * 3);
+  args.reserve(1 + events.size() * 3);
+  // Serve's wall clock against Redis's TIME: hosts kept in step by NTP
+  // differ by milliseconds, well inside a deadline of hundreds.
+  auto deadline = std::chrono::system_clock::now() + timeout_;
+  args.push_back(std::to_string(
+      std::chrono::duration_cast<std::chrono::milliseconds>(deadline.time_since_epoch()).count()));
   for (const Event& event : events) {
     args.emplace_back(type_name(event.type));
     args.push_back(event.uid);
@@ -135,15 +173,34 @@ asio::awaitable<ApiResult<std::string>> RoomStore::apply(std::string room, const
   auto reply = co_await std::move(call);
   if (!reply) {
     count_error();
-    co_return ApiError::unavailable("redis_unavailable", "Redis is unreachable; nothing was applied.");
+    // Only a call that never reached Redis is known to have applied
+    // nothing; one that was sent and got no answer may have run.
+    if (reply.error() == redis::Error::kUnavailable)
+      co_return ApiError::unavailable("redis_unavailable", "Redis is unreachable; nothing was applied.");
+    co_return ApiError::unavailable(
+        "outcome_unknown", "Redis did not answer within " + std::to_string(timeout_.count()) +
+                               " ms; the events may or may not have been applied (a retry with the same "
+                               "Idempotency-Key is safe).");
   }
   if (reply->type != redis::Reply::Type::kArray || reply->elements.size() != 2 ||
+      reply->elements[0].type != redis::Reply::Type::kInteger ||
       reply->elements[1].type != redis::Reply::Type::kString) {
     count_error();
     spdlog::error("events script answered unexpectedly: {}", reply->str);
     co_return ApiError::unavailable("redis_error", "Redis refused the events.");
   }
-  co_return std::move(reply->elements[1].str);
+  switch (reply->elements[0].integer) {
+    case 2:
+      count_error();
+      co_return ApiError::unavailable("redis_unavailable",
+                                      "Redis answered after the request's deadline; nothing was applied.");
+    case 3:
+      co_return ApiError{http::Status::bad_request, "score_overflow",
+                         "The request would take the score of " + reply->elements[1].str +
+                             " past 2^53 - 1; nothing was applied."};
+    default:
+      co_return std::move(reply->elements[1].str);
+  }
 }
 
 }  // namespace micq::serve

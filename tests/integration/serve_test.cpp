@@ -395,6 +395,66 @@ TEST_F(ServeTest, RedisDownEventsAre503AndNothingHalfAppliedThenRecover) {
   EXPECT_EQ(accepted.result_int(), 200) << "events work again once Redis is back";
 }
 
+// F1 (issue 13): Redis stalled past --upstream-timeout-ms with the events
+// script already sent. The client is told the outcome is unknown, and the
+// script, run once Redis resumes, refuses: the deadline has passed.
+TEST_F(ServeTest, RedisPausedPastTheDeadlineAppliesNothingAndAnswersOutcomeUnknown) {
+  start("cached", {"--upstream-timeout-ms", "300"});
+  ASSERT_EQ(events("r1", R"({"type":"gift","uid":"u0","value":5})").result_int(), 200)
+      << "the script is loaded before Redis stalls";
+  auto evalsha_calls = [&] {
+    std::string stats = redis_call(redis_server.port(), {"INFO", "commandstats"}).str;
+    auto at = stats.find("cmdstat_evalsha:calls=");
+    return at == std::string::npos ? -1 : std::atoi(stats.c_str() + at + 22);
+  };
+  ASSERT_EQ(evalsha_calls(), 1);
+  redis_server.pause();
+  auto unknown = events("r1", R"({"type":"gift","uid":"u0","value":7})");
+  redis_server.resume();
+  EXPECT_EQ(unknown.result_int(), 503);
+  EXPECT_EQ(error_code_of(unknown.body()), "outcome_unknown") << unknown.body();
+  // The stalled call reaches the script once Redis runs again.
+  auto resumed = std::chrono::steady_clock::now();
+  while (evalsha_calls() < 2 && std::chrono::steady_clock::now() - resumed < 10s) {
+  }
+  ASSERT_EQ(evalsha_calls(), 2) << "the stalled script ran";
+  EXPECT_EQ(redis_call(redis_server.port(), {"ZSCORE", "micq:{r1}:rank", "u0"}).str, "5") << "nothing applied";
+  EXPECT_EQ(redis_call(redis_server.port(), {"GET", "micq:{r1}:ver"}).str, "1");
+}
+
+// F6 (issue 13): scores stay below 2^53; a request that would pass that
+// applies none of its events.
+TEST_F(ServeTest, AScorePastTwoTo53IsScoreOverflowAndAppliesNothing) {
+  start("cached");
+  ASSERT_EQ(redis_call(redis_server.port(), {"ZADD", "micq:{r1}:rank", "9007199254740990", "top"}).integer, 1);
+  auto last_step = events("r1", R"({"type":"chat","uid":"top"})");
+  ASSERT_EQ(last_step.result_int(), 200) << "2^53 - 1 itself is allowed: " << last_step.body();
+  EXPECT_EQ(redis_call(redis_server.port(), {"ZSCORE", "micq:{r1}:rank", "top"}).str, "9007199254740991");
+  auto over = events("r1", R"({"events":[{"type":"enter","uid":"other"},{"type":"chat","uid":"top"}]})");
+  EXPECT_EQ(over.result_int(), 400);
+  EXPECT_EQ(error_code_of(over.body()), "score_overflow") << over.body();
+  EXPECT_NE(over.body().find("top"), std::string::npos) << "names the uid: " << over.body();
+  EXPECT_EQ(redis_call(redis_server.port(), {"ZSCORE", "micq:{r1}:rank", "top"}).str, "9007199254740991");
+  EXPECT_EQ(redis_call(redis_server.port(), {"ZSCORE", "micq:{r1}:rank", "other"}).type,
+            redis::Reply::Type::kNil)
+      << "the request's other events are not applied either";
+  EXPECT_EQ(redis_call(redis_server.port(), {"GET", "micq:{r1}:ver"}).str, "1") << "no version step";
+  // Within one request: a gift that a later exit and enter reset is fine,
+  // the same gifts on a member that stays are not.
+  ASSERT_EQ(redis_call(redis_server.port(), {"ZADD", "micq:{r1}:rank", "9007199254740000", "big"}).integer, 1);
+  auto reset = events("r1", R"({"events":[{"type":"exit","uid":"big"},{"type":"enter","uid":"big"},)"
+                            R"({"type":"gift","uid":"big","value":1000000000}]})");
+  EXPECT_EQ(reset.result_int(), 200) << reset.body();
+  EXPECT_EQ(redis_call(redis_server.port(), {"ZSCORE", "micq:{r1}:rank", "big"}).str, "1000000000");
+  ASSERT_EQ(redis_call(redis_server.port(), {"ZADD", "micq:{r1}:rank", "9007199254740000", "big"}).integer, 0);
+  auto twice = events("r1", R"({"events":[{"type":"gift","uid":"big","value":500},)"
+                            R"({"type":"gift","uid":"big","value":500}]})");
+  EXPECT_EQ(twice.result_int(), 400) << twice.body();
+  auto page = get(serve.port, "/v1/rooms/r1/mic-queue");
+  ASSERT_EQ(page.result_int(), 200);
+  EXPECT_NE(page.body().find(R"("score":9007199254740991,)"), std::string::npos) << "an integer: " << page.body();
+}
+
 TEST_F(ServeTest, ReadyzNamesWhatIsDown) {
   start("cached");
   EXPECT_EQ(get(serve.port, "/readyz").result_int(), 200);

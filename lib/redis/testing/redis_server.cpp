@@ -91,6 +91,14 @@ void RedisServer::stop() { terminate(SIGTERM); }
 
 void RedisServer::kill() { terminate(SIGKILL); }
 
+void RedisServer::pause() {
+  if (pid_ > 0) ::kill(pid_, SIGSTOP);
+}
+
+void RedisServer::resume() {
+  if (pid_ > 0) ::kill(pid_, SIGCONT);
+}
+
 void RedisServer::restart() {
   stop();
   start();
@@ -149,6 +157,7 @@ void RedisServer::start() {
 void RedisServer::terminate(int signo) {
   if (pid_ <= 0) return;
   ::kill(pid_, signo);
+  ::kill(pid_, SIGCONT);  // a paused server acts on SIGTERM only once it runs
   if (!wait_exit(pid_, seconds(10))) {
     ::kill(pid_, SIGKILL);
     wait_exit(pid_, seconds(10));

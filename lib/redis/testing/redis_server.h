@@ -36,6 +36,10 @@ class RedisServer {
   void stop();
   // SIGKILL and wait for the exit.
   void kill();
+  // SIGSTOP: Redis stops answering with its connections open, as a Redis
+  // stalled by a long command or a paused VM does; resume() is SIGCONT.
+  void pause();
+  void resume();
   // Starts again on the same port (stopping it first if it runs). The data
   // is gone: nothing is persisted.
   void restart();
