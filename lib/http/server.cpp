@@ -207,7 +207,9 @@ class Server::Impl {
         } else if (read_ec != beast_http::error::end_of_stream && read_ec != beast::error::timeout &&
                    read_ec != asio::error::operation_aborted && read_ec != asio::error::eof &&
                    read_ec != asio::error::connection_reset && read_ec != asio::error::bad_descriptor &&
-                   read_bytes > 0) {
+                   (read_bytes > 0 || buffer.size() > 0)) {
+          // Bytes arrived and the parser refused them (read_bytes counts only
+          // what it accepted: 0 for a bad request line).
           co_await write_error(stream, Status::bad_request, "bad_request",
                                "The request is not valid HTTP/1.1.");
         }
