@@ -21,6 +21,8 @@
 #include <unordered_set>
 #include <vector>
 
+#include "descriptor_reserve.h"
+
 namespace micq::http {
 
 namespace asio = boost::asio;
@@ -142,7 +144,7 @@ class Server::Impl {
       auto [ec, socket] = co_await acceptor_.async_accept(connection_executor, use_tuple);
       if (ec) {
         if (stopping_ || ec == asio::error::operation_aborted) break;
-        spdlog::warn("accept failed: {}", ec.message());
+        co_await accept_failed(ec, connection_executor);
         continue;
       }
       auto executor = socket.get_executor();
@@ -155,15 +157,51 @@ class Server::Impl {
   }
 
   // Over the connection cap: one 429, then close.
-  asio::awaitable<void> refuse(tcp::socket socket) {
+  static asio::awaitable<void> refuse(tcp::socket socket,
+                                      std::string_view why = "The server has too many open connections; retry later.",
+                                      std::chrono::milliseconds write_timeout = std::chrono::seconds(1)) {
     beast::tcp_stream stream(std::move(socket));
-    stream.expires_after(std::chrono::seconds(1));
-    Response response = error_response(Status::too_many_requests, "overloaded",
-                                       "The server has too many open connections; retry later.");
+    stream.expires_after(write_timeout);
+    Response response = error_response(Status::too_many_requests, "overloaded", why);
+    response.set(beast_http::field::retry_after, "1");
     response.keep_alive(false);
     co_await beast_http::async_write(stream, response, use_tuple);
     error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  }
+
+  // An accept that failed. Out of descriptors (EMFILE, ENFILE) or kernel
+  // memory, accepting again at once would fail again at once: a loop
+  // spinning a core and flooding the log while the backlog waits. So: one
+  // client of the backlog gets a 429 through the descriptor reserve (the
+  // others get theirs on the next rounds), the log says so at most once a
+  // second, and accepting pauses for 10 ms (100 ms without the reserve).
+  asio::awaitable<void> accept_failed(const error_code& ec, const asio::any_io_executor& connection_executor) {
+    const bool out_of_descriptors = ec == asio::error::no_descriptors ||
+                                    ec == boost::system::errc::too_many_files_open_in_system ||
+                                    ec == asio::error::no_buffer_space || ec == asio::error::no_memory;
+    ++failed_accepts_;
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_accept_warning_ >= std::chrono::seconds(1)) {
+      spdlog::warn("accept failed: {} ({} time(s) since the last warning){}", ec.message(), failed_accepts_,
+                   out_of_descriptors ? "; answering 429 and pausing accepts" : "");
+      failed_accepts_ = 0;
+      last_accept_warning_ = now;
+    }
+    if (!out_of_descriptors) co_return;
+    if (reserve_.release()) {
+      auto [again, socket] = co_await acceptor_.async_accept(connection_executor, use_tuple);
+      if (!again) {
+        // Inline, not spawned: the reserve comes back only once this
+        // descriptor is closed.
+        co_await refuse(std::move(socket), "The server is out of file descriptors; retry later.",
+                        std::chrono::milliseconds(100));
+      }
+      reserve_.retake();
+    }
+    accept_pause_.expires_after(std::chrono::milliseconds(reserve_.held() ? 10 : 100));
+    auto [paused] = co_await accept_pause_.async_wait(use_tuple);
+    (void)paused;
   }
 
   asio::awaitable<void> session(tcp::socket socket) {
@@ -300,6 +338,11 @@ class Server::Impl {
   tcp::acceptor acceptor_;
   asio::signal_set signals_;
   asio::steady_timer drain_timer_;
+  // The accept loop's alone.
+  internal::DescriptorReserve reserve_;
+  asio::steady_timer accept_pause_{ioc_};
+  std::chrono::steady_clock::time_point last_accept_warning_{};
+  std::uint64_t failed_accepts_ = 0;
   std::atomic<bool> stopping_{false};
   std::atomic<std::size_t> open_connections_{0};
   std::mutex mu_;

@@ -3,13 +3,20 @@
 // shutdown and start-up failures.
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 #include <future>
+#include <vector>
 
 #include "http_client.h"
 #include "process.h"
@@ -119,6 +126,66 @@ TEST(ServerLimitsTest, SlowClientIsCutOffAfterTheReadTimeout) {
   auto exchange = raw_exchange(sim.port, "GET /healthz HTTP/1.1\r\nHost: x\r\n", std::chrono::seconds(10));
   EXPECT_TRUE(exchange.closed_by_server);
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5));
+}
+
+// F3 (issue 13): a server at its descriptor limit answers the clients it
+// cannot take with 429 instead of spinning on accept, logs that at most
+// once a second, and takes connections again once descriptors are free.
+TEST(ServerLimitsTest, OutOfDescriptorsAnswers429WithoutSpinningAndRecovers) {
+  auto sim = start_service({"sim", "--kinds", "1", "--read-timeout-ms", "20000"});
+  const pid_t pid = sim.process->pid();
+  auto open_descriptors = [pid] {
+    auto dir = std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd");
+    return static_cast<int>(std::distance(dir, std::filesystem::directory_iterator()));
+  };
+  // Room for a few connections more than it has open now.
+  rlimit limit{};
+  limit.rlim_cur = limit.rlim_max = static_cast<rlim_t>(open_descriptors() + 4);
+  ASSERT_EQ(prlimit(pid, RLIMIT_NOFILE, &limit, nullptr), 0) << std::strerror(errno);
+
+  boost::asio::io_context ioc;
+  std::vector<boost::asio::ip::tcp::socket> clients;
+  for (int i = 0; i < 24; ++i) {
+    clients.emplace_back(ioc);
+    clients.back().connect({boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(sim.port)});
+  }
+  // Await the refusals: each client the server took keeps waiting (it
+  // sends nothing); every other one is answered 429 and closed.
+  std::vector<pollfd> fds;
+  for (auto& client : clients) fds.push_back({client.native_handle(), POLLIN, 0});
+  std::vector<std::string> received(clients.size());
+  int refused = 0;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (refused < 16 && std::chrono::steady_clock::now() < deadline) {
+    ASSERT_GE(poll(fds.data(), fds.size(), 1000), 0);
+    for (std::size_t i = 0; i < fds.size(); ++i) {
+      if (!(fds[i].revents & (POLLIN | POLLHUP))) continue;
+      char chunk[4096];
+      ssize_t n = ::read(fds[i].fd, chunk, sizeof chunk);
+      if (n > 0) received[i].append(chunk, static_cast<std::size_t>(n));
+      if (n <= 0) {
+        fds[i].events = 0;  // closed by the server: counted once
+        if (received[i].rfind("HTTP/1.1 429", 0) == 0) ++refused;
+      }
+    }
+  }
+  EXPECT_GE(refused, 16) << "the clients beyond the limit get 429";
+  for (const auto& answer : received) {
+    if (answer.empty()) continue;
+    EXPECT_EQ(answer.rfind("HTTP/1.1 429", 0), 0u) << answer.substr(0, 60);
+    EXPECT_NE(answer.find("Retry-After: 1"), std::string::npos) << answer;
+    EXPECT_NE(answer.find(R"("code":"overloaded")"), std::string::npos) << answer;
+  }
+  clients.clear();  // the descriptors come back as the server sees them close
+  auto recovered = std::chrono::steady_clock::now();
+  Reply health;
+  do {
+    health = get(sim.port, "/healthz");
+  } while (health.result_int() != 200 && std::chrono::steady_clock::now() - recovered < std::chrono::seconds(20));
+  EXPECT_EQ(health.result_int(), 200) << "accepting again";
+  ASSERT_TRUE(sim.process->terminate());
+  EXPECT_LE(count(sim.process->output(), "accept failed"), 60)
+      << "at most one warning a second, not one per failed accept";
 }
 
 TEST(ServerLimitsTest, ConnectionsBeyondTheCapGet429) {
