@@ -2,7 +2,20 @@
 
 #include <spdlog/spdlog.h>
 
+#include <boost/beast/http/field.hpp>
+#include <random>
+#include <string>
+
 namespace micq::serve {
+
+http::Response to_response(const ApiError& error) {
+  http::Response response = http::error_response(error.status, error.code, error.message);
+  if (error.status == http::Status::too_many_requests) {
+    thread_local std::minstd_rand draw(std::random_device{}());
+    response.set(boost::beast::http::field::retry_after, std::to_string(1 + draw() % 3));
+  }
+  return response;
+}
 
 ApiError unexpected_failure(const std::exception_ptr& thrown) {
   if (thrown) {

@@ -30,9 +30,9 @@ struct ApiError {
 template <class T>
 using ApiResult = boost::system::result<T, ApiError>;
 
-inline http::Response to_response(const ApiError& error) {
-  return http::error_response(error.status, error.code, error.message);
-}
+// The SPEC error response; a 429 also says when to come back: 1 to 3 s,
+// drawn per answer, so the clients shed together do not return together.
+http::Response to_response(const ApiError& error);
 
 // For boost::system::result<T, ApiError>::value() on an error (tests use
 // it); serve itself reads the error as a value.

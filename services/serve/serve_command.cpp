@@ -25,6 +25,8 @@ struct Flags {
   std::string l2 = "off";
   int rebuild_interval_ms = 50;
   std::string live_rooms = "on";
+  int max_builds = 64;
+  int build_queue_ms = 200;
 };
 
 int run(const Flags& flags) {
@@ -92,6 +94,13 @@ int run(const Flags& flags) {
   if (flags.live_rooms != "on" && flags.live_rooms != "off")
     return service::fail_usage("serve", "--live-rooms must be on or off");
   config.live_rooms = flags.live_rooms == "on";
+  if (flags.max_builds < 1 || flags.max_builds > 100'000)
+    return service::fail_usage("serve", "--max-builds must be 1..100000");
+  if (flags.build_queue_ms < 0 || flags.build_queue_ms > 60'000)
+    return service::fail_usage("serve", "--build-queue-ms must be 0..60000");
+  config.admission.max_in_flight = static_cast<std::size_t>(flags.max_builds);
+  config.admission.max_queued = 4 * config.admission.max_in_flight;
+  config.admission.max_wait = std::chrono::milliseconds(flags.build_queue_ms);
 
   auto metrics = std::make_shared<metrics::Metrics>();
   http::Server server(*options, metrics);
@@ -140,6 +149,12 @@ void add_command(CLI::App& app, service::Action& action) {
                     "on: pages from per-user privilege records, rebuilt in the background on room events; "
                     "off: the write-up's plain TTL cache (one batch per build, events leave pages alone), "
                     "as a baseline");
+  service::add_flag(*command, "max-builds", flags->max_builds,
+                    "page builds at once (each a Redis read and at most one aggregator batch); the next "
+                    "wait for a slot, up to 4x as many");
+  service::add_flag(*command, "build-queue-ms", flags->build_queue_ms,
+                    "longest wait of a build for a slot; past it (or with the queue full) the request gets a "
+                    "stale page if there is one, else 429 overloaded with Retry-After");
   command->callback([flags, &action] { action = [flags] { return run(*flags); }; });
 }
 

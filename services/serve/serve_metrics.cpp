@@ -42,6 +42,7 @@ void ServeMetrics::detach() {
   pages_ = nullptr;
   rooms_ = nullptr;
   privileges_ = nullptr;
+  admission_ = nullptr;
 }
 
 std::vector<prometheus::MetricFamily> ServeMetrics::Collect() const {
@@ -97,6 +98,16 @@ std::vector<prometheus::MetricFamily> ServeMetrics::Collect() const {
     add(families, "micq_privilege_cache_bytes", "Bytes of cached privilege records.",
         prometheus::MetricType::Gauge, {{{}, d(p.bytes)}});
   }
+  AdmissionStats admission = admission_->stats();
+  add(families, "micq_builds_in_flight", "Page builds running now (at most --max-builds).",
+      prometheus::MetricType::Gauge, {{{}, d(admission.in_flight)}});
+  add(families, "micq_builds_queued", "Page builds waiting for a slot.", prometheus::MetricType::Gauge,
+      {{{}, d(admission.queued)}});
+  add(families, "micq_builds_rejected_total",
+      "Page builds not admitted (answered 429 overloaded unless a stale page was served), by why.",
+      prometheus::MetricType::Counter,
+      {{{{"reason", "queue_full"}}, d(admission.rejected_queue_full)},
+       {{{"reason", "queue_timeout"}}, d(admission.rejected_wait)}});
   return families;
 }
 

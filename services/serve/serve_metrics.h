@@ -13,6 +13,7 @@
 #include <mutex>
 #include <vector>
 
+#include "build_admission.h"
 #include "page_source.h"
 #include "privilege_source.h"
 #include "room_store.h"
@@ -21,8 +22,9 @@ namespace micq::serve {
 
 class ServeMetrics final : public prometheus::Collectable {
  public:
-  ServeMetrics(const PageSource& pages, const RoomStore& rooms, const PrivilegeSource& privileges)
-      : pages_(&pages), rooms_(&rooms), privileges_(&privileges) {}
+  ServeMetrics(const PageSource& pages, const RoomStore& rooms, const PrivilegeSource& privileges,
+               const BuildAdmission& admission)
+      : pages_(&pages), rooms_(&rooms), privileges_(&privileges), admission_(&admission) {}
 
   void detach();
   std::vector<prometheus::MetricFamily> Collect() const override;
@@ -33,6 +35,7 @@ class ServeMetrics final : public prometheus::Collectable {
   const PageSource* pages_;
   const RoomStore* rooms_;
   const PrivilegeSource* privileges_;
+  const BuildAdmission* admission_;
 };
 
 }  // namespace micq::serve

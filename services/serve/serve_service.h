@@ -23,6 +23,7 @@
 #include "micq/http/router.h"
 #include "micq/metrics/metrics.h"
 #include "micq/redis/commands.h"
+#include "build_admission.h"
 #include "page_builder.h"
 #include "page_source.h"
 #include "privilege_cache.h"
@@ -60,6 +61,9 @@ struct ServeConfig {
   bool live_rooms = true;
   std::chrono::milliseconds rebuild_interval{50};
   PrivilegeCacheOptions privilege_cache;  // ttl is set from `ttl`
+  // Overload: page builds at once, and how long one waits for a slot
+  // before it is answered 429 (or a stale page).
+  AdmissionOptions admission;
 };
 
 class ServeService {
@@ -85,6 +89,8 @@ class ServeService {
   std::optional<PrivilegeCache> records_;  // cached with live rooms
   std::unique_ptr<PageBuilder> builder_;
   std::optional<SharedPageBuilder> shared_builder_;  // --l2 on, around builder_
+  BuildAdmission admission_;
+  std::optional<AdmittedBuilder> admitted_builder_;  // around the two above
   std::unique_ptr<PageSource> source_;
   std::shared_ptr<ServeMetrics> metrics_;
 };

@@ -90,4 +90,12 @@ std::string error_code_of(const std::string& body) {
   return error["code"].GetString();
 }
 
+double metric_value(int port, const std::string& series) {
+  std::string text = get(port, "/metrics").body();
+  std::string needle = "\n" + series + " ";
+  auto at = text.find(needle);
+  if (at == std::string::npos) return -1;
+  return std::strtod(text.c_str() + at + needle.size(), nullptr);
+}
+
 }  // namespace micq::testing

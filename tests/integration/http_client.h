@@ -48,6 +48,10 @@ std::string base_url(int port);
 // The "error.code" of a SPEC error body, or "" if the body is not one.
 std::string error_code_of(const std::string& body);
 
+// The value of an unlabelled series in a process's /metrics (or of the
+// exact series text with labels, e.g. `a_total{reason="x"}`), -1 if absent.
+double metric_value(int port, const std::string& series);
+
 }  // namespace micq::testing
 
 #endif  // MICQ_TESTS_HTTP_CLIENT_H_

@@ -67,15 +67,7 @@ class LiveRoomTest : public ::testing::Test {
     return parse(get(aggregator.port, "/stats").body())["batches_total"].GetUint64();
   }
 
-  // The value of an unlabelled series in serve's /metrics (or of the exact
-  // series text with labels), -1 if absent.
-  double metric(const std::string& series) {
-    std::string text = get(serve.port, "/metrics").body();
-    std::string needle = "\n" + series + " ";
-    auto at = text.find(needle);
-    if (at == std::string::npos) return -1;
-    return std::strtod(text.c_str() + at + needle.size(), nullptr);
-  }
+  double metric(const std::string& series) { return metric_value(serve.port, series); }
 
   redis::testing::RedisServer redis_server;
   Service sim, aggregator, serve;

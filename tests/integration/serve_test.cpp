@@ -6,6 +6,7 @@
 #include <zlib.h>
 
 #include <atomic>
+#include <future>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -223,7 +224,8 @@ TEST_F(ServeTest, CachedCoalescesABurst) {
 }
 
 TEST_F(ServeTest, DirectDoesTheWorkForEveryRequest) {
-  start("direct", {"--threads", "4"}, "300");
+  // Builds enough for all 200 at once: this is about the work, not the bound.
+  start("direct", {"--threads", "4", "--max-builds", "1000"}, "300");
   seed("r1", 5);
   EXPECT_GE(batches_for_burst(serve.port, aggregator.port), 150u);
 }
@@ -453,6 +455,36 @@ TEST_F(ServeTest, AScorePastTwoTo53IsScoreOverflowAndAppliesNothing) {
   auto page = get(serve.port, "/v1/rooms/r1/mic-queue");
   ASSERT_EQ(page.result_int(), 200);
   EXPECT_NE(page.body().find(R"("score":9007199254740991,)"), std::string::npos) << "an integer: " << page.body();
+}
+
+// F4 (issue 13): builds beyond --max-builds are not queued without end:
+// past the queue a request gets a stale page if there is one, else 429.
+TEST_F(ServeTest, BuildsBeyondTheLimitGetAStalePageOr429) {
+  // One build at a time, none waiting; every build takes the sim's 1.5 s.
+  start("cached", {"--max-builds", "1", "--build-queue-ms", "0", "--ttl-ms", "100"}, "1500");
+  seed("r1", 2);
+  seed("r2", 2);
+  ASSERT_EQ(get(serve.port, "/v1/rooms/r1/mic-queue").result_int(), 200);
+  // r1 is now past its 100 ms TTL (its build alone took 1.5 s). r2's build
+  // takes the one slot; the test waits until serve says so.
+  auto slow = std::async(std::launch::async, [&] { return get(serve.port, "/v1/rooms/r2/mic-queue"); });
+  auto started = std::chrono::steady_clock::now();
+  while (metric_value(serve.port, "micq_builds_in_flight") != 1 && std::chrono::steady_clock::now() - started < 10s) {
+  }
+  ASSERT_EQ(metric_value(serve.port, "micq_builds_in_flight"), 1);
+
+  auto cold = get(serve.port, "/v1/rooms/r3/mic-queue");
+  EXPECT_EQ(cold.result_int(), 429) << cold.body();
+  EXPECT_EQ(error_code_of(cold.body()), "overloaded");
+  std::string retry_after(cold[boost::beast::http::field::retry_after]);
+  EXPECT_TRUE(retry_after == "1" || retry_after == "2" || retry_after == "3") << "jittered 1..3 s: " << retry_after;
+
+  auto expired = get(serve.port, "/v1/rooms/r1/mic-queue");
+  EXPECT_EQ(expired.result_int(), 200) << "a stale page beats a 429: " << expired.body();
+  EXPECT_NE(std::string(expired[boost::beast::http::field::warning]).find("110"), std::string::npos);
+
+  EXPECT_EQ(slow.get().result_int(), 200) << "the admitted build completes";
+  EXPECT_GE(metric_value(serve.port, "micq_builds_rejected_total{reason=\"queue_full\"}"), 2);
 }
 
 TEST_F(ServeTest, ReadyzNamesWhatIsDown) {
