@@ -110,7 +110,7 @@ StageSpec stage_spec(std::string name, std::string strategy, std::string json, i
   stage.strategy = std::move(strategy);
   stage.json = std::move(json);
   stage.page_size = page_size;
-  if (stage.strategy == "direct") stage.serve_flags = {"--max-builds", "100000"};
+  if (stage.strategy == "direct") stage.serve_flags = {"--max-builds", "100000", "--max-batches", "100000"};
   return stage;
 }
 

@@ -106,4 +106,13 @@ asio::awaitable<ApiResult<Page>> LivePageBuilder::build(PageKey key, RecordNeed 
   co_return page;
 }
 
+asio::awaitable<ApiResult<Page>> AdmittedBuilder::build(PageKey key, RecordNeed need) {
+  auto admitting = admission_.acquire();
+  std::optional<Admission::Permit> permit = co_await std::move(admitting);
+  if (!permit) co_return overloaded_error("page builds");
+  auto building = inner_.build(std::move(key), need);
+  ApiResult<Page> page = co_await std::move(building);
+  co_return page;
+}
+
 }  // namespace micq::serve

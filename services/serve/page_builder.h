@@ -15,6 +15,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include "admission.h"
 #include "api_error.h"
 #include "micq/coalesce/clock.h"
 #include "page.h"
@@ -66,6 +67,17 @@ class LivePageBuilder final : public PageBuilder {
   PrivilegeCache& records_;
   const BuildOptions options_;
   const std::shared_ptr<const coalesce::Clock> clock_;
+};
+
+// A PageBuilder that admits each build through an Admission first.
+class AdmittedBuilder final : public PageBuilder {
+ public:
+  AdmittedBuilder(Admission& admission, PageBuilder& inner) : admission_(admission), inner_(inner) {}
+  boost::asio::awaitable<ApiResult<Page>> build(PageKey key, RecordNeed need) override;
+
+ private:
+  Admission& admission_;
+  PageBuilder& inner_;
 };
 
 }  // namespace micq::serve

@@ -1,5 +1,7 @@
 #include "privilege_source.h"
 
+#include <optional>
+
 #include "aggregator_answer.h"
 #include "micq/http/router.h"
 #include "micq/service/uid_batch.h"
@@ -53,10 +55,16 @@ asio::awaitable<ApiResult<std::vector<PrivilegeRecord>>> PrivilegeSource::record
 }
 
 AggregatorPrivileges::AggregatorPrivileges(asio::any_io_executor executor, http::Upstream aggregator,
-                                           std::chrono::milliseconds timeout)
-    : client_(std::move(executor), std::move(aggregator)), timeout_(timeout) {}
+                                           std::chrono::milliseconds timeout, Admission* admission)
+    : client_(std::move(executor), std::move(aggregator)), timeout_(timeout), admission_(admission) {}
 
 asio::awaitable<ApiResult<std::string>> AggregatorPrivileges::batch_body(std::vector<std::string> uids) {
+  std::optional<Admission::Permit> permit;
+  if (admission_) {
+    auto admitting = admission_->acquire();
+    permit = co_await std::move(admitting);
+    if (!permit) co_return overloaded_error("aggregator batches");
+  }
   std::string batch = service::uid_batch_json(uids);
   auto call = client_.request(http::Method::post, "/v1/privileges/batch", std::move(batch), timeout_);
   auto answer = co_await std::move(call);

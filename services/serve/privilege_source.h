@@ -24,6 +24,7 @@
 #include <string_view>
 #include <vector>
 
+#include "admission.h"
 #include "api_error.h"
 #include "micq/http/client.h"
 
@@ -65,11 +66,13 @@ class PrivilegeSource {
 boost::system::result<std::vector<PrivilegeRecord>, std::string> split_privileges(
     std::string& answer, const std::vector<std::string>& uids);
 
-// The aggregator over HTTP.
+// The aggregator over HTTP. With `admission`, each batch is admitted
+// through it first (a batch not admitted is 429 overloaded, the aggregator
+// never asked); it must outlive this.
 class AggregatorPrivileges final : public PrivilegeSource {
  public:
   AggregatorPrivileges(boost::asio::any_io_executor executor, http::Upstream aggregator,
-                       std::chrono::milliseconds timeout);
+                       std::chrono::milliseconds timeout, Admission* admission = nullptr);
 
   boost::asio::awaitable<ApiResult<std::string>> batch_body(std::vector<std::string> uids) override;
 
@@ -78,6 +81,7 @@ class AggregatorPrivileges final : public PrivilegeSource {
  private:
   http::ClientPool client_;
   const std::chrono::milliseconds timeout_;
+  Admission* const admission_;
 };
 
 }  // namespace micq::serve

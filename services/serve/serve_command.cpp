@@ -25,8 +25,9 @@ struct Flags {
   std::string l2 = "off";
   int rebuild_interval_ms = 50;
   std::string live_rooms = "on";
-  int max_builds = 64;
-  int build_queue_ms = 200;
+  int max_builds = 1000;
+  int max_batches = 32;
+  int admission_wait_ms = 200;
 };
 
 int run(const Flags& flags) {
@@ -96,11 +97,15 @@ int run(const Flags& flags) {
   config.live_rooms = flags.live_rooms == "on";
   if (flags.max_builds < 1 || flags.max_builds > 100'000)
     return service::fail_usage("serve", "--max-builds must be 1..100000");
-  if (flags.build_queue_ms < 0 || flags.build_queue_ms > 60'000)
-    return service::fail_usage("serve", "--build-queue-ms must be 0..60000");
-  config.admission.max_in_flight = static_cast<std::size_t>(flags.max_builds);
-  config.admission.max_queued = 4 * config.admission.max_in_flight;
-  config.admission.max_wait = std::chrono::milliseconds(flags.build_queue_ms);
+  if (flags.max_batches < 1 || flags.max_batches > 100'000)
+    return service::fail_usage("serve", "--max-batches must be 1..100000");
+  if (flags.admission_wait_ms < 0 || flags.admission_wait_ms > 60'000)
+    return service::fail_usage("serve", "--admission-wait-ms must be 0..60000");
+  for (auto [options, limit] : {std::pair{&config.builds, flags.max_builds}, {&config.batches, flags.max_batches}}) {
+    options->max_in_flight = static_cast<std::size_t>(limit);
+    options->max_queued = 4 * options->max_in_flight;
+    options->max_wait = std::chrono::milliseconds(flags.admission_wait_ms);
+  }
 
   auto metrics = std::make_shared<metrics::Metrics>();
   http::Server server(*options, metrics);
@@ -150,11 +155,13 @@ void add_command(CLI::App& app, service::Action& action) {
                     "off: the write-up's plain TTL cache (one batch per build, events leave pages alone), "
                     "as a baseline");
   service::add_flag(*command, "max-builds", flags->max_builds,
-                    "page builds at once (each a Redis read and at most one aggregator batch); the next "
-                    "wait for a slot, up to 4x as many");
-  service::add_flag(*command, "build-queue-ms", flags->build_queue_ms,
-                    "longest wait of a build for a slot; past it (or with the queue full) the request gets a "
-                    "stale page if there is one, else 429 overloaded with Retry-After");
+                    "page builds at once; the next wait for a slot, up to 4x as many");
+  service::add_flag(*command, "max-batches", flags->max_batches,
+                    "aggregator batches at once (each fans out to every kind: 32 x 24 kinds stays within the "
+                    "aggregator's 1,024 downstream connections); the next wait for a slot, up to 4x as many");
+  service::add_flag(*command, "admission-wait-ms", flags->admission_wait_ms,
+                    "longest wait of a build or batch for a slot; past it (or with the queue full) the request "
+                    "gets a stale page if there is one, else 429 overloaded with Retry-After");
   command->callback([flags, &action] { action = [flags] { return run(*flags); }; });
 }
 

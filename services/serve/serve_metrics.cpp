@@ -42,7 +42,8 @@ void ServeMetrics::detach() {
   pages_ = nullptr;
   rooms_ = nullptr;
   privileges_ = nullptr;
-  admission_ = nullptr;
+  builds_ = nullptr;
+  batches_ = nullptr;
 }
 
 std::vector<prometheus::MetricFamily> ServeMetrics::Collect() const {
@@ -98,16 +99,22 @@ std::vector<prometheus::MetricFamily> ServeMetrics::Collect() const {
     add(families, "micq_privilege_cache_bytes", "Bytes of cached privilege records.",
         prometheus::MetricType::Gauge, {{{}, d(p.bytes)}});
   }
-  AdmissionStats admission = admission_->stats();
-  add(families, "micq_builds_in_flight", "Page builds running now (at most --max-builds).",
-      prometheus::MetricType::Gauge, {{{}, d(admission.in_flight)}});
-  add(families, "micq_builds_queued", "Page builds waiting for a slot.", prometheus::MetricType::Gauge,
-      {{{}, d(admission.queued)}});
-  add(families, "micq_builds_rejected_total",
-      "Page builds not admitted (answered 429 overloaded unless a stale page was served), by why.",
+  AdmissionStats builds = builds_->stats(), batches = batches_->stats();
+  add(families, "micq_admission_in_flight",
+      "Page builds (at most --max-builds) and aggregator batches (at most --max-batches) running now.",
+      prometheus::MetricType::Gauge,
+      {{{{"work", "builds"}}, d(builds.in_flight)}, {{{"work", "batches"}}, d(batches.in_flight)}});
+  add(families, "micq_admission_queued", "Page builds and aggregator batches waiting for a slot.",
+      prometheus::MetricType::Gauge,
+      {{{{"work", "builds"}}, d(builds.queued)}, {{{"work", "batches"}}, d(batches.queued)}});
+  add(families, "micq_admission_rejected_total",
+      "Builds and batches not admitted (their request got 429 overloaded unless a stale page was served), "
+      "by why.",
       prometheus::MetricType::Counter,
-      {{{{"reason", "queue_full"}}, d(admission.rejected_queue_full)},
-       {{{"reason", "queue_timeout"}}, d(admission.rejected_wait)}});
+      {{{{"work", "builds"}, {"reason", "queue_full"}}, d(builds.rejected_queue_full)},
+       {{{"work", "builds"}, {"reason", "queue_timeout"}}, d(builds.rejected_wait)},
+       {{{"work", "batches"}, {"reason", "queue_full"}}, d(batches.rejected_queue_full)},
+       {{{"work", "batches"}, {"reason", "queue_timeout"}}, d(batches.rejected_wait)}});
   return families;
 }
 

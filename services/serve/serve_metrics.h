@@ -13,7 +13,7 @@
 #include <mutex>
 #include <vector>
 
-#include "build_admission.h"
+#include "admission.h"
 #include "page_source.h"
 #include "privilege_source.h"
 #include "room_store.h"
@@ -23,8 +23,8 @@ namespace micq::serve {
 class ServeMetrics final : public prometheus::Collectable {
  public:
   ServeMetrics(const PageSource& pages, const RoomStore& rooms, const PrivilegeSource& privileges,
-               const BuildAdmission& admission)
-      : pages_(&pages), rooms_(&rooms), privileges_(&privileges), admission_(&admission) {}
+               const Admission& builds, const Admission& batches)
+      : pages_(&pages), rooms_(&rooms), privileges_(&privileges), builds_(&builds), batches_(&batches) {}
 
   void detach();
   std::vector<prometheus::MetricFamily> Collect() const override;
@@ -35,7 +35,8 @@ class ServeMetrics final : public prometheus::Collectable {
   const PageSource* pages_;
   const RoomStore* rooms_;
   const PrivilegeSource* privileges_;
-  const BuildAdmission* admission_;
+  const Admission* builds_;
+  const Admission* batches_;
 };
 
 }  // namespace micq::serve

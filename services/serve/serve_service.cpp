@@ -44,8 +44,9 @@ ServeService::ServeService(asio::any_io_executor executor, std::unique_ptr<redis
       response_options_{cache_control_for(config_.ttl), config_.gzip_level},
       redis_(std::move(redis)),
       rooms_(*redis_, config_.upstream_timeout),
-      privileges_(executor, std::move(aggregator), config_.upstream_timeout),
-      admission_(config_.admission) {
+      builds_(config_.builds),
+      batches_(config_.batches),
+      privileges_(executor, std::move(aggregator), config_.upstream_timeout, &batches_) {
   bool live = config_.strategy == Strategy::kCached && config_.live_rooms;
   if (live) {
     records_.emplace(privileges_, privilege_options(config_));
@@ -55,7 +56,7 @@ ServeService::ServeService(asio::any_io_executor executor, std::unique_ptr<redis
   }
   PageBuilder* builder = builder_.get();
   if (config_.l2) builder = &shared_builder_.emplace(rooms_, *builder_, config_.ttl, build_options(config_));
-  builder = &admitted_builder_.emplace(admission_, *builder);
+  builder = &admitted_builder_.emplace(builds_, *builder);
   switch (config_.strategy) {
     case Strategy::kDirect:
       source_ = make_direct_source(*builder);
@@ -74,7 +75,7 @@ ServeService::ServeService(asio::any_io_executor executor, std::unique_ptr<redis
       break;
     }
   }
-  metrics_ = std::make_shared<ServeMetrics>(*source_, rooms_, privileges_, admission_);
+  metrics_ = std::make_shared<ServeMetrics>(*source_, rooms_, privileges_, builds_, batches_);
   metrics->add_collectable(metrics_);
 }
 

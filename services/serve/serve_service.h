@@ -23,7 +23,7 @@
 #include "micq/http/router.h"
 #include "micq/metrics/metrics.h"
 #include "micq/redis/commands.h"
-#include "build_admission.h"
+#include "admission.h"
 #include "page_builder.h"
 #include "page_source.h"
 #include "privilege_cache.h"
@@ -61,9 +61,10 @@ struct ServeConfig {
   bool live_rooms = true;
   std::chrono::milliseconds rebuild_interval{50};
   PrivilegeCacheOptions privilege_cache;  // ttl is set from `ttl`
-  // Overload: page builds at once, and how long one waits for a slot
-  // before it is answered 429 (or a stale page).
-  AdmissionOptions admission;
+  // Overload: page builds and aggregator batches at once, and how long
+  // each waits for a slot before the request gets 429 (or a stale page).
+  AdmissionOptions builds{1000, 4000, std::chrono::milliseconds(200)};
+  AdmissionOptions batches{32, 128, std::chrono::milliseconds(200)};
 };
 
 class ServeService {
@@ -85,11 +86,12 @@ class ServeService {
   const ResponseOptions response_options_;
   std::unique_ptr<redis::Commands> redis_;
   RoomStore rooms_;
+  Admission builds_;
+  Admission batches_;
   AggregatorPrivileges privileges_;
   std::optional<PrivilegeCache> records_;  // cached with live rooms
   std::unique_ptr<PageBuilder> builder_;
   std::optional<SharedPageBuilder> shared_builder_;  // --l2 on, around builder_
-  BuildAdmission admission_;
   std::optional<AdmittedBuilder> admitted_builder_;  // around the two above
   std::unique_ptr<PageSource> source_;
   std::shared_ptr<ServeMetrics> metrics_;

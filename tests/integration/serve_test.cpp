@@ -225,7 +225,7 @@ TEST_F(ServeTest, CachedCoalescesABurst) {
 
 TEST_F(ServeTest, DirectDoesTheWorkForEveryRequest) {
   // Builds enough for all 200 at once: this is about the work, not the bound.
-  start("direct", {"--threads", "4", "--max-builds", "1000"}, "300");
+  start("direct", {"--threads", "4", "--max-builds", "1000", "--max-batches", "1000"}, "300");
   seed("r1", 5);
   EXPECT_GE(batches_for_burst(serve.port, aggregator.port), 150u);
 }
@@ -457,21 +457,32 @@ TEST_F(ServeTest, AScorePastTwoTo53IsScoreOverflowAndAppliesNothing) {
   EXPECT_NE(page.body().find(R"("score":9007199254740991,)"), std::string::npos) << "an integer: " << page.body();
 }
 
-// F4 (issue 13): builds beyond --max-builds are not queued without end:
-// past the queue a request gets a stale page if there is one, else 429.
-TEST_F(ServeTest, BuildsBeyondTheLimitGetAStalePageOr429) {
-  // One build at a time, none waiting; every build takes the sim's 1.5 s.
-  start("cached", {"--max-builds", "1", "--build-queue-ms", "0", "--ttl-ms", "100"}, "1500");
-  seed("r1", 2);
-  seed("r2", 2);
+// F4 (issue 13): builds and aggregator batches beyond their limits are not
+// queued without end: past the queue a request gets a stale page if there
+// is one, else 429. Run once with builds as the limit, once with batches.
+class OverloadTest : public ServeTest, public ::testing::WithParamInterface<std::string> {
+ protected:
+  void gift(const std::string& room, const std::string& uid) {
+    ASSERT_EQ(events(room, R"({"type":"gift","uid":")" + uid + R"(","value":5})").result_int(), 200);
+  }
+};
+
+TEST_P(OverloadTest, WorkBeyondTheLimitGetsAStalePageOr429) {
+  const std::string& work = GetParam();  // "builds" or "batches"
+  // One at a time, none waiting; every batch takes the sim's 1.5 s.
+  start("cached", {"--max-" + work, "1", "--admission-wait-ms", "0", "--ttl-ms", "100"}, "1500");
+  gift("r1", "a1");  // each room its own users: no batch is shared
+  gift("r2", "b1");
+  gift("r3", "c1");
   ASSERT_EQ(get(serve.port, "/v1/rooms/r1/mic-queue").result_int(), 200);
   // r1 is now past its 100 ms TTL (its build alone took 1.5 s). r2's build
   // takes the one slot; the test waits until serve says so.
   auto slow = std::async(std::launch::async, [&] { return get(serve.port, "/v1/rooms/r2/mic-queue"); });
+  const std::string busy = "micq_admission_in_flight{work=\"" + work + "\"}";
   auto started = std::chrono::steady_clock::now();
-  while (metric_value(serve.port, "micq_builds_in_flight") != 1 && std::chrono::steady_clock::now() - started < 10s) {
+  while (metric_value(serve.port, busy) != 1 && std::chrono::steady_clock::now() - started < 10s) {
   }
-  ASSERT_EQ(metric_value(serve.port, "micq_builds_in_flight"), 1);
+  ASSERT_EQ(metric_value(serve.port, busy), 1);
 
   auto cold = get(serve.port, "/v1/rooms/r3/mic-queue");
   EXPECT_EQ(cold.result_int(), 429) << cold.body();
@@ -483,9 +494,14 @@ TEST_F(ServeTest, BuildsBeyondTheLimitGetAStalePageOr429) {
   EXPECT_EQ(expired.result_int(), 200) << "a stale page beats a 429: " << expired.body();
   EXPECT_NE(std::string(expired[boost::beast::http::field::warning]).find("110"), std::string::npos);
 
-  EXPECT_EQ(slow.get().result_int(), 200) << "the admitted build completes";
-  EXPECT_GE(metric_value(serve.port, "micq_builds_rejected_total{reason=\"queue_full\"}"), 2);
+  EXPECT_EQ(slow.get().result_int(), 200) << "the admitted work completes";
+  EXPECT_GE(metric_value(serve.port, "micq_admission_rejected_total{work=\"" + work + "\",reason=\"queue_full\"}"),
+            2);
+  EXPECT_EQ(get(serve.port, "/readyz").result_int(), 200) << "overload is not a dependency down";
 }
+
+INSTANTIATE_TEST_SUITE_P(Limits, OverloadTest, ::testing::Values("builds", "batches"),
+                         [](const auto& info) { return info.param; });
 
 TEST_F(ServeTest, ReadyzNamesWhatIsDown) {
   start("cached");

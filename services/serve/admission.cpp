@@ -1,4 +1,4 @@
-#include "build_admission.h"
+#include "admission.h"
 
 #include <algorithm>
 #include <boost/asio/as_tuple.hpp>
@@ -6,27 +6,28 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <string>
 
 namespace micq::serve {
 
 namespace asio = boost::asio;
 
-ApiError overloaded_error() {
+ApiError overloaded_error(std::string_view what) {
   return {http::Status::too_many_requests, "overloaded",
-          "The server is building as many pages as it can; retry later."};
+          "The server is running as many " + std::string(what) + " as it takes; retry later."};
 }
 
 // One build waiting for a slot: a timer set to its deadline, cancelled
 // early by the release that hands it a slot.
-struct BuildAdmission::Waiter {
+struct Admission::Waiter {
   explicit Waiter(const asio::any_io_executor& executor) : timer(executor) {}
   asio::steady_timer timer;
-  bool granted = false;  // guarded by BuildAdmission::mu_
+  bool granted = false;  // guarded by Admission::mu_
 };
 
-BuildAdmission::~BuildAdmission() = default;
+Admission::~Admission() = default;
 
-asio::awaitable<std::optional<BuildAdmission::Permit>> BuildAdmission::acquire() {
+asio::awaitable<std::optional<Admission::Permit>> Admission::acquire() {
   auto executor = co_await asio::this_coro::executor;
   std::shared_ptr<Waiter> waiter;
   {
@@ -58,7 +59,7 @@ asio::awaitable<std::optional<BuildAdmission::Permit>> BuildAdmission::acquire()
   co_return std::nullopt;
 }
 
-void BuildAdmission::release() {
+void Admission::release() {
   std::shared_ptr<Waiter> next;
   {
     std::lock_guard lock(mu_);
@@ -74,7 +75,7 @@ void BuildAdmission::release() {
   asio::post(next->timer.get_executor(), [next] { next->timer.cancel(); });
 }
 
-AdmissionStats BuildAdmission::stats() const {
+AdmissionStats Admission::stats() const {
   AdmissionStats s;
   {
     std::lock_guard lock(mu_);
@@ -85,15 +86,6 @@ AdmissionStats BuildAdmission::stats() const {
   s.rejected_queue_full = rejected_queue_full_.load(std::memory_order_relaxed);
   s.rejected_wait = rejected_wait_.load(std::memory_order_relaxed);
   return s;
-}
-
-asio::awaitable<ApiResult<Page>> AdmittedBuilder::build(PageKey key, RecordNeed need) {
-  auto admitting = admission_.acquire();
-  std::optional<BuildAdmission::Permit> permit = co_await std::move(admitting);
-  if (!permit) co_return overloaded_error();
-  auto building = inner_.build(std::move(key), need);
-  ApiResult<Page> page = co_await std::move(building);
-  co_return page;
 }
 
 }  // namespace micq::serve

@@ -1,7 +1,8 @@
-// BuildAdmission on an io_context run by the test (and, for the bound under
+// Admission (and AdmittedBuilder) on an io_context run by the test (and, for the bound under
 // contention, on a thread pool with a strand per build), with builds held
 // on gates so the test decides when each one ends.
-#include "build_admission.h"
+#include "admission.h"
+#include "page_builder.h"
 
 #include <gtest/gtest.h>
 
@@ -34,7 +35,7 @@ struct Build {
   bool done = false;
 };
 
-void start(asio::io_context& ctx, BuildAdmission& admission, Build& build) {
+void start(asio::io_context& ctx, Admission& admission, Build& build) {
   asio::co_spawn(
       ctx,
       [&]() -> asio::awaitable<void> {
@@ -47,9 +48,9 @@ void start(asio::io_context& ctx, BuildAdmission& admission, Build& build) {
       asio::detached);
 }
 
-TEST(BuildAdmissionTest, AtMostTheLimitRunAndAReleasedSlotGoesToTheOldestWaiter) {
+TEST(AdmissionTest, AtMostTheLimitRunAndAReleasedSlotGoesToTheOldestWaiter) {
   asio::io_context ctx;
-  BuildAdmission admission({.max_in_flight = 2, .max_queued = 8, .max_wait = 60s});
+  Admission admission({.max_in_flight = 2, .max_queued = 8, .max_wait = 60s});
   std::vector<std::unique_ptr<Build>> builds;
   for (int i = 0; i < 4; ++i) builds.push_back(std::make_unique<Build>(ctx));
   for (auto& build : builds) start(ctx, admission, *build);
@@ -78,9 +79,9 @@ TEST(BuildAdmissionTest, AtMostTheLimitRunAndAReleasedSlotGoesToTheOldestWaiter)
   EXPECT_EQ(stats.rejected_queue_full + stats.rejected_wait, 0u);
 }
 
-TEST(BuildAdmissionTest, AFullQueueRefusesAtOnce) {
+TEST(AdmissionTest, AFullQueueRefusesAtOnce) {
   asio::io_context ctx;
-  BuildAdmission admission({.max_in_flight = 1, .max_queued = 1, .max_wait = 60s});
+  Admission admission({.max_in_flight = 1, .max_queued = 1, .max_wait = 60s});
   Build running(ctx), waiting(ctx), refused(ctx);
   start(ctx, admission, running);
   start(ctx, admission, waiting);
@@ -96,9 +97,9 @@ TEST(BuildAdmissionTest, AFullQueueRefusesAtOnce) {
   EXPECT_EQ(waiting.admitted, true);
 }
 
-TEST(BuildAdmissionTest, AWaitThatRunsOutIsRefusedAndLeavesTheQueue) {
+TEST(AdmissionTest, AWaitThatRunsOutIsRefusedAndLeavesTheQueue) {
   asio::io_context ctx;
-  BuildAdmission admission({.max_in_flight = 1, .max_queued = 4, .max_wait = 5ms});
+  Admission admission({.max_in_flight = 1, .max_queued = 4, .max_wait = 5ms});
   Build running(ctx), waiting(ctx);
   start(ctx, admission, running);
   start(ctx, admission, waiting);
@@ -112,9 +113,9 @@ TEST(BuildAdmissionTest, AWaitThatRunsOutIsRefusedAndLeavesTheQueue) {
   EXPECT_EQ(admission.stats().in_flight, 0u) << "the slot is free again, nobody waiting for it";
 }
 
-TEST(BuildAdmissionTest, NoWaitAllowedRefusesWhenEverySlotIsTaken) {
+TEST(AdmissionTest, NoWaitAllowedRefusesWhenEverySlotIsTaken) {
   asio::io_context ctx;
-  BuildAdmission admission({.max_in_flight = 1, .max_queued = 4, .max_wait = 0ms});
+  Admission admission({.max_in_flight = 1, .max_queued = 4, .max_wait = 0ms});
   Build running(ctx), next(ctx);
   start(ctx, admission, running);
   start(ctx, admission, next);
@@ -143,7 +144,7 @@ TEST(AdmittedBuilderTest, ABuildNotAdmittedIs429OverloadedAndNeverStarts) {
   asio::io_context ctx;
   Gate gate(ctx.get_executor());
   GatedBuilder inner(gate);
-  BuildAdmission admission({.max_in_flight = 1, .max_queued = 0, .max_wait = 60s});
+  Admission admission({.max_in_flight = 1, .max_queued = 0, .max_wait = 60s});
   AdmittedBuilder builder(admission, inner);
   std::vector<ApiResult<Page>> pages;
   for (const char* room : {"r1", "r2"}) {
@@ -167,9 +168,9 @@ TEST(AdmittedBuilderTest, ABuildNotAdmittedIs429OverloadedAndNeverStarts) {
   EXPECT_TRUE(pages[1]);
 }
 
-TEST(BuildAdmissionThreadedTest, TheBoundHoldsUnderContentionOnManyThreads) {
+TEST(AdmissionThreadedTest, TheBoundHoldsUnderContentionOnManyThreads) {
   asio::thread_pool pool(4);
-  BuildAdmission admission({.max_in_flight = 3, .max_queued = 1000, .max_wait = 60s});
+  Admission admission({.max_in_flight = 3, .max_queued = 1000, .max_wait = 60s});
   std::atomic<int> running{0}, most{0}, finished{0};
   constexpr int kBuilds = 200;
   for (int i = 0; i < kBuilds; ++i) {
