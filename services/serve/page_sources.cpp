@@ -143,6 +143,7 @@ class CachedSource final : public PageSource {
     s.load_waits = cache.load_waits;
     s.early_refreshes = cache.early_refreshes;
     s.evictions = cache.evictions;
+    s.entries = cache.entries;
     if (rebuilds_) s.rebuilds = rebuilds_->stats();
     if (records_) s.privileges = records_->stats();
     return s;

@@ -25,6 +25,7 @@ struct Flags {
   std::string l2 = "off";
   int rebuild_interval_ms = 50;
   std::string live_rooms = "on";
+  int max_pages = 10'000;
   int max_builds = 1000;
   int max_batches = 32;
   int admission_wait_ms = 200;
@@ -95,6 +96,9 @@ int run(const Flags& flags) {
   if (flags.live_rooms != "on" && flags.live_rooms != "off")
     return service::fail_usage("serve", "--live-rooms must be on or off");
   config.live_rooms = flags.live_rooms == "on";
+  if (flags.max_pages < 1 || flags.max_pages > 10'000'000)
+    return service::fail_usage("serve", "--max-pages must be 1..10000000");
+  config.max_pages = static_cast<std::size_t>(flags.max_pages);
   if (flags.max_builds < 1 || flags.max_builds > 100'000)
     return service::fail_usage("serve", "--max-builds must be 1..100000");
   if (flags.max_batches < 1 || flags.max_batches > 100'000)
@@ -154,6 +158,8 @@ void add_command(CLI::App& app, service::Action& action) {
                     "on: pages from per-user privilege records, rebuilt in the background on room events; "
                     "off: the write-up's plain TTL cache (one batch per build, events leave pages alone), "
                     "as a baseline");
+  service::add_flag(*command, "max-pages", flags->max_pages,
+                    "cached: pages kept (each room, page and size one), the least recently used evicted");
   service::add_flag(*command, "max-builds", flags->max_builds,
                     "page builds at once; the next wait for a slot, up to 4x as many");
   service::add_flag(*command, "max-batches", flags->max_batches,

@@ -63,6 +63,8 @@ std::vector<prometheus::MetricFamily> ServeMetrics::Collect() const {
           d(pages.load_waits));
   counter(families, "micq_cache_early_refreshes_total", "Pages refreshed ahead of expiry in the background.",
           d(pages.early_refreshes));
+  add(families, "micq_cache_entries", "Pages the cache holds (at most --max-pages).",
+      prometheus::MetricType::Gauge, {{{}, d(pages.entries)}});
   counter(families, "micq_cache_evictions_total", "Pages evicted to keep the cache bounded.",
           d(pages.evictions));
   add(families, "micq_upstream_errors_total", "Failed calls to a dependency, by upstream.",

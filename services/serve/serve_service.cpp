@@ -68,6 +68,7 @@ ServeService::ServeService(asio::any_io_executor executor, std::unique_ptr<redis
       CachedSourceOptions options;
       options.ttl = config_.ttl;
       options.max_stale = config_.max_stale;
+      options.max_pages = config_.max_pages;
       options.wait_limit = config_.upstream_timeout * 2;
       options.rebuild_interval = config_.rebuild_interval;
       options.executor = executor;

@@ -61,6 +61,7 @@ struct ServeConfig {
   bool live_rooms = true;
   std::chrono::milliseconds rebuild_interval{50};
   PrivilegeCacheOptions privilege_cache;  // ttl is set from `ttl`
+  std::size_t max_pages = 10'000;         // cached: pages kept, least recently used evicted
   // Overload: page builds and aggregator batches at once, and how long
   // each waits for a slot before the request gets 429 (or a stale page).
   AdmissionOptions builds{1000, 4000, std::chrono::milliseconds(200)};

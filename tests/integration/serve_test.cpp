@@ -457,6 +457,21 @@ TEST_F(ServeTest, AScorePastTwoTo53IsScoreOverflowAndAppliesNothing) {
   EXPECT_NE(page.body().find(R"("score":9007199254740991,)"), std::string::npos) << "an integer: " << page.body();
 }
 
+// F2 (issue 13): what serve keeps per room is bounded, however many
+// distinct rooms are asked for (and events arrive for).
+TEST_F(ServeTest, ManyDistinctRoomsKeepEveryPerRoomStructureBounded) {
+  start("cached", {"--max-pages", "64"});
+  for (int i = 0; i < 300; ++i) {
+    std::string room = "never-entered-" + std::to_string(i);
+    ASSERT_EQ(get(serve.port, "/v1/rooms/" + room + "/mic-queue").result_int(), 200);
+    if (i % 3 == 0) ASSERT_EQ(events(room, R"({"type":"privilege","uid":"x"})").result_int(), 200);
+  }
+  EXPECT_LE(metric_value(serve.port, "micq_cache_entries"), 64);
+  EXPECT_GE(metric_value(serve.port, "micq_cache_evictions_total"), 300 - 64);
+  EXPECT_LE(metric_value(serve.port, "micq_rebuild_pages_tracked"), 2 * 64) << "the rebuild index follows the cache";
+  EXPECT_GE(metric_value(serve.port, "micq_rebuild_pages_tracked"), 1);
+}
+
 // F4 (issue 13): builds and aggregator batches beyond their limits are not
 // queued without end: past the queue a request gets a stale page if there
 // is one, else 429. Run once with builds as the limit, once with batches.
