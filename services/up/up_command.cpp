@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <random>
 
+#include "audience.h"
 #include "micq/http/client.h"
 #include "micq/redis/client.h"
 #include "micq/service/kinds.h"
@@ -31,6 +32,7 @@ struct Flags {
   std::string listen = "127.0.0.1:8080";
   std::string room = "demo";
   double events_per_second = 4;
+  int viewers = 2000;
   std::string kinds = "24";
 };
 
@@ -93,6 +95,15 @@ class Up {
     if (started) {
       for (const auto& child : stack_.children()) asio::co_spawn(ioc_, watch(child.get()), asio::detached);
       asio::co_spawn(ioc_, demo_stream(), asio::detached);
+      if (flags_.viewers > 0) {
+        AudienceOptions options;
+        options.viewers = flags_.viewers;
+        options.target = "/v1/rooms/" + flags_.room + "/mic-queue";
+        audience_ = std::make_shared<Audience>(ioc_.get_executor(),
+                                               http::Upstream{"127.0.0.1", static_cast<std::uint16_t>(serve_port_)},
+                                               options);
+        asio::co_spawn(ioc_, audience_->run(stopping_), asio::detached);
+      }
       // A stop asked for before this wait began (a child that died or a
       // signal while the stack was starting) cancelled no wait: the flag
       // keeps it.
@@ -148,6 +159,9 @@ class Up {
     say("post events with: curl -H 'Authorization: Bearer " + token_ +
         "' -d '{\"type\":\"gift\",\"uid\":\"u1\",\"value\":100}' " + base + "/v1/rooms/" + flags_.room +
         "/events");
+    if (flags_.viewers > 0)
+      say(std::to_string(flags_.viewers) + " simulated viewers poll the room every 3 s with If-None-Match "
+          "(--viewers 0: none)");
     say("Ctrl-C stops everything.");
     co_return true;
   }
@@ -203,6 +217,7 @@ class Up {
   stack::Stack stack_;
   asio::steady_timer stop_event_;  // cancelled to stop everything
   asio::signal_set signals_;
+  std::shared_ptr<Audience> audience_;  // --viewers > 0
   std::string token_;
   int sim_port_ = 0;
   int serve_port_ = 0;
@@ -216,6 +231,8 @@ int run(const Flags& flags) {
   if (!(flags.events_per_second > 0 && flags.events_per_second <= 1000)) {
     return service::fail_usage("up", "--events-per-second must be more than 0 and at most 1000");
   }
+  if (flags.viewers < 0 || flags.viewers > 100'000)
+    return service::fail_usage("up", "--viewers must be 0..100000");
   if (!service::parse_kinds(flags.kinds))
     return service::fail_usage("up", service::parse_kinds(flags.kinds).error());
   if (!flags.redis.empty() && !redis::parse_endpoint(flags.redis)) {
@@ -243,6 +260,8 @@ void add_command(CLI::App& app, service::Action& action) {
   service::add_flag(*command, "events-per-second", flags->events_per_second,
                     "pace of the demo room's events");
   service::add_flag(*command, "kinds", flags->kinds, "privilege kinds to simulate");
+  service::add_flag(*command, "viewers", flags->viewers,
+                    "simulated viewers of the demo room, each polling every 3 s with If-None-Match; 0: none");
   command->callback([flags, &action] { action = [flags] { return run(*flags); }; });
 }
 

@@ -58,6 +58,38 @@ TEST(UpTest, StartsTheStackServesTheDemoAndStopsEverythingOnCtrlC) {
   EXPECT_THROW(get(port, "/healthz"), std::exception);
 }
 
+// SPEC §7 --viewers: a simulated audience polls the room, so serve shows
+// coalescing at work (hits, not builds) with nobody else asking.
+TEST(UpTest, TheSimulatedAudiencePollsTheRoomAndIsServedFromTheCache) {
+  ChildProcess up({"up", "--listen", "127.0.0.1:0", "--room", "crowd", "--viewers", "600"});
+  auto ready = up.wait_for_line("micq up: up. Open ", 60s);
+  ASSERT_TRUE(ready) << up.output();
+  EXPECT_TRUE(up.wait_for_line("600 simulated viewers", 5s)) << up.output();
+  std::smatch match;
+  ASSERT_TRUE(std::regex_search(*ready, match, std::regex(R"(127\.0\.0\.1:(\d+)/demo)"))) << *ready;
+  int port = std::stoi(match[1]);
+  // 600 viewers every 3 s: 200 requests a second, none of them the test's.
+  auto started = std::chrono::steady_clock::now();
+  while (metric_value(port, "micq_cache_hits_total") < 200 && std::chrono::steady_clock::now() - started < 30s) {
+  }
+  double hits = metric_value(port, "micq_cache_hits_total");
+  double builds = metric_value(port, "micq_page_loads_started_total");
+  EXPECT_GE(hits, 200) << "the audience's polls are answered from the cache";
+  EXPECT_LT(builds, hits / 5) << "far fewer page builds than requests";
+  up.signal(SIGINT);
+  auto code = up.wait_exit(30s);
+  ASSERT_TRUE(code) << up.output();
+  EXPECT_EQ(*code, 0) << up.output();
+}
+
+TEST(UpTest, BadViewersExitWithOneLine) {
+  ChildProcess up({"up", "--viewers", "-1"});
+  auto code = up.wait_exit(10s);
+  ASSERT_TRUE(code);
+  EXPECT_NE(*code, 0);
+  EXPECT_NE(up.output().find("--viewers must be 0..100000"), std::string::npos) << up.output();
+}
+
 TEST(UpTest, CtrlCWhileStartingStopsEverythingStarted) {
   ChildProcess up({"up", "--listen", "127.0.0.1:0"});
   // The sim is up; the aggregator and serve are still to start.
