@@ -11,10 +11,13 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <atomic>
 #include <cstdio>
+#include <optional>
 #include <random>
 
 #include "audience.h"
+#include "demo_control.h"
 #include "micq/http/client.h"
 #include "micq/redis/client.h"
 #include "micq/service/kinds.h"
@@ -113,7 +116,9 @@ class Up {
     }
     stopping_ = true;
     // Stop in reverse order of start: serve first, Redis last.
+    if (control_) control_->release_aggregator();  // a stopped process would not take SIGTERM
     co_await stack_.stop_all(6s);
+    control_.reset();
     say("everything stopped");
     signals_.cancel();
     ioc_.stop();
@@ -153,8 +158,22 @@ class Up {
     int serve = co_await stack_.start_micq("serve", serve_args(flags_.listen, redis, aggregator, token_));
     if (!serve || stop_requested_) co_return false;
     serve_port_ = serve;
+    events_per_second_.store(flags_.events_per_second);
+    DemoEndpoints endpoints;
+    endpoints.serve = static_cast<std::uint16_t>(serve);
+    endpoints.aggregator = static_cast<std::uint16_t>(aggregator);
+    endpoints.sim = static_cast<std::uint16_t>(sim);
+    for (const auto& child : stack_.children())
+      if (child->name() == "aggregator") endpoints.aggregator_pid = child->pid();
+    endpoints.room = flags_.room;
+    endpoints.events_token = token_;
+    control_.emplace(std::move(endpoints), events_per_second_);
+    std::uint16_t control_port = control_->start();
     std::string base = "http://127.0.0.1:" + std::to_string(serve);
-    say("up. Open " + base + "/demo?room=" + flags_.room);
+    // The page finds its controls and chart data through `control`.
+    std::string control =
+        control_port ? "&control=http://127.0.0.1:" + std::to_string(control_port) : std::string();
+    say("up. Open " + base + "/demo?room=" + flags_.room + control);
     say("the list as JSON: " + base + "/v1/rooms/" + flags_.room + "/mic-queue");
     say("post events with: curl -H 'Authorization: Bearer " + token_ +
         "' -d '{\"type\":\"gift\",\"uid\":\"u1\",\"value\":100}' " + base + "/v1/rooms/" + flags_.room +
@@ -179,8 +198,9 @@ class Up {
     auto uid = [&] { return "viewer" + std::to_string(rng() % 60); };
     co_await post_event(serve, target, opening_events());
     asio::steady_timer pace(executor);
-    auto period = std::chrono::duration<double>(1.0 / flags_.events_per_second);
     while (!stopping_) {
+      // The rate the demo page set (or --events-per-second).
+      auto period = std::chrono::duration<double>(1.0 / events_per_second_.load());
       pace.expires_after(std::chrono::duration_cast<std::chrono::nanoseconds>(period));
       co_await pace.async_wait(use_tuple);
       if (stopping_) break;
@@ -218,6 +238,8 @@ class Up {
   asio::steady_timer stop_event_;  // cancelled to stop everything
   asio::signal_set signals_;
   std::shared_ptr<Audience> audience_;  // --viewers > 0
+  std::atomic<double> events_per_second_{4};
+  std::optional<DemoControl> control_;  // once the stack is up
   std::string token_;
   int sim_port_ = 0;
   int serve_port_ = 0;
