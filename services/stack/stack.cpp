@@ -7,6 +7,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <random>
 
 namespace micq::stack {
@@ -57,6 +58,11 @@ std::vector<std::string> redis_command(int port, const std::string& dir) {
           dir};
 }
 
+std::vector<std::string> prometheus_command(int port, const std::string& config, const std::string& dir) {
+  return {"prometheus", "--config.file=" + config, "--storage.tsdb.path=" + dir + "/prometheus",
+          "--web.listen-address=127.0.0.1:" + std::to_string(port)};
+}
+
 std::vector<std::string> with_program(const std::string& program, std::vector<std::string> args) {
   args.insert(args.begin(), program);
   return args;
@@ -79,16 +85,41 @@ Stack::~Stack() {
   }
 }
 
-asio::awaitable<std::optional<std::string>> Stack::start_private_redis() {
-  if (stopping_) co_return std::nullopt;
-  if (work_dir_.empty()) {
-    std::string path = "/tmp/micq-stack-XXXXXX";
-    if (!mkdtemp(path.data())) {
-      std::fprintf(stderr, "cannot create a temporary directory for redis-server\n");
-      co_return std::nullopt;
-    }
-    work_dir_ = path;
+bool Stack::ensure_work_dir() {
+  if (!work_dir_.empty()) return true;
+  std::string path = "/tmp/micq-stack-XXXXXX";
+  if (!mkdtemp(path.data())) {
+    std::fprintf(stderr, "cannot create a temporary directory for the stack\n");
+    return false;
   }
+  work_dir_ = path;
+  return true;
+}
+
+asio::awaitable<int> Stack::start_prometheus(std::string config) {
+  if (stopping_ || !ensure_work_dir()) co_return 0;
+  std::string config_path = work_dir_ + "/prometheus.yml";
+  {
+    std::ofstream out(config_path);
+    out << config;
+    if (!out) {
+      std::fprintf(stderr, "cannot write %s\n", config_path.c_str());
+      co_return 0;
+    }
+  }
+  int port = free_port();
+  children_.push_back(Child::spawn(ioc_, "prometheus", prometheus_command(port, config_path, work_dir_), output_));
+  auto ready = co_await children_.back()->wait_for_line("Server is ready to receive web requests", 30s);
+  if (!ready) {
+    complain(*children_.back(), "prometheus did not start (is it installed? apt-get install prometheus)");
+    co_return 0;
+  }
+  asio::co_spawn(ioc_, children_.back()->echo_output(), asio::detached);
+  co_return port;
+}
+
+asio::awaitable<std::optional<std::string>> Stack::start_private_redis() {
+  if (stopping_ || !ensure_work_dir()) co_return std::nullopt;
   int port = free_port();
   children_.push_back(Child::spawn(ioc_, "redis", redis_command(port, work_dir_), output_));
   auto ready = co_await children_.back()->wait_for_line("Ready to accept connections", 20s);

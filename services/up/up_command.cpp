@@ -13,6 +13,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <atomic>
 #include <cstdio>
+#include <filesystem>
 #include <optional>
 #include <random>
 
@@ -36,6 +37,7 @@ struct Flags {
   std::string room = "demo";
   double events_per_second = 4;
   int viewers = 2000;
+  bool prometheus = false;
   std::string kinds = "24";
 };
 
@@ -65,6 +67,22 @@ std::vector<std::string> serve_args(const std::string& listen, const std::string
           "--events-token",
           token};
 }
+// deploy/prometheus.yml for this stack's ports, scraping every 5 s, with
+// deploy/rules.yml beside the build (build/micq -> deploy/) when it is there.
+std::string prometheus_config(int serve, int aggregator, int sim) {
+  std::error_code ec;
+  auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  auto rules = exe.parent_path().parent_path() / "deploy" / "rules.yml";
+  std::string config = "global:\n  scrape_interval: 5s\n  evaluation_interval: 5s\n";
+  if (!ec && std::filesystem::exists(rules)) config += "rule_files:\n  - " + rules.string() + "\n";
+  config += "scrape_configs:\n";
+  for (auto [job, port] : {std::pair{"micq_serve", serve}, {"micq_aggregator", aggregator}, {"micq_sim", sim}}) {
+    config += std::string("  - job_name: ") + job + "\n    static_configs:\n      - targets: [\"127.0.0.1:" +
+              std::to_string(port) + "\"]\n";
+  }
+  return config;
+}
+
 std::string opening_events() {
   std::string body = R"({"events":[)";
   for (int i = 0; i < 30; ++i)
@@ -181,6 +199,12 @@ class Up {
     if (flags_.viewers > 0)
       say(std::to_string(flags_.viewers) + " simulated viewers poll the room every 3 s with If-None-Match "
           "(--viewers 0: none)");
+    if (flags_.prometheus) {
+      int prometheus = co_await stack_.start_prometheus(prometheus_config(serve, aggregator, sim));
+      if (!prometheus) co_return false;
+      say("Prometheus scrapes the stack (with deploy/rules.yml): http://127.0.0.1:" +
+          std::to_string(prometheus) + "/graph?g0.expr=fleet%3Amicq_batches_per_request%3Aratio_rate1m");
+    }
     say("Ctrl-C stops everything.");
     co_return true;
   }
@@ -282,6 +306,9 @@ void add_command(CLI::App& app, service::Action& action) {
   service::add_flag(*command, "events-per-second", flags->events_per_second,
                     "pace of the demo room's events");
   service::add_flag(*command, "kinds", flags->kinds, "privilege kinds to simulate");
+  command->add_flag("--prometheus", flags->prometheus,
+                    "also start Debian's prometheus scraping the stack, with deploy/rules.yml")
+      ->envname("MICQ_PROMETHEUS");
   service::add_flag(*command, "viewers", flags->viewers,
                     "simulated viewers of the demo room, each polling every 3 s with If-None-Match; 0: none");
   command->callback([flags, &action] { action = [flags] { return run(*flags); }; });

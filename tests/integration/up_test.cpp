@@ -82,6 +82,32 @@ TEST(UpTest, TheSimulatedAudiencePollsTheRoomAndIsServedFromTheCache) {
   EXPECT_EQ(*code, 0) << up.output();
 }
 
+// issue 14: `micq up --prometheus` runs Debian's Prometheus on the stack,
+// with deploy/rules.yml: the batches-per-request rule gets a value.
+TEST(UpTest, PrometheusScrapesTheStackAndEvaluatesTheRules) {
+  if (!std::filesystem::exists("/usr/bin/prometheus")) GTEST_SKIP() << "prometheus not installed (scripts/test installs it)";
+  ChildProcess up({"up", "--listen", "127.0.0.1:0", "--viewers", "300", "--prometheus"});
+  auto line = up.wait_for_line("Prometheus scrapes the stack", 90s);
+  ASSERT_TRUE(line) << up.output();
+  std::smatch match;
+  ASSERT_TRUE(std::regex_search(*line, match, std::regex(R"(127\.0\.0\.1:(\d+)/graph)"))) << *line;
+  int port = std::stoi(match[1]);
+  std::string answer;
+  auto started = std::chrono::steady_clock::now();
+  do {
+    answer = get(port, "/api/v1/query?query=fleet:micq_batches_per_request:ratio_rate1m").body();
+  } while (answer.find("\"value\"") == std::string::npos && std::chrono::steady_clock::now() - started < 60s);
+  rapidjson::Document doc = parse(answer);
+  ASSERT_TRUE(doc.IsObject() && doc["data"]["result"].Size() == 1) << answer;
+  double ratio = std::stod(doc["data"]["result"][0]["value"][1].GetString());
+  EXPECT_GT(ratio, 0);
+  EXPECT_LT(ratio, 0.2) << "far fewer batches than requests";
+  up.signal(SIGINT);
+  auto code = up.wait_exit(30s);
+  ASSERT_TRUE(code) << up.output();
+  EXPECT_EQ(*code, 0) << up.output();
+}
+
 TEST(UpTest, BadViewersExitWithOneLine) {
   ChildProcess up({"up", "--viewers", "-1"});
   auto code = up.wait_exit(10s);

@@ -40,6 +40,11 @@ class Stack {
   // nullopt after saying why on stderr.
   boost::asio::awaitable<std::optional<std::string>> start_private_redis();
 
+  // Debian's `prometheus` on a free loopback port with `config` (YAML) as
+  // its configuration, its data in the stack's temporary directory.
+  // Returns the port, or 0 after saying why.
+  boost::asio::awaitable<int> start_prometheus(std::string config);
+
   // Starts `micq <args>` (args[0] is the subcommand) named `name` and waits
   // for its "listening on" line. Returns the port, or 0 after saying why.
   // Once a child is ready the stack keeps reading its output (echoed or
@@ -61,7 +66,8 @@ class Stack {
   boost::asio::io_context& ioc_;
   const Child::Output output_;
   std::string micq_;
-  std::string work_dir_;
+  std::string work_dir_;  // made on first use by ensure_work_dir()
+  bool ensure_work_dir();
   bool stopping_ = false;  // set by stop_all: nothing starts after it
   std::vector<std::unique_ptr<Child>> children_;
 };
