@@ -20,6 +20,8 @@
 #include <unordered_map>
 #include <utility>
 
+#include "micq/redis/internal/reply_conversion.h"
+
 namespace micq::redis {
 
 namespace asio = boost::asio;
@@ -53,46 +55,9 @@ class ErrorCategory final : public boost::system::error_category {
 constexpr std::chrono::milliseconds kMinBackoff(50);
 constexpr std::chrono::milliseconds kMaxBackoff(2000);
 
-struct ReaderDeleter {
-  void operator()(redisReader* reader) const { redisReaderFree(reader); }
-};
 struct ReplyDeleter {
   void operator()(redisReply* reply) const { freeReplyObject(reply); }
 };
-
-// hiredis's tree -> an owned Reply; false on a type this client does not know.
-bool convert(const redisReply& in, Reply& out) {
-  switch (in.type) {
-    case REDIS_REPLY_STRING:
-      out.type = Reply::Type::kString;
-      out.str.assign(in.str, in.len);
-      return true;
-    case REDIS_REPLY_STATUS:
-      out.type = Reply::Type::kStatus;
-      out.str.assign(in.str, in.len);
-      return true;
-    case REDIS_REPLY_ERROR:
-      out.type = Reply::Type::kError;
-      out.str.assign(in.str, in.len);
-      return true;
-    case REDIS_REPLY_INTEGER:
-      out.type = Reply::Type::kInteger;
-      out.integer = in.integer;
-      return true;
-    case REDIS_REPLY_NIL:
-      out.type = Reply::Type::kNil;
-      return true;
-    case REDIS_REPLY_ARRAY:
-      out.type = Reply::Type::kArray;
-      out.elements.resize(in.elements);
-      for (std::size_t i = 0; i < in.elements; ++i) {
-        if (in.element[i] == nullptr || !convert(*in.element[i], out.elements[i])) return false;
-      }
-      return true;
-    default:
-      return false;
-  }
-}
 
 // now + deadline, saturating: a caller may pass milliseconds::max() for "no
 // deadline" without overflowing the clock.
@@ -258,7 +223,7 @@ class RedisClient::Impl : public std::enable_shared_from_this<Impl> {
     if (pending_.empty()) return false;
     Pending& front = *pending_.front();
     Reply reply;
-    if (!convert(raw, reply)) {
+    if (!internal::convert_reply(raw, reply)) {
       complete(front, make_error_code(Error::kProtocol));
       return false;
     }
@@ -386,7 +351,7 @@ asio::awaitable<void> RedisClient::Impl::connect(std::shared_ptr<Impl> self,
 
 asio::awaitable<void> RedisClient::Impl::read_loop(std::shared_ptr<Impl> self,
                                                    std::shared_ptr<Connection> conn) {
-  std::unique_ptr<redisReader, ReaderDeleter> reader(redisReaderCreate());
+  internal::ReplyReader reader = internal::make_reply_reader();
   if (!reader) {
     if (conn == self->conn_) self->reset(make_error_code(Error::kProtocol));
     co_return;

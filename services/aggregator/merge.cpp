@@ -20,6 +20,12 @@ bool locate_records(std::string& body, const std::vector<std::string>& uids,
   // buffer instead of copying it.
   std::size_t size = body.size();
   body.reserve(size + simdjson::SIMDJSON_PADDING);
+  // On-demand parsing checks only what it visits, and records are spliced
+  // as they are: without this a truncated answer, or a record such as
+  // {"a":tru}, went through into invalid merged JSON. So the whole answer
+  // is validated first, as serve validates the aggregator's.
+  thread_local simdjson::dom::parser validator;
+  if (validator.parse(body.data(), size, false).error()) return false;
   simdjson::ondemand::document doc;
   if (parser.iterate(simdjson::padded_string_view(body.data(), size, body.capacity())).get(doc)) return false;
   simdjson::ondemand::object users;

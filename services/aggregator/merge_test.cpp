@@ -83,5 +83,35 @@ TEST(Merge, UsersMissingFromAnAnswerGetNoRecordOfThatKind) {
   EXPECT_EQ(doc["degraded_kinds"].Size(), 0u);
 }
 
+// Found by fuzz/merge_fuzz.cpp: on-demand parsing skips a record without
+// reading it, so its bytes went into the merged answer as they came.
+TEST(Merge, AnswerWithAnInvalidRecordIsDegradedNotSpliced) {
+  std::vector<std::string> uids{"u1"};
+  std::vector<KindAnswer> answers{{"vip", true, R"({"users":{"u1":{"a":tru}}})"},
+                                  {"medal", true, answer_for("medal", uids)}};
+  std::string merged = merge_privileges(uids, answers);
+  rapidjson::Document doc;
+  doc.Parse(merged.c_str());
+  ASSERT_FALSE(doc.HasParseError()) << merged;
+  ASSERT_EQ(doc["degraded_kinds"].Size(), 1u);
+  EXPECT_STREQ(doc["degraded_kinds"][0].GetString(), "vip");
+  EXPECT_FALSE(doc["users"]["u1"].HasMember("vip"));
+  EXPECT_TRUE(doc["users"]["u1"].HasMember("medal"));
+}
+
+// Found by fuzz/merge_fuzz.cpp: an answer cut short after its last record
+// was taken as whole.
+TEST(Merge, TruncatedAnswerIsDegraded) {
+  std::vector<std::string> uids{"u1"};
+  for (std::string cut : {R"({"users":{})", R"({"users":{"u1":{"a":1}})"}) {
+    std::vector<KindAnswer> answers{{"vip", true, cut}};
+    rapidjson::Document doc;
+    doc.Parse(merge_privileges(uids, answers).c_str());
+    ASSERT_FALSE(doc.HasParseError()) << cut;
+    EXPECT_EQ(doc["degraded_kinds"].Size(), 1u) << cut;
+    EXPECT_FALSE(doc["users"]["u1"].HasMember("vip")) << cut;
+  }
+}
+
 }  // namespace
 }  // namespace micq::aggregator

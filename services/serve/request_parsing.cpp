@@ -7,6 +7,24 @@
 #include "micq/service/kinds.h"
 
 namespace micq::serve {
+
+std::string_view event_type_name(EventType type) {
+  switch (type) {
+    case EventType::kEnter:
+      return "enter";
+    case EventType::kExit:
+      return "exit";
+    case EventType::kGift:
+      return "gift";
+    case EventType::kChat:
+      return "chat";
+    case EventType::kShare:
+      return "share";
+    case EventType::kPrivilege:
+      return "privilege";
+  }
+  return "privilege";
+}
 namespace {
 
 using QueryResult = boost::system::result<PageQuery, QueryError>;

@@ -28,6 +28,9 @@ boost::system::result<PageQuery, QueryError> parse_page_query(std::string_view q
 
 enum class EventType { kEnter, kExit, kGift, kChat, kShare, kPrivilege };
 
+// The SPEC §2 name of a type ("enter", "gift", ...).
+std::string_view event_type_name(EventType type);
+
 struct Event {
   EventType type;
   std::string uid;

@@ -76,24 +76,6 @@ if #KEYS > 2 then redis.call('SET', KEYS[3], answer, 'EX', 86400) end
 return {0, answer}
 )lua";
 
-const char* type_name(EventType type) {
-  switch (type) {
-    case EventType::kEnter:
-      return "enter";
-    case EventType::kExit:
-      return "exit";
-    case EventType::kGift:
-      return "gift";
-    case EventType::kChat:
-      return "chat";
-    case EventType::kShare:
-      return "share";
-    case EventType::kPrivilege:
-      return "privilege";
-  }
-  return "privilege";
-}
-
 bool parse_score(const std::string& text, double& score) {
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), score);
   return ec == std::errc() && end == text.data() + text.size();
@@ -165,7 +147,7 @@ asio::awaitable<ApiResult<std::string>> RoomStore::apply(std::string room, const
   args.push_back(std::to_string(
       std::chrono::duration_cast<std::chrono::milliseconds>(deadline.time_since_epoch()).count()));
   for (const Event& event : events) {
-    args.emplace_back(type_name(event.type));
+    args.emplace_back(event_type_name(event.type));
     args.push_back(event.uid);
     args.push_back(std::to_string(event.increment));
   }

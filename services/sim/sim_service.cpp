@@ -2,7 +2,6 @@
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
-#include <simdjson.h>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -50,16 +49,6 @@ asio::awaitable<void> pause(std::chrono::microseconds how_long) {
 }
 
 }  // namespace
-
-std::string validate(const SimConfig& config) {
-  if (config.payload_bytes < 1 || config.payload_bytes > std::uint64_t{1024} * 1024)
-    return "payload_bytes must be 1..1048576";
-  if (!(config.latency_ms >= 0 && config.latency_ms <= 60'000)) return "latency_ms must be 0..60000";
-  if (!(config.jitter_ms >= 0 && config.jitter_ms <= 60'000)) return "jitter_ms must be 0..60000";
-  if (!(config.error_rate >= 0 && config.error_rate <= 1)) return "error_rate must be 0..1";
-  if (!(config.timeout_rate >= 0 && config.timeout_rate <= 1)) return "timeout_rate must be 0..1";
-  return {};
-}
 
 SimService::SimService(std::vector<std::string> kinds, SimConfig config, std::size_t max_bumped_users)
     : kinds_(std::move(kinds)),
@@ -154,65 +143,13 @@ asio::awaitable<Response> SimService::bump(Request& request) {
 }
 
 asio::awaitable<Response> SimService::set_config(Request& request) {
-  thread_local simdjson::dom::parser parser;
-  const std::string& body = request.message.body();
-  simdjson::dom::element doc;
-  simdjson::dom::object object;
-  if (parser.parse(body.data(), body.size()).get(doc) || doc.get_object().get(object)) {
-    co_return http::error_response(Status::bad_request, "bad_body", "The body must be a JSON object.");
-  }
-  SimConfig next = config();
-  for (auto [key, value] : object) {
-    double number;
-    if (value.get_double().get(number)) {
-      // Integers arrive as int64/uint64 in the DOM; accept them as numbers.
-      std::int64_t integer;
-      if (value.get_int64().get(integer)) {
-        co_return http::error_response(Status::bad_request, "bad_body",
-                                       std::string(key) + " must be a number.");
-      }
-      number = static_cast<double>(integer);
-    }
-    if (key == "payload_bytes") {
-      if (number != std::floor(number) || number < 1 || number > 1024 * 1024) {
-        co_return http::error_response(Status::bad_request, "bad_body", "payload_bytes must be 1..1048576.");
-      }
-      next.payload_bytes = static_cast<std::uint64_t>(number);
-    } else if (key == "latency_ms") {
-      next.latency_ms = number;
-    } else if (key == "jitter_ms") {
-      next.jitter_ms = number;
-    } else if (key == "error_rate") {
-      next.error_rate = number;
-    } else if (key == "timeout_rate") {
-      next.timeout_rate = number;
-    } else {
-      co_return http::error_response(Status::bad_request, "bad_body",
-                                     "Unknown setting " + std::string(key) + ".");
-    }
-  }
-  if (std::string why = validate(next); !why.empty()) {
-    co_return http::error_response(Status::bad_request, "bad_body", why + ".");
-  }
+  auto next = parse_config_update(request.message.body(), config());
+  if (!next) co_return http::error_response(Status::bad_request, "bad_body", next.error());
   {
     std::lock_guard lock(config_mu_);
-    config_ = next;
+    config_ = *next;
   }
-  rapidjson::StringBuffer out;
-  rapidjson::Writer<rapidjson::StringBuffer> writer(out);
-  writer.StartObject();
-  writer.Key("payload_bytes");
-  writer.Uint64(next.payload_bytes);
-  writer.Key("latency_ms");
-  writer.Double(next.latency_ms);
-  writer.Key("jitter_ms");
-  writer.Double(next.jitter_ms);
-  writer.Key("error_rate");
-  writer.Double(next.error_rate);
-  writer.Key("timeout_rate");
-  writer.Double(next.timeout_rate);
-  writer.EndObject();
-  co_return http::json_response(Status::ok, std::string(out.GetString(), out.GetSize()));
+  co_return http::json_response(Status::ok, config_json(*next));
 }
 
 std::string SimService::stats_json() const {

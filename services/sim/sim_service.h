@@ -18,19 +18,9 @@
 
 #include "micq/http/router.h"
 #include "record_cache.h"
+#include "sim_config.h"
 
 namespace micq::sim {
-
-struct SimConfig {
-  std::uint64_t payload_bytes = 1024;
-  double latency_ms = 5;    // median added latency
-  double jitter_ms = 5;     // spread of the long-tailed (log-normal) latency
-  double error_rate = 0;    // fraction answered 500
-  double timeout_rate = 0;  // fraction not answered within 10 s
-};
-
-// Why a config is invalid, or empty if it is fine.
-std::string validate(const SimConfig& config);
 
 class SimService {
  public:
