@@ -22,7 +22,8 @@ namespace {
 // Applies a validated request atomically (a script runs alone in Redis):
 // the deadline check, the replay check, the score bound, every score
 // change, INCR ver, the stored answer.
-// KEYS: rank, ver[, idem]. ARGV: the deadline (Unix ms), then triples of
+// KEYS: rank, ver[, idem]. ARGV: the deadline (Unix microseconds: serve gives
+// up at it or later, so whatever it gave up on is refused), then triples of
 // (type, uid, increment).
 // Answers {0, answer} applied; {1, answer} a replay; {2, "late"} refused,
 // the deadline having passed (serve stopped waiting: a Redis that resumes
@@ -32,7 +33,7 @@ namespace {
 constexpr char kApplyEventsScript[] = R"lua(
 local rank, ver = KEYS[1], KEYS[2]
 local now = redis.call('TIME')
-if tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) > tonumber(ARGV[1]) then
+if tonumber(now[1]) * 1000000 + tonumber(now[2]) >= tonumber(ARGV[1]) then
   return {2, 'late'}
 end
 if #KEYS > 2 then
@@ -145,7 +146,7 @@ asio::awaitable<ApiResult<std::string>> RoomStore::apply(std::string room, const
   // differ by milliseconds, well inside a deadline of hundreds.
   auto deadline = std::chrono::system_clock::now() + timeout_;
   args.push_back(std::to_string(
-      std::chrono::duration_cast<std::chrono::milliseconds>(deadline.time_since_epoch()).count()));
+      std::chrono::duration_cast<std::chrono::microseconds>(deadline.time_since_epoch()).count()));
   for (const Event& event : events) {
     args.emplace_back(event_type_name(event.type));
     args.push_back(event.uid);
