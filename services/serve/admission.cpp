@@ -71,8 +71,11 @@ void Admission::release() {
     queue_.pop_front();
     next->granted = true;
   }
-  // The timer belongs to the waiter's executor: cancelled there.
-  asio::post(next->timer.get_executor(), [next] { next->timer.cancel(); });
+  // The timer belongs to the waiter's executor: cancelled there, and the
+  // waiter's last reference dropped there too (moved into the handler),
+  // never on this thread while its strand winds down.
+  auto executor = next->timer.get_executor();
+  asio::post(executor, [next = std::move(next)] { next->timer.cancel(); });
 }
 
 AdmissionStats Admission::stats() const {
