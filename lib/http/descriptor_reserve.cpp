@@ -10,15 +10,25 @@ DescriptorReserve::DescriptorReserve() { retake(); }
 DescriptorReserve::~DescriptorReserve() { release(); }
 
 bool DescriptorReserve::release() {
-  if (fd_ < 0) return false;
-  ::close(fd_);
-  fd_ = -1;
+  if (!held()) return false;
+  for (int& fd : fds_) {
+    if (fd >= 0) ::close(fd);
+    fd = -1;
+  }
   return true;
 }
 
 bool DescriptorReserve::retake() {
-  if (fd_ < 0) fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  return fd_ >= 0;
+  for (int& fd : fds_) {
+    if (fd < 0) fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  }
+  return held();
+}
+
+bool DescriptorReserve::held() const {
+  for (int fd : fds_)
+    if (fd < 0) return false;
+  return true;
 }
 
 }  // namespace micq::http::internal

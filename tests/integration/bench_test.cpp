@@ -143,7 +143,11 @@ TEST_F(BenchTest, ArticleScenarioRunsThreeStagesWithConsistentNumbers) {
     std::uint64_t batches = stage["aggregator"]["batches"].GetUint64();
     EXPECT_LE(batches, requests);
     if (i == 0) EXPECT_EQ(batches, requests);
-    EXPECT_EQ(stage["aggregator"]["downstream_requests"].GetUint64(), 4 * batches);
+    // (Counted when the stage ends: a batch in flight then, such as a
+    // refresh ahead, is counted before all of its 4 calls are.)
+    std::uint64_t downstream = stage["aggregator"]["downstream_requests"].GetUint64();
+    EXPECT_LE(downstream, 4 * batches);
+    EXPECT_GE(downstream + 4 * 2, 4 * batches) << "at most two batches in flight when the stage ended";
     // Events were applied, privilege ones with a sim bump, and every applied
     // event was either seen by a later answer or is still counted unseen.
     const auto& events = stage["events"];
