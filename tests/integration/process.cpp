@@ -33,7 +33,16 @@ ChildProcess::ChildProcess(std::vector<std::string> args, std::vector<std::strin
   for (auto& a : argv_storage) argv.push_back(a.data());
   argv.push_back(nullptr);
   std::vector<std::string> env_storage;
-  for (char** e = environ; *e; ++e) env_storage.emplace_back(*e);
+  // `env` wins over the inherited entry of the same name.
+  auto overridden = [&](const char* entry) {
+    for (const auto& e : env) {
+      auto eq = e.find('=');
+      if (eq != std::string::npos && std::strncmp(entry, e.c_str(), eq + 1) == 0) return true;
+    }
+    return false;
+  };
+  for (char** e = environ; *e; ++e)
+    if (!overridden(*e)) env_storage.emplace_back(*e);
   env_storage.insert(env_storage.end(), env.begin(), env.end());
   std::vector<char*> envp;
   for (auto& e : env_storage) envp.push_back(e.data());
