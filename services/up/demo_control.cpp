@@ -1,10 +1,12 @@
 #include "demo_control.h"
 
+#include <rapidjson/document.h>
 #include <signal.h>
 
 #include <algorithm>
 #include <boost/asio/this_coro.hpp>
 #include <boost/beast/http/field.hpp>
+#include <boost/url/parse_query.hpp>
 #include <chrono>
 #include <cstdlib>
 #include <string_view>
@@ -43,25 +45,22 @@ double metric_sum(std::string_view text, std::string_view name, std::string_view
   return sum;
 }
 
-// A number from a flat JSON object such as {"batches_total":12,...}.
-double json_number(std::string_view json, std::string_view key) {
-  std::string quoted = "\"" + std::string(key) + "\":";
-  std::size_t at = json.find(quoted);
-  if (at == std::string_view::npos) return 0;
-  return std::strtod(std::string(json.substr(at + quoted.size(), 24)).c_str(), nullptr);
+// A number member of a JSON object such as {"batches_total":12,...}, 0 if
+// it has none.
+double json_number(const std::string& json, const char* key) {
+  rapidjson::Document doc;
+  doc.Parse(json.c_str());
+  if (!doc.IsObject()) return 0;
+  auto member = doc.FindMember(key);
+  return member != doc.MemberEnd() && member->value.IsNumber() ? member->value.GetDouble() : 0;
 }
 
-// The value of `name` in a query string, or "".
+// The (percent-decoded) value of `name` in a query string, or "".
 std::string query_value(std::string_view query, std::string_view name) {
-  for (std::size_t at = 0; at <= query.size();) {
-    std::size_t end = query.find('&', at);
-    if (end == std::string_view::npos) end = query.size();
-    std::string_view pair = query.substr(at, end - at);
-    if (pair.starts_with(name) && pair.size() > name.size() && pair[name.size()] == '=')
-      return std::string(pair.substr(name.size() + 1));
-    at = end + 1;
-  }
-  return "";
+  auto params = boost::urls::parse_query(query);
+  if (!params) return "";
+  auto found = params->find(name);
+  return found == params->end() ? std::string() : (*found).value.decode();
 }
 
 Response allow_any_origin(Response response) {
