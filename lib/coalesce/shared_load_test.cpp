@@ -119,6 +119,36 @@ TEST_F(SharedLoadTest, AWaiterThatTimesOutLeavesTheLoadToTheOthers) {
   EXPECT_EQ(*patient->value, "late");
 }
 
+TEST_F(SharedLoadTest, AValueSetFromOutsideReachesEveryWaiterAndLaterArrivals) {
+  auto notice = SharedLoad<std::string>::create(ctx.get_executor());
+  std::optional<Result<std::string>> waiting[3];
+  for (auto& out : waiting) await_into(notice, out);
+  ctx.poll();
+  for (auto& out : waiting) EXPECT_FALSE(out) << "nothing resumes before the value is set";
+  notice->set("records 7");
+  drain();
+  for (auto& out : waiting) {
+    ASSERT_TRUE(out && out->ok());
+    EXPECT_EQ(*out->value, "records 7");
+  }
+  std::optional<Result<std::string>> late;
+  await_into(notice, late);
+  drain();
+  ASSERT_TRUE(late && late->ok());
+  EXPECT_EQ(*late->value, "records 7");
+}
+
+TEST_F(SharedLoadTest, AWaiterForAValueNeverSetLeavesAtItsDeadline) {
+  auto notice = SharedLoad<std::string>::create(ctx.get_executor());
+  std::optional<Result<std::string>> out;
+  await_into(notice, out, 5ms);
+  drain();
+  ASSERT_TRUE(out);
+  EXPECT_EQ(out->status, Status::kTimedOut);
+  notice->set("too late for it");  // and nobody is left to resume
+  drain();
+}
+
 TEST_F(SharedLoadTest, AnExecutorShutDownMidLoadFailsTheWaitersInsteadOfHanging) {
   std::optional<Result<std::string>> out;
   {

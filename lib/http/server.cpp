@@ -59,6 +59,7 @@ class Server::Impl {
 
   error_code bind() {
     error_code ec;
+    if (acceptor_.is_open()) return ec;  // bound already (a caller that needed the port first)
     acceptor_.open(options_.listen.protocol(), ec);
     if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
     if (!ec) acceptor_.bind(options_.listen, ec);

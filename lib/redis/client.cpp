@@ -21,6 +21,7 @@
 #include <utility>
 
 #include "micq/redis/internal/reply_conversion.h"
+#include "micq/redis/internal/wire.h"
 
 namespace micq::redis {
 
@@ -65,24 +66,6 @@ Clock::time_point expiry_after(std::chrono::milliseconds deadline) {
   auto now = Clock::now();
   auto room = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::time_point::max() - now);
   return deadline >= room ? Clock::time_point::max() : now + deadline;
-}
-
-// Appends the RESP encoding of `command` (hiredis does the encoding).
-bool append_command(const Command& command, std::string& out) {
-  std::vector<const char*> argv;
-  std::vector<std::size_t> lengths;
-  argv.reserve(command.size());
-  lengths.reserve(command.size());
-  for (const auto& arg : command) {
-    argv.push_back(arg.data());
-    lengths.push_back(arg.size());
-  }
-  char* encoded = nullptr;
-  int n = redisFormatCommandArgv(&encoded, static_cast<int>(argv.size()), argv.data(), lengths.data());
-  if (n < 0 || encoded == nullptr) return false;
-  out.append(encoded, static_cast<std::size_t>(n));
-  redisFreeCommand(encoded);
-  return true;
 }
 
 }  // namespace
@@ -260,7 +243,7 @@ asio::awaitable<boost::system::result<std::vector<Reply>>> RedisClient::Impl::ca
   const std::size_t buffer_before = self->write_buffer_.size();
   for (const auto& command : commands) {
     if (command.empty()) continue;
-    if (!append_command(command, self->write_buffer_)) {
+    if (!internal::append_command(command, self->write_buffer_)) {
       self->write_buffer_.resize(buffer_before);
       co_return make_error_code(Error::kProtocol);
     }
@@ -320,29 +303,13 @@ asio::awaitable<void> RedisClient::Impl::connect(std::shared_ptr<Impl> self,
                                                  std::shared_ptr<Connection> conn) {
   // No deadline of its own: a caller whose deadline passes resets the
   // connection, which closes the socket and cancels the resolver.
-  const std::string& host = self->endpoint_.host;
-  error_code ec;
-  auto address = asio::ip::make_address(host, ec);
-  if (!ec) {
-    tcp::endpoint target(address, self->endpoint_.port);
-    auto [connect_ec] = co_await conn->socket.async_connect(target, use_tuple);
-    ec = connect_ec;
-  } else {
-    std::string service = std::to_string(self->endpoint_.port);
-    auto [resolve_ec, results] = co_await conn->resolver.async_resolve(host, service, use_tuple);
-    ec = resolve_ec;
-    if (!ec && conn == self->conn_) {
-      auto [connect_ec, connected_to] = co_await asio::async_connect(conn->socket, results, use_tuple);
-      ec = connect_ec;
-    }
-  }
+  auto connecting = internal::connect_to(conn->socket, conn->resolver, self->endpoint_);
+  error_code ec = co_await std::move(connecting);
   if (conn != self->conn_) co_return;  // reset meanwhile: its callers have been failed
   if (ec) {
     self->reset(make_error_code(Error::kUnavailable));
     co_return;
   }
-  error_code ignored;
-  conn->socket.set_option(tcp::no_delay(true), ignored);
   conn->connected = true;
   self->failures_ = 0;
   asio::co_spawn(self->strand_, read_loop(self, conn), asio::detached);

@@ -10,10 +10,13 @@
 #include <unordered_map>
 
 #include "micq/redis/client.h"
+#include "micq/redis/internal/wire.h"
 
 namespace micq::redis {
 
 namespace asio = boost::asio;
+using internal::endpoint_name;
+using internal::redirect_target;
 
 namespace {
 
@@ -108,20 +111,6 @@ asio::awaitable<boost::system::result<Reply>> asked_command(RedisClient& node, C
   if (!replies) co_return replies.error();
   if (replies->size() != 1) co_return boost::system::error_code(Error::kProtocol);
   co_return std::move(replies->front());
-}
-
-std::string endpoint_name(const Endpoint& endpoint) {
-  return endpoint.host + ":" + std::to_string(endpoint.port);
-}
-
-// "MOVED 3999 127.0.0.1:6381" / "ASK 3999 127.0.0.1:6381" -> the endpoint.
-std::optional<Endpoint> redirect_target(const Reply& reply, std::string_view kind) {
-  if (!reply.is_error() || reply.str.compare(0, kind.size(), kind) != 0) return std::nullopt;
-  auto space = reply.str.rfind(' ');
-  if (space == std::string::npos) return std::nullopt;
-  auto endpoint = parse_endpoint(std::string_view(reply.str).substr(space + 1));
-  if (!endpoint) return std::nullopt;
-  return *endpoint;
 }
 
 }  // namespace

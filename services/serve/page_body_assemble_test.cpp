@@ -290,7 +290,7 @@ ApiResult<std::vector<PrivilegeRecord>> records_of(PrivilegeSource& source, std:
   asio::co_spawn(
       ctx,
       [&source, &out, uids = std::move(uids)]() mutable -> asio::awaitable<void> {
-        auto call = source.records(std::move(uids));
+        auto call = source.records(std::move(uids), RecordsScope{});
         out = co_await std::move(call);
       },
       asio::detached);

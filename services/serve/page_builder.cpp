@@ -57,7 +57,7 @@ asio::awaitable<ApiResult<Page>> BatchPageBuilder::build(PageKey key, RecordNeed
   PageRequest request{key.room_id, key.page, key.size};
   if (uids.size() > kMaxBatchUids) {
     // More users than one batch may carry: per-user records, assembled.
-    auto fetch = privileges_.records(uids);
+    auto fetch = privileges_.records(uids, RecordsScope{});
     auto records = co_await std::move(fetch);
     if (!records) co_return records.error();
     std::vector<std::string_view> views;
@@ -87,7 +87,7 @@ asio::awaitable<ApiResult<Page>> LivePageBuilder::build(PageKey key, RecordNeed 
   PageRecords records;
   records.oldest_fetch = clock_->now();
   if (!rank_page->entries.empty()) {
-    auto take = records_.get(uids_of(*rank_page), need);
+    auto take = records_.get(uids_of(*rank_page), need, key.room_id);
     ApiResult<PageRecords> taken = co_await std::move(take);
     if (!taken) co_return taken.error();
     records = std::move(*taken);

@@ -26,6 +26,7 @@
 #include "page_builder.h"
 #include "privilege_cache.h"
 #include "rebuild_scheduler.h"
+#include "room_channels.h"
 #include "request_parsing.h"
 
 namespace micq::serve {
@@ -59,8 +60,10 @@ class PageSource {
   // The page, waiting for a load if the strategy needs one.
   virtual boost::asio::awaitable<ApiResult<ServedPage>> get(PageKey key) = 0;
 
-  // `events` were applied to `room`.
-  virtual void events_applied(const std::string& /*room*/, const std::vector<Event>& /*events*/) {}
+  // `events` were applied to `room`, which is now at `version` (nullopt: not
+  // known, e.g. the outcome of the request is unknown).
+  virtual void events_applied(const std::string& /*room*/, const std::vector<Event>& /*events*/,
+                              std::optional<std::int64_t> /*version*/) {}
 
   virtual SourceStats stats() const = 0;
 };
@@ -72,6 +75,9 @@ struct CachedSourceOptions {
   std::chrono::milliseconds rebuild_interval{50};  // live rooms: least time between two rebuilds of a page
   std::size_t max_pages = 10'000;
   boost::asio::any_io_executor executor;  // where event rebuilds run (each page on a strand of its own)
+  // Live rooms: the rooms' notifications (other instances' events), or
+  // null to hear only this instance's. Must outlive the source.
+  RoomChannels* channels = nullptr;
 };
 
 std::unique_ptr<PageSource> make_direct_source(PageBuilder& builder);

@@ -96,18 +96,41 @@ class CachedSource final : public PageSource {
   CachedSource(PageBuilder& builder, PrivilegeCache* records, const CachedSourceOptions& options)
       : builder_(builder),
         records_(records),
+        channels_(records ? options.channels : nullptr),
         wait_limit_(options.wait_limit),
         cache_(
             cache_options(options), [](const Page& page) { return page.age; },
             [](const Page& page) { return page.refresh_lead; }) {
     if (records_) {
       // Twice the pages the cache holds: pages evicted from it are forgotten
-      // as the bound is reached.
+      // as the bound is reached. A room is listened to while tracked.
+      RebuildScheduler::RoomsWatch watch;
+      if (channels_) {
+        watch = [channels = channels_](const std::string& room, bool tracked) {
+          tracked ? channels->hold(room) : channels->release(room);
+        };
+      }
       rebuilds_.emplace(
           options.executor, options.rebuild_interval, 2 * options.max_pages,
           [this](PageKey key) { return rebuild(std::move(key)); },
-          [this](const PageKey& key) { return cache_.contains(key); });
+          [this](const PageKey& key) { return cache_.contains(key); }, std::move(watch));
     }
+    if (channels_) {
+      channels_->set_handlers(RoomChannelHandlers{
+          [this](const std::string& room, std::optional<std::int64_t> version) {
+            rebuilds_->room_changed(room, version);
+          },
+          [this](const std::string& room, std::int64_t version, const std::vector<std::string>& uids) {
+            // Before the rebuild the same version's `changed` brings; not
+            // for a version this instance applied (it invalidated them).
+            if (!rebuilds_->is_new_version(room, version)) return;
+            for (const auto& uid : uids) records_->invalidate(uid);
+          }});
+    }
+  }
+
+  ~CachedSource() override {
+    if (channels_) channels_->set_handlers({});
   }
 
   std::optional<ServedPage> lookup(const PageKey& key) override {
@@ -125,12 +148,15 @@ class CachedSource final : public PageSource {
     co_return ServedPage{std::move(result.value), stale, result.age};
   }
 
-  void events_applied(const std::string& room, const std::vector<Event>& events) override {
+  void events_applied(const std::string& room, const std::vector<Event>& events,
+                      std::optional<std::int64_t> version) override {
     if (!records_) return;  // a plain TTL cache: pages change when they expire
+    // A version already heard of (its notification came first) was handled then.
+    if (version && !rebuilds_->is_new_version(room, *version)) return;
     for (const Event& event : events) {
       if (event.type == EventType::kPrivilege) records_->invalidate(event.uid);
     }
-    rebuilds_->room_changed(room);
+    rebuilds_->room_changed(room, version);
   }
 
   SourceStats stats() const override {
@@ -167,6 +193,7 @@ class CachedSource final : public PageSource {
 
   PageBuilder& builder_;
   PrivilegeCache* const records_;
+  RoomChannels* const channels_;
   const std::chrono::milliseconds wait_limit_;
   coalesce::Cache<PageKey, Page, PageKeyHash> cache_;
   std::optional<RebuildScheduler> rebuilds_;  // live rooms only

@@ -86,13 +86,24 @@ struct PrivilegeCache::State {
   bool expired(const CachedRecord& record, TimePoint now) const {
     return now >= record.fetched_at + options.ttl;
   }
+  // The least refresh window: what it is for a record fetched fast.
+  Duration window_floor() const {
+    return std::max(options.refresh_window_min,
+                    Duration(static_cast<Duration::rep>(static_cast<double>(options.ttl.count()) *
+                                                        options.refresh_window_ttl_share)));
+  }
   bool due(const CachedRecord& record, TimePoint now) const {
-    Duration floor = std::max(options.refresh_window_min,
-                              Duration(static_cast<Duration::rep>(static_cast<double>(options.ttl.count()) *
-                                                                  options.refresh_window_ttl_share)));
     Duration window =
-        coalesce::internal::refresh_window(record.batch_time, options.refresh_window_factor, floor);
+        coalesce::internal::refresh_window(record.batch_time, options.refresh_window_factor, window_floor());
     return now >= record.fetched_at + options.ttl - window;
+  }
+  // How old a record fetched by another instance may be and still serve a
+  // batch: not due yet, and when the batch renews records held here, well
+  // younger than the youngest of them (half its age): renewed since by
+  // another instance, not the very copy held. So the fleet renews a user
+  // once per TTL, whichever instance comes first.
+  Duration accept_age(Duration youngest_renewed) const {
+    return std::min(options.ttl - window_floor(), youngest_renewed / 2);
   }
 
   // REQUIRES: shard.mu held. The slot of `uid`, created (and the shard
@@ -151,7 +162,8 @@ struct PrivilegeCache::State {
   }
 
   static asio::awaitable<BatchOutcome> fetch(std::shared_ptr<State> st, std::vector<std::string> uids,
-                                             BatchReason reason, const BatchLoad* flight, std::uint64_t seq) {
+                                             BatchReason reason, const BatchLoad* flight, std::uint64_t seq,
+                                             std::string room, Duration youngest_renewed) {
     switch (reason) {
       case BatchReason::kNewUsers:
         st->batches_new_users.fetch_add(1, std::memory_order_relaxed);
@@ -165,7 +177,8 @@ struct PrivilegeCache::State {
     }
     st->users_fetched.fetch_add(uids.size(), std::memory_order_relaxed);
     TimePoint started = st->options.clock->now();
-    auto call = st->source.records(uids);
+    RecordsScope scope{std::move(room), st->accept_age(youngest_renewed)};
+    auto call = st->source.records(uids, std::move(scope));
     ApiResult<std::vector<PrivilegeRecord>> fetched = co_await std::move(call);
     TimePoint ended = st->options.clock->now();
     BatchOutcome outcome;
@@ -178,8 +191,10 @@ struct PrivilegeCache::State {
     } else {
       outcome.records.reserve(fetched->size());
       for (auto& record : *fetched) {
+        // A shared record is as old as when its batch began elsewhere.
+        TimePoint fetched_at = started - std::chrono::duration_cast<Duration>(record.age);
         outcome.records.push_back(std::make_shared<const CachedRecord>(
-            CachedRecord{std::move(record), started, ended - started, seq}));
+            CachedRecord{std::move(record), fetched_at, ended - started, seq}));
       }
     }
     st->store(outcome, flight);
@@ -205,11 +220,13 @@ struct Plan {
   bool any_new = false;
   bool any_invalidated = false;
   bool any_due = false;
+  Duration youngest_renewed = Duration::max();  // the youngest record held here that the batch renews
 };
 
 }  // namespace
 
-asio::awaitable<ApiResult<PageRecords>> PrivilegeCache::get(std::vector<std::string> uids, RecordNeed need) {
+asio::awaitable<ApiResult<PageRecords>> PrivilegeCache::get(std::vector<std::string> uids, RecordNeed need,
+                                                         std::string room) {
   std::shared_ptr<State> st = state_;
   auto executor = co_await asio::this_coro::executor;
   TimePoint now = st->options.clock->now();
@@ -263,6 +280,7 @@ asio::awaitable<ApiResult<PageRecords>> PrivilegeCache::get(std::vector<std::str
     if (due || (need == RecordNeed::kRefreshOld && old)) {
       plan.any_due = plan.any_due || due;
       if (need == RecordNeed::kUseValid) plan.fallback[i] = record;
+      plan.youngest_renewed = std::min(plan.youngest_renewed, now - record->fetched_at);
       renew(i, slot);
       continue;
     }
@@ -280,6 +298,7 @@ asio::awaitable<ApiResult<PageRecords>> PrivilegeCache::get(std::vector<std::str
       if (it == shard.slots.end() || it->second.flight) continue;
       plan.fallback[i] = record;
       out.records[i] = nullptr;
+      plan.youngest_renewed = std::min(plan.youngest_renewed, now - record->fetched_at);
       renew(i, it->second);
     }
   }
@@ -300,8 +319,9 @@ asio::awaitable<ApiResult<PageRecords>> PrivilegeCache::get(std::vector<std::str
     BatchReason reason = plan.any_new           ? BatchReason::kNewUsers
                          : plan.any_invalidated ? BatchReason::kPrivilegeEvent
                                                 : BatchReason::kRefresh;
-    mine->start([st, fetch_uids = std::move(fetch_uids), reason, flight = mine.get(), mine_seq]() mutable {
-      return State::fetch(st, std::move(fetch_uids), reason, flight, mine_seq);
+    mine->start([st, fetch_uids = std::move(fetch_uids), reason, flight = mine.get(), mine_seq,
+                 room = std::move(room), youngest = plan.youngest_renewed]() mutable {
+      return State::fetch(st, std::move(fetch_uids), reason, flight, mine_seq, std::move(room), youngest);
     });
     auto waiting = mine->wait();
     coalesce::Result<BatchOutcome> fetched = co_await std::move(waiting);

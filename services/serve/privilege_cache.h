@@ -100,8 +100,11 @@ class PrivilegeCache {
   PrivilegeCache(const PrivilegeCache&) = delete;
   PrivilegeCache& operator=(const PrivilegeCache&) = delete;
 
-  // The records of `uids` (distinct), fetching what `need` asks for.
-  boost::asio::awaitable<ApiResult<PageRecords>> get(std::vector<std::string> uids, RecordNeed need);
+  // The records of `uids` (distinct), fetching what `need` asks for. `room`
+  // is the page's room: a fleet-shared source looks in its shared records
+  // first (empty: no room).
+  boost::asio::awaitable<ApiResult<PageRecords>> get(std::vector<std::string> uids, RecordNeed need,
+                                                     std::string room = {});
 
   // The next get() that needs `uid` fetches it anew.
   void invalidate(std::string_view uid);

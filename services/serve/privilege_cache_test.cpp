@@ -59,7 +59,8 @@ class FakePrivileges final : public PrivilegeSource {
     co_return ApiError::unavailable("aggregator_unavailable", "not used by the cache");
   }
 
-  asio::awaitable<ApiResult<std::vector<PrivilegeRecord>>> records(std::vector<std::string> uids) override {
+  asio::awaitable<ApiResult<std::vector<PrivilegeRecord>>> records(std::vector<std::string> uids,
+                                                                    RecordsScope) override {
     auto executor = co_await asio::this_coro::executor;
     std::size_t gen = 0;
     Gate* gate = nullptr;

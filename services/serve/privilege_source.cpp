@@ -34,7 +34,7 @@ boost::system::result<std::vector<PrivilegeRecord>, std::string> split_privilege
 }
 
 asio::awaitable<ApiResult<std::vector<PrivilegeRecord>>> PrivilegeSource::records(
-    std::vector<std::string> uids) {
+    std::vector<std::string> uids, RecordsScope) {
   std::vector<PrivilegeRecord> all;
   all.reserve(uids.size());
   for (std::size_t from = 0; from < uids.size(); from += kMaxBatchUids) {

@@ -39,6 +39,16 @@ using DegradedKinds = std::shared_ptr<const std::vector<std::string>>;
 struct PrivilegeRecord {
   std::string json;        // the user's {"kind":{...},...} object, raw; "{}" if none came
   DegradedKinds degraded;  // null when the batch had every kind
+  // How old it was when handed over: zero from the aggregator, the shared
+  // copy's age when another instance fetched it (fleet_records.h).
+  std::chrono::nanoseconds age{0};
+};
+
+// What a records() call is for, so that a source shared by a fleet can
+// look in the room's shared records first.
+struct RecordsScope {
+  std::string room;                        // the page's room; empty: none (nothing is shared)
+  std::chrono::nanoseconds accept_age{0};  // a shared record at most this old will do
 };
 
 class PrivilegeSource {
@@ -46,9 +56,10 @@ class PrivilegeSource {
   virtual ~PrivilegeSource() = default;
   // REQUIRES: 1..kMaxBatchUids uids.
   virtual boost::asio::awaitable<ApiResult<std::string>> batch_body(std::vector<std::string> uids) = 0;
-  // One record per uid, in order. REQUIRES: at least one uid.
+  // One record per uid, in order. REQUIRES: at least one uid. The default
+  // asks batch_body() (ignoring `scope`).
   virtual boost::asio::awaitable<ApiResult<std::vector<PrivilegeRecord>>> records(
-      std::vector<std::string> uids);
+      std::vector<std::string> uids, RecordsScope scope);
 
   // Failed or malformed batches so far (for /metrics).
   std::uint64_t errors() const { return errors_.load(std::memory_order_relaxed); }

@@ -31,21 +31,29 @@ struct RebuildScheduler::State {
     std::uint64_t loaded_seq = 0;  // when the page was last loaded, in load order
   };
 
-  State(asio::any_io_executor ex, std::chrono::milliseconds i, std::size_t cap, Rebuild r, StillCached s)
+  struct RoomState {
+    std::vector<PageState> pages;
+    std::int64_t version = -1;  // the newest version heard of
+  };
+
+  State(asio::any_io_executor ex, std::chrono::milliseconds i, std::size_t cap, Rebuild r, StillCached s,
+        RoomsWatch w)
       : executor(std::move(ex)),
         interval(i),
         max_pages(std::max<std::size_t>(1, cap)),
         rebuild(std::move(r)),
-        still_cached(std::move(s)) {}
+        still_cached(std::move(s)),
+        rooms_watch(std::move(w)) {}
 
   const asio::any_io_executor executor;
   const std::chrono::milliseconds interval;
   const std::size_t max_pages;
   const Rebuild rebuild;
   const StillCached still_cached;
+  const RoomsWatch rooms_watch;
 
   mutable std::mutex mu;
-  std::unordered_map<std::string, std::vector<PageState>> rooms;  // guarded by mu
+  std::unordered_map<std::string, RoomState> rooms;  // guarded by mu
   std::size_t pages = 0;                                          // guarded by mu
   std::uint64_t next_seq = 0;                                     // guarded by mu
   std::atomic<std::uint64_t> rebuilds_started{0};
@@ -55,7 +63,7 @@ struct RebuildScheduler::State {
   PageState* find(const PageKey& key) {
     auto room = rooms.find(key.room_id);
     if (room == rooms.end()) return nullptr;
-    for (auto& page : room->second) {
+    for (auto& page : room->second.pages) {
       if (page.page == key.page && page.size == key.size) return &page;
     }
     return nullptr;
@@ -65,13 +73,20 @@ struct RebuildScheduler::State {
   void forget(const PageKey& key) {
     auto room = rooms.find(key.room_id);
     if (room == rooms.end()) return;
-    auto& pages_of_room = room->second;
+    auto& pages_of_room = room->second.pages;
     auto it = std::find_if(pages_of_room.begin(), pages_of_room.end(),
                            [&](const PageState& p) { return p.page == key.page && p.size == key.size; });
     if (it == pages_of_room.end()) return;
     pages_of_room.erase(it);
     --pages;
-    if (pages_of_room.empty()) rooms.erase(room);
+    if (pages_of_room.empty()) erase_room(room);
+  }
+
+  // REQUIRES: mu held. Returns the next room.
+  std::unordered_map<std::string, RoomState>::iterator erase_room(
+      std::unordered_map<std::string, RoomState>::iterator room) {
+    if (rooms_watch) rooms_watch(room->first, false);
+    return rooms.erase(room);
   }
 
   // REQUIRES: mu held. Forgets idle pages until at most 3/4 of the bound
@@ -80,7 +95,7 @@ struct RebuildScheduler::State {
     std::size_t goal = max_pages - max_pages / 4;
     std::vector<std::pair<std::uint64_t, PageKey>> idle;
     for (auto room = rooms.begin(); room != rooms.end();) {
-      auto& pages_of_room = room->second;
+      auto& pages_of_room = room->second.pages;
       for (auto it = pages_of_room.begin(); it != pages_of_room.end();) {
         PageKey key{room->first, it->page, it->size};
         if (!it->active && !still_cached(key)) {
@@ -91,7 +106,7 @@ struct RebuildScheduler::State {
           ++it;
         }
       }
-      room = pages_of_room.empty() ? rooms.erase(room) : std::next(room);
+      room = pages_of_room.empty() ? erase_room(room) : std::next(room);
     }
     if (pages <= goal) return;
     std::sort(idle.begin(), idle.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
@@ -142,34 +157,56 @@ struct RebuildScheduler::State {
 };
 
 RebuildScheduler::RebuildScheduler(asio::any_io_executor executor, std::chrono::milliseconds interval,
-                                   std::size_t max_pages, Rebuild rebuild, StillCached still_cached)
+                                   std::size_t max_pages, Rebuild rebuild, StillCached still_cached,
+                                   RoomsWatch rooms_watch)
     : state_(std::make_shared<State>(std::move(executor), interval, max_pages, std::move(rebuild),
-                                     std::move(still_cached))) {}
+                                     std::move(still_cached), std::move(rooms_watch))) {}
 
-RebuildScheduler::~RebuildScheduler() = default;
+RebuildScheduler::~RebuildScheduler() {
+  // The rooms still tracked stop being so (rebuilds in flight keep the
+  // state, not the watcher's interest).
+  std::lock_guard lock(state_->mu);
+  if (state_->rooms_watch) {
+    for (const auto& [room, ignored] : state_->rooms) state_->rooms_watch(room, false);
+  }
+  state_->rooms.clear();
+  state_->pages = 0;
+}
 
 void RebuildScheduler::page_cached(const PageKey& key) {
   State& st = *state_;
   std::lock_guard lock(st.mu);
   State::PageState* page = st.find(key);
   if (!page) {
-    st.rooms[key.room_id].push_back(State::PageState{key.page, key.size});
+    auto [room, inserted] = st.rooms.try_emplace(key.room_id);
+    if (inserted && st.rooms_watch) st.rooms_watch(key.room_id, true);
+    room->second.pages.push_back(State::PageState{key.page, key.size});
     ++st.pages;
-    page = &st.rooms[key.room_id].back();
+    page = &room->second.pages.back();
   }
   page->loaded_seq = ++st.next_seq;
   if (st.pages > st.max_pages) st.trim();
 }
 
-void RebuildScheduler::room_changed(std::string_view room_id) {
+bool RebuildScheduler::is_new_version(std::string_view room_id, std::int64_t version) const {
+  std::lock_guard lock(state_->mu);
+  auto room = state_->rooms.find(std::string(room_id));
+  return room == state_->rooms.end() || version > room->second.version;
+}
+
+bool RebuildScheduler::room_changed(std::string_view room_id, std::optional<std::int64_t> version) {
   std::shared_ptr<State> st = state_;
   std::vector<std::pair<PageKey, Clock::duration>> to_start;
   {
     std::lock_guard lock(st->mu);
     auto room = st->rooms.find(std::string(room_id));
-    if (room == st->rooms.end()) return;  // no cached page: nothing to rebuild
+    if (room == st->rooms.end()) return true;  // no cached page: nothing to rebuild
+    if (version) {
+      if (*version <= room->second.version) return false;
+      room->second.version = *version;
+    }
     auto now = Clock::now();
-    for (auto& page : room->second) {
+    for (auto& page : room->second.pages) {
       page.dirty = true;
       if (page.active) {
         st->events_coalesced.fetch_add(1, std::memory_order_relaxed);
@@ -185,6 +222,7 @@ void RebuildScheduler::room_changed(std::string_view room_id) {
   for (auto& [key, delay] : to_start) {
     asio::co_spawn(asio::make_strand(st->executor), State::run(st, std::move(key), delay), asio::detached);
   }
+  return true;
 }
 
 RebuildStats RebuildScheduler::stats() const {

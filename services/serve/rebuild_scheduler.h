@@ -6,9 +6,16 @@
 // rebuild bring one more after it. Callers meanwhile keep the page they had
 // (the rebuild replaces it in the cache when done).
 //
+// Events come with the room's version when it is known (an applied request,
+// a notification from another instance): a version already seen for the
+// room changes nothing, so one event heard twice (its answer here, its
+// notification from Redis) rebuilds once.
+//
 // Bounded: at most `max_pages` pages are tracked; past that, pages no
 // longer cached are forgotten first, then the least recently loaded (a
-// forgotten page is still rebuilt by its TTL).
+// forgotten page is still rebuilt by its TTL). A room is tracked while any
+// of its pages is, and `rooms_watch` hears when it starts and stops being
+// (micq serve subscribes to the room's notifications meanwhile).
 //
 // Thread safety: every member may be called from any thread. Each page's
 // rebuilds run one at a time on a strand of their own.
@@ -21,6 +28,8 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <string>
 #include <string_view>
 
 #include "page.h"
@@ -40,9 +49,13 @@ class RebuildScheduler {
   using Rebuild = std::function<boost::asio::awaitable<bool>(PageKey)>;
   // Whether a page is still cached (for forgetting pages when full).
   using StillCached = std::function<bool(const PageKey&)>;
+  // A room started (true) or stopped (false) being tracked. Called with the
+  // scheduler's lock held: it must not call back into the scheduler.
+  using RoomsWatch = std::function<void(const std::string& room, bool tracked)>;
 
   RebuildScheduler(boost::asio::any_io_executor executor, std::chrono::milliseconds interval,
-                   std::size_t max_pages, Rebuild rebuild, StillCached still_cached);
+                   std::size_t max_pages, Rebuild rebuild, StillCached still_cached,
+                   RoomsWatch rooms_watch = {});
   ~RebuildScheduler();
   RebuildScheduler(const RebuildScheduler&) = delete;
   RebuildScheduler& operator=(const RebuildScheduler&) = delete;
@@ -50,8 +63,14 @@ class RebuildScheduler {
   // A page of the room was loaded into the cache: events now rebuild it.
   void page_cached(const PageKey& key);
 
-  // An event was applied to `room`: rebuild its cached pages.
-  void room_changed(std::string_view room);
+  // An event was applied to `room` (now at `version`, if known): rebuild its
+  // cached pages. False if nothing was done because the version was seen
+  // already.
+  bool room_changed(std::string_view room, std::optional<std::int64_t> version = std::nullopt);
+
+  // Whether `version` is newer than any seen for `room` (true for a room
+  // not tracked).
+  bool is_new_version(std::string_view room, std::int64_t version) const;
 
   RebuildStats stats() const;
 

@@ -37,6 +37,7 @@ http::Response page_response(const Page& page, const http::Request& request, boo
   response.set(field::field::etag, page.etag);
   response.set(field::field::cache_control, options.cache_control);
   response.set(field::field::vary, "Accept-Encoding");
+  if (!options.instance.empty()) response.set("X-Micq-Instance", options.instance);
   if (stale) {
     response.set(field::field::warning, "110 - \"stale\"");
     response.set(field::field::age,

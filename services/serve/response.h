@@ -15,6 +15,10 @@ namespace micq::serve {
 struct ResponseOptions {
   std::string cache_control;  // "max-age=<ttl s, at least 1>"
   int gzip_level = 1;         // 0: never compress
+  // Names this serve instance in every page answer (X-Micq-Instance), so a
+  // client behind a load balancer can tell which instance answered; empty:
+  // no header.
+  std::string instance;
 };
 
 // "max-age=<ttl in whole seconds, at least 1>"

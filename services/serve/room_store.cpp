@@ -16,16 +16,25 @@ std::string version_key(std::string_view room) { return "micq:{" + std::string(r
 std::string idempotency_key(std::string_view room, std::string_view key) {
   return "micq:{" + std::string(room) + "}:idem:" + std::string(key);
 }
+std::string changed_channel(std::string_view room) { return "micq:{" + std::string(room) + "}:changed"; }
+std::string fleet_channel(std::string_view room) { return "micq:{" + std::string(room) + "}:fleet"; }
+std::string shared_record_key(std::string_view room, std::string_view uid) {
+  return "micq:{" + std::string(room) + "}:rec:" + std::string(uid);
+}
 
 namespace {
 
 // Applies a validated request atomically (a script runs alone in Redis):
 // the deadline check, the replay check, the score bound, every score
-// change, INCR ver, the stored answer.
+// change, INCR ver, the stored answer, and the notifications: the new
+// version on the changed channel (SPEC §8), and for `privilege` events the
+// users' shared records dropped and named on the fleet channel (before the
+// version, so an instance has forgotten them when it rebuilds).
 // KEYS: rank, ver[, idem]. ARGV: the deadline (Unix microseconds: serve gives
-// up at it or later, so whatever it gave up on is refused), then triples of
-// (type, uid, increment).
-// Answers {0, answer} applied; {1, answer} a replay; {2, "late"} refused,
+// up at it or later, so whatever it gave up on is refused), the changed
+// channel, the fleet channel, the shared record key prefix, then triples of
+// (type, uid, increment). The channels and records share the keys' slot.
+// Answers {0, answer, version} applied; {1, answer} a replay; {2, "late"} refused,
 // the deadline having passed (serve stopped waiting: a Redis that resumes
 // late must not apply what the client was told may not be); {3, uid}
 // refused, that uid's score would pass 2^53 - 1. Nothing is written before
@@ -43,7 +52,7 @@ end
 -- Each touched score as it will be after each event (false: not a member).
 -- Lua numbers are doubles: exact for these integers up to 2^53.
 local scores = {}
-for i = 2, #ARGV, 3 do
+for i = 5, #ARGV, 3 do
   local kind, uid, increment = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   if kind ~= 'privilege' then
     local score = scores[uid]
@@ -60,7 +69,8 @@ for i = 2, #ARGV, 3 do
   end
 end
 local applied = 0
-for i = 2, #ARGV, 3 do
+local privileged = {}
+for i = 5, #ARGV, 3 do
   local kind, uid, increment = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   if kind == 'enter' then
     redis.call('ZADD', rank, 'NX', 0, uid)
@@ -68,13 +78,20 @@ for i = 2, #ARGV, 3 do
     redis.call('ZREM', rank, uid)
   elseif kind ~= 'privilege' then
     redis.call('ZINCRBY', rank, increment, uid)
+  else
+    redis.call('DEL', ARGV[4] .. uid)
+    privileged[#privileged + 1] = uid
   end
   applied = applied + 1
 end
 local version = redis.call('INCR', ver)
 local answer = '{"applied":' .. applied .. ',"version":' .. version .. '}'
 if #KEYS > 2 then redis.call('SET', KEYS[3], answer, 'EX', 86400) end
-return {0, answer}
+if #privileged > 0 then
+  redis.call('SPUBLISH', ARGV[3], 'invalidate ' .. version .. ' ' .. table.concat(privileged, ' '))
+end
+redis.call('SPUBLISH', ARGV[2], tostring(version))
+return {0, answer, version}
 )lua";
 
 bool parse_score(const std::string& text, double& score) {
@@ -137,16 +154,19 @@ asio::awaitable<ApiResult<RankPage>> RoomStore::read_page(std::string room, int 
   co_return rank_page;
 }
 
-asio::awaitable<ApiResult<std::string>> RoomStore::apply(std::string room, const std::vector<Event>& events,
-                                                         std::optional<std::string> idempotency) {
+asio::awaitable<ApiResult<Applied>> RoomStore::apply(std::string room, const std::vector<Event>& events,
+                                                     std::optional<std::string> idempotency) {
   std::vector<std::string> keys = script_keys(room, idempotency);
   std::vector<std::string> args;
-  args.reserve(1 + events.size() * 3);
+  args.reserve(4 + events.size() * 3);
   // Serve's wall clock against Redis's TIME: hosts kept in step by NTP
   // differ by milliseconds, well inside a deadline of hundreds.
   auto deadline = std::chrono::system_clock::now() + timeout_;
   args.push_back(std::to_string(
       std::chrono::duration_cast<std::chrono::microseconds>(deadline.time_since_epoch()).count()));
+  args.push_back(changed_channel(room));
+  args.push_back(fleet_channel(room));
+  args.push_back(shared_record_key(room, ""));
   for (const Event& event : events) {
     args.emplace_back(event_type_name(event.type));
     args.push_back(event.uid);
@@ -165,9 +185,11 @@ asio::awaitable<ApiResult<std::string>> RoomStore::apply(std::string room, const
                                " ms; the events may or may not have been applied (a retry with the same "
                                "Idempotency-Key is safe).");
   }
-  if (reply->type != redis::Reply::Type::kArray || reply->elements.size() != 2 ||
+  if (reply->type != redis::Reply::Type::kArray || reply->elements.size() < 2 ||
       reply->elements[0].type != redis::Reply::Type::kInteger ||
-      reply->elements[1].type != redis::Reply::Type::kString) {
+      reply->elements[1].type != redis::Reply::Type::kString ||
+      (reply->elements[0].integer == 0 &&
+       (reply->elements.size() != 3 || reply->elements[2].type != redis::Reply::Type::kInteger))) {
     count_error();
     spdlog::error("events script answered unexpectedly: {}", reply->str);
     co_return ApiError::unavailable("redis_error", "Redis refused the events.");
@@ -181,8 +203,10 @@ asio::awaitable<ApiResult<std::string>> RoomStore::apply(std::string room, const
       co_return ApiError{http::Status::bad_request, "score_overflow",
                          "The request would take the score of " + reply->elements[1].str +
                              " past 2^53 - 1; nothing was applied."};
+    case 1:
+      co_return Applied{std::move(reply->elements[1].str), 0, true};
     default:
-      co_return std::move(reply->elements[1].str);
+      co_return Applied{std::move(reply->elements[1].str), reply->elements[2].integer, false};
   }
 }
 

@@ -23,10 +23,24 @@
 
 namespace micq::serve {
 
-// Redis keys of a room; the {room} hash tag keeps them on one cluster slot.
+// Redis keys and channels of a room; the {room} hash tag keeps them on one
+// cluster slot, so one script or pipeline reaches all of them.
 std::string rank_key(std::string_view room);
 std::string version_key(std::string_view room);
 std::string idempotency_key(std::string_view room, std::string_view key);
+// SPEC §8: the room's new version, published by the events script.
+std::string changed_channel(std::string_view room);
+// micq's own messages between instances about the room (fleet_messages.h).
+std::string fleet_channel(std::string_view room);
+// A user's privilege records as the fleet shares them (fleet_records.h).
+std::string shared_record_key(std::string_view room, std::string_view uid);
+
+// An applied (or replayed) event request.
+struct Applied {
+  std::string answer;  // {"applied":N,"version":V}
+  std::int64_t version = 0;
+  bool replay = false;  // answered from the Idempotency-Key's stored answer: nothing applied now
+};
 
 class RoomStore {
  public:
@@ -37,10 +51,11 @@ class RoomStore {
   // room's total and version, as of one moment.
   boost::asio::awaitable<ApiResult<RankPage>> read_page(std::string room, int page, int size);
 
-  // Applies a validated request atomically; with an idempotency key a
-  // replay gets the first answer again. Returns the answer's JSON
-  // ({"applied":N,"version":V}).
-  boost::asio::awaitable<ApiResult<std::string>> apply(std::string room, const std::vector<Event>& events,
+  // Applies a validated request atomically and publishes the room's new
+  // version on its changed channel (and, for `privilege` events, drops the
+  // users' shared records and says so on the fleet channel); with an
+  // idempotency key a replay gets the first answer again.
+  boost::asio::awaitable<ApiResult<Applied>> apply(std::string room, const std::vector<Event>& events,
                                                        std::optional<std::string> idempotency);
 
   redis::Commands& redis() { return redis_; }

@@ -114,10 +114,19 @@ int run(const Flags& flags) {
   auto metrics = std::make_shared<metrics::Metrics>();
   http::Server server(*options, metrics);
   auto executor = server.context().get_executor();
+  // Bound now (serve_until_stopped reports a failure to): answers name the
+  // instance by the address it really listens on, port 0 resolved.
+  if (!server.bind()) {
+    auto bound = server.local_endpoint();
+    config.instance = bound.address().to_string() + ":" + std::to_string(bound.port());
+  }
   std::unique_ptr<redis::Commands> store;
   if (cluster_seeds.empty()) {
     store = std::make_unique<redis::RedisClient>(executor, *redis);
+    config.redis_nodes = {*redis};
   } else {
+    config.redis_nodes = cluster_seeds;
+    config.redis_cluster = true;
     store = std::make_unique<redis::RedisCluster>(executor, std::move(cluster_seeds));  // replaces --redis
   }
   ServeService serve(executor, std::move(store), *aggregator, config, metrics);

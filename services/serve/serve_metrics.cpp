@@ -44,6 +44,8 @@ void ServeMetrics::detach() {
   privileges_ = nullptr;
   builds_ = nullptr;
   batches_ = nullptr;
+  channels_ = nullptr;
+  fleet_records_ = nullptr;
 }
 
 std::vector<prometheus::MetricFamily> ServeMetrics::Collect() const {
@@ -100,6 +102,31 @@ std::vector<prometheus::MetricFamily> ServeMetrics::Collect() const {
         prometheus::MetricType::Gauge, {{{}, d(p.entries)}});
     add(families, "micq_privilege_cache_bytes", "Bytes of cached privilege records.",
         prometheus::MetricType::Gauge, {{{}, d(p.bytes)}});
+  }
+  if (channels_) {
+    RoomChannelStats c = channels_->stats();
+    add(families, "micq_notification_rooms", "Rooms whose notifications this instance listens to.",
+        prometheus::MetricType::Gauge, {{{}, d(c.rooms)}});
+    add(families, "micq_notification_channels",
+        "Sharded pub/sub channels wanted, and of those subscribed now (fewer: notifications are being "
+        "lost, and the TTL bounds staleness until they are back).",
+        prometheus::MetricType::Gauge,
+        {{{{"state", "wanted"}}, d(c.subscriber.channels)}, {{{"state", "subscribed"}}, d(c.subscriber.subscribed)}});
+    counter(families, "micq_notification_subscriptions_lost_total",
+            "Channel subscriptions ended by a lost connection or a moved slot (each resubscribed).",
+            d(c.subscriber.subscriptions_lost));
+    counter(families, "micq_notification_messages_total", "Notifications received.", d(c.subscriber.messages));
+  }
+  if (fleet_records_) {
+    FleetRecordsStats f = fleet_records_->stats();
+    add(families, "micq_fleet_record_users_total",
+        "Users' privilege records by where a fetch found them: shared by another instance, or fetched here.",
+        prometheus::MetricType::Counter,
+        {{{{"source", "fleet"}}, d(f.users_shared)}, {{{"source", "aggregator"}}, d(f.users_fetched)}});
+    counter(families, "micq_fleet_record_lock_waits_total",
+            "Fetches that waited for another instance fetching the same users.", d(f.lock_waits));
+    counter(families, "micq_fleet_record_wait_timeouts_total",
+            "Of those, fetches that gave up waiting and fetched here.", d(f.wait_timeouts));
   }
   AdmissionStats builds = builds_->stats(), batches = batches_->stats();
   add(families, "micq_admission_in_flight",

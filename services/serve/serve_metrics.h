@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "admission.h"
+#include "fleet_records.h"
 #include "page_source.h"
 #include "privilege_source.h"
 #include "room_store.h"
@@ -26,6 +27,13 @@ class ServeMetrics final : public prometheus::Collectable {
                const Admission& builds, const Admission& batches)
       : pages_(&pages), rooms_(&rooms), privileges_(&privileges), builds_(&builds), batches_(&batches) {}
 
+  // Live rooms: the notifications and (shared by a fleet) the records.
+  void add_fleet(const RoomChannels* channels, const FleetRecords* records) {
+    std::lock_guard lock(mu_);
+    channels_ = channels;
+    fleet_records_ = records;
+  }
+
   void detach();
   std::vector<prometheus::MetricFamily> Collect() const override;
 
@@ -37,6 +45,8 @@ class ServeMetrics final : public prometheus::Collectable {
   const PrivilegeSource* privileges_;
   const Admission* builds_;
   const Admission* batches_;
+  const RoomChannels* channels_ = nullptr;
+  const FleetRecords* fleet_records_ = nullptr;
 };
 
 }  // namespace micq::serve

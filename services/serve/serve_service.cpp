@@ -41,15 +41,24 @@ ServeService::ServeService(asio::any_io_executor executor, std::unique_ptr<redis
                            http::Upstream aggregator, ServeConfig config,
                            std::shared_ptr<metrics::Metrics> metrics)
     : config_(std::move(config)),
-      response_options_{cache_control_for(config_.ttl), config_.gzip_level},
+      response_options_{cache_control_for(config_.ttl), config_.gzip_level, config_.instance},
       redis_(std::move(redis)),
       rooms_(*redis_, config_.upstream_timeout),
       builds_(config_.builds),
       batches_(config_.batches),
       privileges_(executor, std::move(aggregator), config_.upstream_timeout, &batches_) {
   bool live = config_.strategy == Strategy::kCached && config_.live_rooms;
+  PrivilegeSource* record_source = &privileges_;
+  if (live && !config_.redis_nodes.empty()) {
+    channels_.emplace(executor, config_.redis_nodes,
+                      config_.redis_cluster ? redis::Subscriber::Mode::kCluster : redis::Subscriber::Mode::kNode,
+                      config_.notifications);
+    if (config_.l2 || config_.redis_cluster) {
+      record_source = &fleet_records_.emplace(privileges_, rooms_, *channels_, config_.ttl);
+    }
+  }
   if (live) {
-    records_.emplace(privileges_, privilege_options(config_));
+    records_.emplace(*record_source, privilege_options(config_));
     builder_ = std::make_unique<LivePageBuilder>(rooms_, *records_, build_options(config_));
   } else {
     builder_ = std::make_unique<BatchPageBuilder>(rooms_, privileges_, build_options(config_));
@@ -72,11 +81,13 @@ ServeService::ServeService(asio::any_io_executor executor, std::unique_ptr<redis
       options.wait_limit = config_.upstream_timeout * 2;
       options.rebuild_interval = config_.rebuild_interval;
       options.executor = executor;
+      options.channels = channels_ ? &*channels_ : nullptr;
       source_ = make_cached_source(*builder, records_ ? &*records_ : nullptr, options);
       break;
     }
   }
   metrics_ = std::make_shared<ServeMetrics>(*source_, rooms_, privileges_, builds_, batches_);
+  metrics_->add_fleet(channels_ ? &*channels_ : nullptr, fleet_records_ ? &*fleet_records_ : nullptr);
   metrics->add_collectable(metrics_);
 }
 
@@ -142,15 +153,16 @@ asio::awaitable<Response> ServeService::events(Request& request) {
   auto parsed = parse_events(request.message.body());
   if (!parsed) co_return http::error_response(Status::bad_request, "bad_events", parsed.error());
   auto applying = rooms_.apply(room, *parsed, std::move(idempotency));
-  ApiResult<std::string> answer = co_await std::move(applying);
-  if (!answer) {
+  ApiResult<Applied> applied = co_await std::move(applying);
+  if (!applied) {
     // Events that may have been applied rebuild the room's pages as
     // applied ones do: a rebuild of an unchanged room costs a Redis read.
-    if (answer.error().code == "outcome_unknown") source_->events_applied(room, *parsed);
-    co_return to_response(answer.error());
+    if (applied.error().code == "outcome_unknown") source_->events_applied(room, *parsed, std::nullopt);
+    co_return to_response(applied.error());
   }
-  source_->events_applied(room, *parsed);
-  co_return http::json_response(Status::ok, std::move(*answer));
+  // A replay applied nothing now: its first answer rebuilt the pages.
+  if (!applied->replay) source_->events_applied(room, *parsed, applied->version);
+  co_return http::json_response(Status::ok, std::move(applied->answer));
 }
 
 asio::awaitable<Response> ServeService::readyz(Request&) {
@@ -161,12 +173,25 @@ asio::awaitable<Response> ServeService::readyz(Request&) {
       privileges_.client().request(http::Method::get, "/healthz", "", config_.upstream_timeout);
   auto health = co_await std::move(health_call);
   bool aggregator_ok = health && health->result() == Status::ok;
-  if (redis_ok && aggregator_ok)
-    co_return http::json_response(Status::ok, std::string(R"({"status":"ready"})"));
+  // Lost notifications do not make the instance unready (the TTL still
+  // bounds staleness), but they are said.
+  std::string notifications = "off";
+  if (channels_) {
+    redis::SubscriberStats subscribed = channels_->stats().subscriber;
+    notifications = subscribed.subscribed == subscribed.channels
+                        ? "subscribed"
+                        : "lost for " + std::to_string(subscribed.channels - subscribed.subscribed) + " of " +
+                              std::to_string(subscribed.channels) + " channels";
+  }
+  if (redis_ok && aggregator_ok) {
+    co_return http::json_response(Status::ok,
+                                  R"({"status":"ready","notifications":")" + notifications + R"("})");
+  }
   std::string down = !redis_ok && !aggregator_ok ? "redis and the aggregator are"
                      : !redis_ok                 ? "redis is"
                                                  : "the aggregator is";
-  co_return http::error_response(Status::service_unavailable, "not_ready", down + " not answering.");
+  co_return http::error_response(Status::service_unavailable, "not_ready",
+                                 down + " not answering (notifications: " + notifications + ").");
 }
 
 }  // namespace micq::serve

@@ -23,12 +23,15 @@
 #include "micq/http/router.h"
 #include "micq/metrics/metrics.h"
 #include "micq/redis/commands.h"
+#include "micq/redis/subscriber.h"
 #include "admission.h"
+#include "fleet_records.h"
 #include "page_builder.h"
 #include "page_source.h"
 #include "privilege_cache.h"
 #include "privilege_source.h"
 #include "response.h"
+#include "room_channels.h"
 #include "room_store.h"
 #include "serve_metrics.h"
 #include "shared_pages.h"
@@ -45,6 +48,7 @@ struct ServeConfig {
   int page_size = 10;
   int max_page_size = 50;
   std::string events_token;  // empty: writes refused with 503
+  std::string instance;      // X-Micq-Instance of page answers (the listen address); empty: none
   std::chrono::milliseconds upstream_timeout{500};
   // zlib level for answers to clients that accept gzip; 0: never compress.
   // With --strategy cached a page is compressed once per build, so the
@@ -53,6 +57,12 @@ struct ServeConfig {
   // Second-level cache in Redis shared by every instance: one page build
   // per key per TTL for the whole fleet (SPEC §5, --l2 on).
   bool l2 = false;
+  // Where the rooms' notifications are subscribed (SPEC §5, §8): the one
+  // node, or the cluster's seeds. Empty: no notifications (each instance
+  // hears only its own events).
+  std::vector<redis::Endpoint> redis_nodes;
+  bool redis_cluster = false;
+  redis::SubscriberOptions notifications;
   // Cached only. Live rooms: pages are built from per-user privilege
   // records and room events rebuild them in the background, at most once
   // per page per `rebuild_interval`. Off: the write-up's plain TTL cache
@@ -90,7 +100,9 @@ class ServeService {
   Admission builds_;
   Admission batches_;
   AggregatorPrivileges privileges_;
-  std::optional<PrivilegeCache> records_;  // cached with live rooms
+  std::optional<RoomChannels> channels_;      // cached with live rooms and Redis nodes to listen to
+  std::optional<FleetRecords> fleet_records_;  // with channels_, shared by a fleet (--l2 on, a cluster)
+  std::optional<PrivilegeCache> records_;      // cached with live rooms
   std::unique_ptr<PageBuilder> builder_;
   std::optional<SharedPageBuilder> shared_builder_;  // --l2 on, around builder_
   std::optional<AdmittedBuilder> admitted_builder_;  // around the two above

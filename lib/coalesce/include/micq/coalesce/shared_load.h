@@ -18,8 +18,12 @@
 // arrives after the end gets the outcome at once; a load whose executor is
 // shut down ends as kLoadFailed ("load abandoned"), never hangs.
 //
-// Thread safety: every member may be called from any thread. start() must
-// be called exactly once.
+// A load may also end with a value that arrives from elsewhere (set()):
+// micq serve awaits a message from another instance that way, with the
+// same deadlines and the same outcome-for-late-arrivals as a load.
+//
+// Thread safety: every member may be called from any thread. Exactly one of
+// start() and set() must be called, once.
 #ifndef MICQ_COALESCE_SHARED_LOAD_H_
 #define MICQ_COALESCE_SHARED_LOAD_H_
 
@@ -56,6 +60,13 @@ class SharedLoad : public std::enable_shared_from_this<SharedLoad<V>> {
   template <class Loader>
   void start(Loader loader) {
     boost::asio::co_spawn(executor_, drive(flight_, std::move(loader)), boost::asio::detached);
+  }
+
+  // Ends the load with `value`, no loader run.
+  void set(V value) {
+    internal::Outcome<V> outcome;
+    outcome.value = std::make_shared<const V>(std::move(value));
+    flight_->finish(std::move(outcome));
   }
 
   // The load's outcome, once it ends (at once if it has).

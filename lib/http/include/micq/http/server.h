@@ -61,7 +61,8 @@ class Server {
   Server& operator=(const Server&) = delete;
 
   // Opens and binds the listening socket. An error (address in use, bad
-  // address) is returned, never thrown.
+  // address) is returned, never thrown. Once bound, a second call does
+  // nothing and succeeds.
   boost::system::error_code bind();
 
   // The bound address (port resolved when listening on port 0).

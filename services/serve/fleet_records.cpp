@@ -1,0 +1,244 @@
+#include "fleet_records.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <string_view>
+
+namespace micq::serve {
+
+namespace asio = boost::asio;
+using std::chrono::milliseconds;
+using std::chrono::nanoseconds;
+
+namespace {
+
+// Every shared copy asked for and its remaining life, in one round trip.
+// KEYS: the record keys. Answers {value, pttl, value, pttl, ...}; a missing
+// copy is "" with a negative pttl.
+constexpr char kReadScript[] = R"lua(
+local out = {}
+for i, key in ipairs(KEYS) do
+  out[2 * i - 1] = redis.call('GET', key) or ''
+  out[2 * i] = redis.call('PTTL', key)
+end
+return out
+)lua";
+
+// A shared copy: the kinds its batch reported degraded (comma separated),
+// a newline, the record's JSON.
+std::string encode(const PrivilegeRecord& record) {
+  std::string out;
+  if (record.degraded) {
+    for (const auto& kind : *record.degraded) {
+      if (!out.empty()) out += ',';
+      out += kind;
+    }
+  }
+  out += '\n';
+  out += record.json;
+  return out;
+}
+
+std::optional<PrivilegeRecord> decode(std::string_view text) {
+  auto newline = text.find('\n');
+  if (newline == std::string_view::npos || newline + 1 >= text.size()) return std::nullopt;
+  PrivilegeRecord record;
+  record.json = std::string(text.substr(newline + 1));
+  std::string_view kinds = text.substr(0, newline);
+  if (!kinds.empty()) {
+    auto degraded = std::make_shared<std::vector<std::string>>();
+    while (!kinds.empty()) {
+      auto comma = kinds.find(',');
+      degraded->emplace_back(kinds.substr(0, comma));
+      if (comma == std::string_view::npos) break;
+      kinds.remove_prefix(comma + 1);
+    }
+    record.degraded = std::move(degraded);
+  }
+  return record;
+}
+
+// The lock of one fetch: instances rebuilding the same page ask for the
+// same users, so they meet on one key (FNV-1a of the sorted uids).
+std::string lock_key(const std::string& room, std::vector<std::string> uids) {
+  std::sort(uids.begin(), uids.end());
+  std::uint64_t hash = 14695981039346656037ull;
+  for (const auto& uid : uids) {
+    for (unsigned char c : uid) hash = (hash ^ c) * 1099511628211ull;
+    hash = (hash ^ 0xff) * 1099511628211ull;  // a separator no uid byte can be
+  }
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(hash));
+  return "micq:{" + room + "}:reclock:" + hex;
+}
+
+// Built outside coroutines (g++ 12 and initializer lists in frames).
+redis::Command lock_command(const std::string& key, milliseconds hold) {
+  return {"SET", key, "1", "NX", "PX", std::to_string(hold.count())};
+}
+// The records written back with `life` left, the lock released, the
+// waiters told.
+std::vector<redis::Command> share_commands(const std::string& room, const std::vector<std::string>& uids,
+                                           const std::vector<PrivilegeRecord>* fetched, milliseconds life,
+                                           const std::string& held_lock) {
+  std::vector<redis::Command> commands;
+  if (fetched && life.count() > 0) {
+    for (std::size_t i = 0; i < uids.size(); ++i) {
+      commands.push_back({"SET", shared_record_key(room, uids[i]), encode((*fetched)[i]), "PX",
+                          std::to_string(life.count())});
+    }
+  }
+  if (!held_lock.empty()) commands.push_back({"DEL", held_lock});
+  if (!commands.empty()) commands.push_back({"SPUBLISH", fleet_channel(room), std::string(kRecordsPublished)});
+  return commands;
+}
+
+std::vector<std::string> record_keys(const std::string& room, const std::vector<std::string>& uids) {
+  std::vector<std::string> keys;
+  keys.reserve(uids.size());
+  for (const auto& uid : uids) keys.push_back(shared_record_key(room, uid));
+  return keys;
+}
+
+}  // namespace
+
+asio::awaitable<ApiResult<std::string>> FleetRecords::batch_body(std::vector<std::string> uids) {
+  return inner_.batch_body(std::move(uids));
+}
+
+asio::awaitable<std::optional<FleetRecords::Found>> FleetRecords::read_shared(const std::string& room,
+                                                                              const std::vector<std::string>& uids,
+                                                                              nanoseconds accept_age) {
+  auto call = rooms_.redis().eval(kReadScript, record_keys(room, uids), {}, rooms_.timeout());
+  auto reply = co_await std::move(call);
+  if (!reply || reply->type != redis::Reply::Type::kArray || reply->elements.size() != 2 * uids.size()) {
+    rooms_.count_error();
+    co_return std::nullopt;
+  }
+  Found found(uids.size());
+  for (std::size_t i = 0; i < uids.size(); ++i) {
+    const redis::Reply& value = reply->elements[2 * i];
+    const redis::Reply& left = reply->elements[2 * i + 1];
+    if (value.type != redis::Reply::Type::kString || value.str.empty() || left.integer <= 0) continue;
+    nanoseconds age = std::max(nanoseconds::zero(), nanoseconds(ttl_) - nanoseconds(milliseconds(left.integer)));
+    if (age > accept_age) continue;
+    auto record = decode(value.str);
+    if (!record) continue;
+    record->age = age;
+    found[i] = std::move(record);
+  }
+  co_return found;
+}
+
+asio::awaitable<ApiResult<std::vector<PrivilegeRecord>>> FleetRecords::fetch_and_share(
+    const std::string& room, std::vector<std::string> uids, std::string held_lock) {
+  auto started = std::chrono::steady_clock::now();
+  users_fetched_.fetch_add(uids.size(), std::memory_order_relaxed);
+  auto call = inner_.records(uids, RecordsScope{});
+  ApiResult<std::vector<PrivilegeRecord>> fetched = co_await std::move(call);
+  // Shared with the life they have left, so that no instance holds them
+  // longer than one TTL after the batch began; then the lock goes and the
+  // waiters are told (also after a failure: they then fetch themselves).
+  auto spent = std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - started);
+  std::vector<redis::Command> commands =
+      share_commands(room, uids, fetched ? &*fetched : nullptr, ttl_ - spent, held_lock);
+  if (!commands.empty()) {
+    auto write = rooms_.redis().pipeline(std::move(commands), rooms_.timeout());
+    auto written = co_await std::move(write);
+    if (!written) rooms_.count_error();
+  }
+  co_return fetched;
+}
+
+void FleetRecords::Pending::take(const Found& found, std::atomic<std::uint64_t>& shared) {
+  std::vector<std::size_t> left;
+  for (std::size_t k = 0; k < missing.size(); ++k) {
+    if (found[k]) {
+      out[missing[k]] = *found[k];
+      shared.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      left.push_back(missing[k]);
+    }
+  }
+  missing = std::move(left);
+}
+
+std::vector<std::string> FleetRecords::Pending::missing_uids() const {
+  std::vector<std::string> picked;
+  picked.reserve(missing.size());
+  for (std::size_t i : missing) picked.push_back(uids[i]);
+  return picked;
+}
+
+asio::awaitable<std::string> FleetRecords::claim_or_wait(const std::string& room, Pending& pending,
+                                                         nanoseconds accept_age) {
+  std::string lock = lock_key(room, pending.missing_uids());
+  auto locking = rooms_.redis().command(lock_command(lock, rooms_.timeout() * 2), rooms_.timeout());
+  auto locked = co_await std::move(locking);
+  if (!locked) co_return std::string();  // Redis failing: fetch here, unlocked
+  if (locked->type == redis::Reply::Type::kStatus) co_return lock;
+  lock_waits_.fetch_add(1, std::memory_order_relaxed);
+  // Watching before looking again: a "records" after this is not missed.
+  RoomChannels::Watch watch = channels_.watch(room);
+  const auto give_up = std::chrono::steady_clock::now() + rooms_.timeout() * 2;
+  while (true) {
+    auto again = read_shared(room, pending.missing_uids(), accept_age);
+    std::optional<Found> found = co_await std::move(again);
+    if (!found) break;
+    pending.take(*found, users_shared_);
+    if (pending.missing.empty()) break;
+    auto left = std::chrono::duration_cast<milliseconds>(give_up - std::chrono::steady_clock::now());
+    bool woken = false;
+    if (left.count() > 0) {
+      auto waiting = watch.next(left);
+      woken = co_await std::move(waiting);
+    }
+    if (!woken) {
+      wait_timeouts_.fetch_add(1, std::memory_order_relaxed);
+      break;
+    }
+  }
+  co_return std::string();
+}
+
+asio::awaitable<ApiResult<std::vector<PrivilegeRecord>>> FleetRecords::records(std::vector<std::string> uids,
+                                                                              RecordsScope scope) {
+  if (scope.room.empty()) {
+    auto direct = inner_.records(std::move(uids), RecordsScope{});
+    co_return co_await std::move(direct);
+  }
+  const std::string& room = scope.room;
+  Pending pending;
+  pending.out.resize(uids.size());
+  pending.missing.resize(uids.size());
+  for (std::size_t i = 0; i < uids.size(); ++i) pending.missing[i] = i;
+  pending.uids = std::move(uids);
+  auto first = read_shared(room, pending.uids, scope.accept_age);
+  std::optional<Found> found = co_await std::move(first);
+  std::string held_lock;
+  // Redis failing: the aggregator, as without a fleet.
+  if (found) {
+    pending.take(*found, users_shared_);
+    if (pending.missing.empty()) co_return std::move(pending.out);
+    // One instance fetches; the others wait for its "records".
+    auto claiming = claim_or_wait(room, pending, scope.accept_age);
+    held_lock = co_await std::move(claiming);
+    if (pending.missing.empty()) co_return std::move(pending.out);
+  }
+  auto fetching = fetch_and_share(room, pending.missing_uids(), std::move(held_lock));
+  ApiResult<std::vector<PrivilegeRecord>> fetched = co_await std::move(fetching);
+  if (!fetched) co_return fetched.error();
+  for (std::size_t k = 0; k < pending.missing.size(); ++k) pending.out[pending.missing[k]] = std::move((*fetched)[k]);
+  co_return std::move(pending.out);
+}
+
+FleetRecordsStats FleetRecords::stats() const {
+  FleetRecordsStats s;
+  s.users_shared = users_shared_.load(std::memory_order_relaxed);
+  s.users_fetched = users_fetched_.load(std::memory_order_relaxed);
+  s.lock_waits = lock_waits_.load(std::memory_order_relaxed);
+  s.wait_timeouts = wait_timeouts_.load(std::memory_order_relaxed);
+  return s;
+}
+
+}  // namespace micq::serve

@@ -1,0 +1,208 @@
+// Several serve instances on one Redis (SPEC §5 "across instances",
+// freshness; §8 the changed channel): real redis-server, sim, aggregator
+// and two `micq serve` processes. An event applied through one instance
+// reaches the other's answers by notification, well within a TTL long
+// enough (5 s) that only the notification can explain it; the fleet asks
+// the aggregator once per change, not once per instance.
+#include <gtest/gtest.h>
+#include <rapidjson/document.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "http_client.h"
+#include "process.h"
+#include "redis/testing/redis_server.h"
+
+namespace micq::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+const Headers kAuth{{"Authorization", "Bearer s3cret"}};
+
+std::string redis_cli(int port, const std::string& args) {
+  std::string out;
+  FILE* pipe = popen(("redis-cli -p " + std::to_string(port) + " " + args + " 2>&1").c_str(), "r");
+  if (!pipe) return out;
+  char buffer[512];
+  while (fgets(buffer, sizeof buffer, pipe)) out += buffer;
+  pclose(pipe);
+  return out;
+}
+
+class FleetTest : public ::testing::Test {
+ protected:
+  // Each instance: `flags`, and --ttl-ms 5000 unless `ttl_ms` says otherwise.
+  void start(std::vector<std::string> flags, int instances = 2, const std::string& ttl_ms = "5000") {
+    sim = start_service({"sim", "--kinds", "3", "--latency-ms", "20", "--jitter-ms", "0"});
+    aggregator = start_service(
+        {"aggregator", "--downstream", base_url(sim.port), "--kinds", "3", "--timeout-ms", "2000"});
+    for (int i = 0; i < instances; ++i) {
+      std::vector<std::string> args{"serve",          "--redis",       "127.0.0.1:" + std::to_string(redis.port()),
+                                    "--aggregator",   base_url(aggregator.port),
+                                    "--events-token", "s3cret",        "--ttl-ms",
+                                    ttl_ms,           "--upstream-timeout-ms", "2000"};
+      args.insert(args.end(), flags.begin(), flags.end());
+      serves.push_back(start_service(args));
+      ASSERT_GT(serves.back().port, 0);
+    }
+  }
+
+  int port(int instance) const { return serves[static_cast<std::size_t>(instance)].port; }
+
+  Reply event(int instance, const std::string& body) {
+    return post(port(instance), "/v1/rooms/fr/events", body, kAuth);
+  }
+
+  // The list as instance `i` answers it now.
+  rapidjson::Document list(int instance) {
+    Reply reply = get(port(instance), "/v1/rooms/fr/mic-queue");
+    EXPECT_EQ(reply.result_int(), 200) << reply.body();
+    return parse(reply.body());
+  }
+
+  // Asks instance `i` until `holds` is true of its answer or `limit` passes
+  // (an external process changing state: observed, with a generous bound).
+  // Returns how long it took, or nullopt.
+  template <class Holds>
+  std::optional<Clock::duration> until(int instance, Holds holds, Clock::duration limit) {
+    auto started = Clock::now();
+    while (Clock::now() - started < limit) {
+      rapidjson::Document page = list(instance);
+      if (page.IsObject() && holds(page)) return Clock::now() - started;
+      std::this_thread::sleep_for(5ms);
+    }
+    return std::nullopt;
+  }
+
+  static bool top_is(const rapidjson::Document& page, const std::string& uid) {
+    return page["items"].Size() > 0 && page["items"][0]["uid"].GetString() == uid;
+  }
+
+  long batches() {
+    auto stats = parse(get(aggregator.port, "/stats").body());
+    return stats.IsObject() ? static_cast<long>(stats["batches_total"].GetInt64()) : -1;
+  }
+
+  redis::testing::RedisServer redis;
+  Service sim, aggregator;
+  std::vector<Service> serves;
+};
+
+TEST_F(FleetTest, AnEventOnOneInstanceIsInTheOthersAnswersWellWithinTheTtl) {
+  start({});
+  ASSERT_EQ(event(0, R"({"events":[{"type":"gift","uid":"a","value":10},{"type":"gift","uid":"b","value":20}]})")
+                .result_int(),
+            200);
+  ASSERT_TRUE(top_is(list(1), "b"));  // instance 1 holds the page now, for 5 s
+  ASSERT_EQ(event(0, R"({"type":"gift","uid":"c","value":100})").result_int(), 200);
+  auto took = until(1, [](const auto& page) { return top_is(page, "c"); }, 2500ms);
+  ASSERT_TRUE(took) << "instance 1 still answers the old list halfway through its TTL";
+  EXPECT_LT(*took, 2500ms);
+  EXPECT_GE(metric_value(port(1), "micq_notification_messages_total"), 1.0);
+  auto ready = parse(get(port(1), "/readyz").body());
+  ASSERT_TRUE(ready.IsObject());
+  EXPECT_STREQ(ready["notifications"].GetString(), "subscribed");
+}
+
+// The SPEC §8 channel itself, read as any other program would (redis-cli).
+TEST_F(FleetTest, AnAppliedRequestPublishesTheRoomsNewVersionOnItsChangedChannel) {
+  start({}, 1);
+  FILE* listener = popen(("timeout 20 redis-cli -p " + std::to_string(redis.port()) +
+                          " ssubscribe 'micq:{fr}:changed' 2>&1")
+                             .c_str(),
+                         "r");
+  ASSERT_NE(listener, nullptr);
+  auto line = [&] {
+    char buffer[256];
+    std::string text = fgets(buffer, sizeof buffer, listener) ? buffer : "";
+    if (!text.empty() && text.back() == '\n') text.pop_back();
+    return text;
+  };
+  // The subscription's confirmation, then the events.
+  EXPECT_EQ(line(), "ssubscribe");
+  EXPECT_EQ(line(), "micq:{fr}:changed");
+  EXPECT_EQ(line(), "1");
+  Reply applied = event(0, R"({"events":[{"type":"enter","uid":"a"},{"type":"chat","uid":"a"}]})");
+  ASSERT_EQ(applied.result_int(), 200);
+  EXPECT_EQ(line(), "smessage");
+  EXPECT_EQ(line(), "micq:{fr}:changed");
+  EXPECT_EQ(line(), std::to_string(parse(applied.body())["version"].GetInt64()));
+  // A replay applies nothing and publishes nothing; the next request does.
+  Headers keyed = kAuth;
+  keyed.emplace_back("Idempotency-Key", "k1");
+  ASSERT_EQ(post(port(0), "/v1/rooms/fr/events", R"({"type":"chat","uid":"a"})", keyed).result_int(), 200);
+  ASSERT_EQ(post(port(0), "/v1/rooms/fr/events", R"({"type":"chat","uid":"a"})", keyed).result_int(), 200);
+  ASSERT_EQ(event(0, R"({"type":"chat","uid":"a"})").result_int(), 200);
+  std::vector<std::string> versions;
+  for (int i = 0; i < 6; ++i) {
+    std::string text = line();
+    if (i % 3 == 2) versions.push_back(text);
+  }
+  EXPECT_EQ(versions, (std::vector<std::string>{"2", "3"}));
+  // Redis drops the listener (and serve's own subscriber, which comes back).
+  redis_cli(redis.port(), "client kill type pubsub");
+  pclose(listener);
+}
+
+TEST_F(FleetTest, TheFleetAsksTheAggregatorOncePerChangeNotOncePerInstance) {
+  start({"--l2", "on"});
+  ASSERT_EQ(event(0, R"({"events":[{"type":"gift","uid":"a","value":10},{"type":"gift","uid":"b","value":20}]})")
+                .result_int(),
+            200);
+  ASSERT_TRUE(top_is(list(0), "b"));
+  EXPECT_EQ(batches(), 1) << "instance 0 fetched the page's users";
+  ASSERT_TRUE(top_is(list(1), "b"));
+  EXPECT_EQ(batches(), 1) << "instance 1 took them from the fleet";
+
+  // A user new to the page: both instances rebuild, one fetches.
+  ASSERT_EQ(event(0, R"({"type":"gift","uid":"c","value":100})").result_int(), 200);
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(until(i, [](const auto& page) { return top_is(page, "c"); }, 2500ms)) << "instance " << i;
+  }
+  EXPECT_EQ(batches(), 2);
+
+  // A privilege change: both re-read c's records; one batch for the two.
+  ASSERT_EQ(post(sim.port, "/admin/users/c/bump", "").result_int(), 200);
+  ASSERT_EQ(event(1, R"({"type":"privilege","uid":"c"})").result_int(), 200);
+  auto c_bumped = [](const auto& page) {
+    return top_is(page, "c") && page["items"][0]["privileges"]["avatar_frame"]["gen"].GetInt() == 1;
+  };
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(until(i, c_bumped, 2500ms)) << "instance " << i;
+  EXPECT_EQ(batches(), 3);
+}
+
+// Notifications refused (the ACL forbids SSUBSCRIBE): the instance says so
+// in /readyz and /metrics, stays ready, and the TTL bounds staleness.
+TEST_F(FleetTest, WithoutNotificationsTheTtlStillBoundsStalenessAndTheLossIsShown) {
+  ASSERT_NE(redis_cli(redis.port(), "acl setuser default -ssubscribe").find("OK"), std::string::npos);
+  start({}, 2, "1000");
+  ASSERT_EQ(event(0, R"({"type":"gift","uid":"a","value":10})").result_int(), 200);
+  ASSERT_TRUE(top_is(list(1), "a"));
+  auto ready = get(port(1), "/readyz");
+  EXPECT_EQ(ready.result_int(), 200) << "lost notifications do not make an instance unready";
+  EXPECT_NE(ready.body().find("lost for 2 of 2 channels"), std::string::npos) << ready.body();
+  EXPECT_EQ(metric_value(port(1), "micq_notification_channels{state=\"subscribed\"}"), 0.0);
+  ASSERT_EQ(event(0, R"({"type":"gift","uid":"b","value":100})").result_int(), 200);
+  auto took = until(1, [](const auto& page) { return top_is(page, "b"); }, 3000ms);
+  ASSERT_TRUE(took) << "the TTL (1 s) did not bring the change";
+  EXPECT_GT(*took, 100ms) << "too soon for the TTL: something else carried the change";
+
+  // Allowed again: the retry subscribes.
+  ASSERT_NE(redis_cli(redis.port(), "acl setuser default +ssubscribe").find("OK"), std::string::npos);
+  auto deadline = Clock::now() + 10s;
+  std::string body;
+  while (Clock::now() < deadline) {
+    body = get(port(1), "/readyz").body();
+    if (body.find(R"("notifications":"subscribed")") != std::string::npos) break;
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_NE(body.find(R"("notifications":"subscribed")"), std::string::npos) << body;
+}
+
+}  // namespace
+}  // namespace micq::testing
