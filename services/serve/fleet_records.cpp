@@ -106,8 +106,8 @@ asio::awaitable<ApiResult<std::string>> FleetRecords::batch_body(std::vector<std
   return inner_.batch_body(std::move(uids));
 }
 
-asio::awaitable<std::optional<FleetRecords::Found>> FleetRecords::read_shared(const std::string& room,
-                                                                              const std::vector<std::string>& uids,
+asio::awaitable<std::optional<FleetRecords::Found>> FleetRecords::read_shared(std::string room,
+                                                                              std::vector<std::string> uids,
                                                                               nanoseconds accept_age) {
   auto call = rooms_.redis().eval(kReadScript, record_keys(room, uids), {}, rooms_.timeout());
   auto reply = co_await std::move(call);

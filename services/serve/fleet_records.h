@@ -73,9 +73,9 @@ class FleetRecords final : public PrivilegeSource {
   boost::asio::awaitable<std::string> claim_or_wait(const std::string& room, Pending& pending,
                                                     std::chrono::nanoseconds accept_age);
   // The shared copies of `uids` in `room` at most `accept_age` old (nullopt
-  // where there is none); nullopt when Redis failed.
-  boost::asio::awaitable<std::optional<Found>> read_shared(const std::string& room,
-                                                           const std::vector<std::string>& uids,
+  // where there is none); nullopt when Redis failed. (By value: callers
+  // pass temporaries, and the coroutine runs after they are gone.)
+  boost::asio::awaitable<std::optional<Found>> read_shared(std::string room, std::vector<std::string> uids,
                                                            std::chrono::nanoseconds accept_age);
   // Fetches `uids` from the aggregator, writes them back, releases
   // `lock_key` (if any) and wakes the room's waiters.

@@ -125,7 +125,8 @@ class CachedSource final : public PageSource {
             // for a version this instance applied (it invalidated them).
             if (!rebuilds_->is_new_version(room, version)) return;
             for (const auto& uid : uids) records_->invalidate(uid);
-          }});
+          },
+          [this](const std::string& room, std::int64_t version) { rebuilds_->room_caught_up(room, version); }});
     }
   }
 
@@ -181,7 +182,7 @@ class CachedSource final : public PageSource {
   asio::awaitable<ApiResult<Page>> load(PageKey key, RecordNeed need) {
     auto building = builder_.build(key, need);
     ApiResult<Page> page = co_await std::move(building);
-    if (page && rebuilds_) rebuilds_->page_cached(key);
+    if (page && rebuilds_) rebuilds_->page_cached(key, page->version);
     co_return page;
   }
 

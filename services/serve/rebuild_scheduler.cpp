@@ -21,7 +21,7 @@ namespace micq::serve {
 namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
 
-struct RebuildScheduler::State {
+struct RebuildScheduler::State : std::enable_shared_from_this<RebuildScheduler::State> {
   struct PageState {
     int page = 0;
     int size = 0;
@@ -29,6 +29,7 @@ struct RebuildScheduler::State {
     bool active = false;  // a rebuild is waiting or running (its coroutine owns the page's rebuilds)
     Clock::time_point last_start{};
     std::uint64_t loaded_seq = 0;  // when the page was last loaded, in load order
+    std::int64_t version = -1;     // the room's version it was last built from (-1: not known)
   };
 
   struct RoomState {
@@ -116,6 +117,38 @@ struct RebuildScheduler::State {
     }
   }
 
+  // Marks the pages of `room_id` that `page_needs` picks out of date (if
+  // `room_wants` agrees, given the room's state) and starts a rebuild for
+  // each that has none coming. False if `room_wants` refused.
+  template <class RoomWants, class PageNeeds>
+  bool mark(std::string_view room_id, RoomWants room_wants, PageNeeds page_needs) {
+    std::vector<std::pair<PageKey, Clock::duration>> to_start;
+    {
+      std::lock_guard lock(mu);
+      auto room = rooms.find(std::string(room_id));
+      if (room == rooms.end()) return true;  // no cached page: nothing to rebuild
+      if (!room_wants(room->second)) return false;
+      auto now = Clock::now();
+      for (auto& page : room->second.pages) {
+        if (!page_needs(page)) continue;
+        page.dirty = true;
+        if (page.active) {
+          events_coalesced.fetch_add(1, std::memory_order_relaxed);
+          continue;
+        }
+        page.active = true;
+        Clock::duration delay = std::max(Clock::duration::zero(), page.last_start + interval - now);
+        to_start.emplace_back(PageKey{room->first, page.page, page.size}, delay);
+      }
+    }
+    // Outside the lock: co_spawn may run the rebuild's first steps inline
+    // (a fresh strand over the io_context we are running on), and those lock.
+    for (auto& [key, delay] : to_start) {
+      asio::co_spawn(asio::make_strand(executor), run(shared_from_this(), std::move(key), delay), asio::detached);
+    }
+    return true;
+  }
+
   // The rebuilds of one page, one after another, for as long as events
   // keep marking it.
   static asio::awaitable<void> run(std::shared_ptr<State> st, PageKey key, Clock::duration delay) {
@@ -173,7 +206,7 @@ RebuildScheduler::~RebuildScheduler() {
   state_->pages = 0;
 }
 
-void RebuildScheduler::page_cached(const PageKey& key) {
+void RebuildScheduler::page_cached(const PageKey& key, std::int64_t version) {
   State& st = *state_;
   std::lock_guard lock(st.mu);
   State::PageState* page = st.find(key);
@@ -185,6 +218,7 @@ void RebuildScheduler::page_cached(const PageKey& key) {
     page = &room->second.pages.back();
   }
   page->loaded_seq = ++st.next_seq;
+  page->version = version;
   if (st.pages > st.max_pages) st.trim();
 }
 
@@ -195,34 +229,18 @@ bool RebuildScheduler::is_new_version(std::string_view room_id, std::int64_t ver
 }
 
 bool RebuildScheduler::room_changed(std::string_view room_id, std::optional<std::int64_t> version) {
-  std::shared_ptr<State> st = state_;
-  std::vector<std::pair<PageKey, Clock::duration>> to_start;
-  {
-    std::lock_guard lock(st->mu);
-    auto room = st->rooms.find(std::string(room_id));
-    if (room == st->rooms.end()) return true;  // no cached page: nothing to rebuild
+  return state_->mark(room_id, [&](State::RoomState& room) {
     if (version) {
-      if (*version <= room->second.version) return false;
-      room->second.version = *version;
+      if (*version <= room.version) return false;
+      room.version = *version;
     }
-    auto now = Clock::now();
-    for (auto& page : room->second.pages) {
-      page.dirty = true;
-      if (page.active) {
-        st->events_coalesced.fetch_add(1, std::memory_order_relaxed);
-        continue;
-      }
-      page.active = true;
-      Clock::duration delay = std::max(Clock::duration::zero(), page.last_start + st->interval - now);
-      to_start.emplace_back(PageKey{room->first, page.page, page.size}, delay);
-    }
-  }
-  // Outside the lock: co_spawn may run the rebuild's first steps inline
-  // (a fresh strand over the io_context we are running on), and those lock.
-  for (auto& [key, delay] : to_start) {
-    asio::co_spawn(asio::make_strand(st->executor), State::run(st, std::move(key), delay), asio::detached);
-  }
-  return true;
+    return true;
+  }, [](const State::PageState&) { return true; });
+}
+
+void RebuildScheduler::room_caught_up(std::string_view room_id, std::int64_t version) {
+  state_->mark(room_id, [](State::RoomState&) { return true; },
+               [&](const State::PageState& page) { return page.version < version; });
 }
 
 RebuildStats RebuildScheduler::stats() const {

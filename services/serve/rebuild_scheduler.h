@@ -60,8 +60,9 @@ class RebuildScheduler {
   RebuildScheduler(const RebuildScheduler&) = delete;
   RebuildScheduler& operator=(const RebuildScheduler&) = delete;
 
-  // A page of the room was loaded into the cache: events now rebuild it.
-  void page_cached(const PageKey& key);
+  // A page of the room was loaded into the cache (built from the room's
+  // `version`, -1 if not known): events now rebuild it.
+  void page_cached(const PageKey& key, std::int64_t version = -1);
 
   // An event was applied to `room` (now at `version`, if known): rebuild its
   // cached pages. False if nothing was done because the version was seen
@@ -71,6 +72,10 @@ class RebuildScheduler {
   // Whether `version` is newer than any seen for `room` (true for a room
   // not tracked).
   bool is_new_version(std::string_view room, std::int64_t version) const;
+
+  // The room is at `version` now (read when its notifications began): its
+  // pages built from an older one missed an event and are rebuilt.
+  void room_caught_up(std::string_view room, std::int64_t version);
 
   RebuildStats stats() const;
 

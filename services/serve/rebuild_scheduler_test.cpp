@@ -139,10 +139,16 @@ class RebuildSchedulerTest : public ::testing::Test {
 
   RebuildScheduler& scheduler(std::chrono::milliseconds interval, std::size_t max_pages = 64) {
     if (!scheduler_) {
-      scheduler_.emplace(ctx.get_executor(), interval, max_pages, fake.rebuild(), fake.still_cached());
+      scheduler_.emplace(ctx.get_executor(), interval, max_pages, fake.rebuild(), fake.still_cached(),
+                         [this](const std::string& room, bool tracked) {
+                           std::lock_guard lock(watch_mu);
+                           watched.push_back((tracked ? "+" : "-") + room);
+                         });
     }
     return *scheduler_;
   }
+  std::mutex watch_mu;
+  std::vector<std::string> watched;  // guarded by watch_mu: "+room" tracked, "-room" no longer
 
   // Holds every rebuild until the returned gate is opened.
   Gate& hold_rebuilds() {
@@ -214,6 +220,55 @@ TEST_F(RebuildSchedulerTest, EventRebuildsEveryCachedPageOfItsRoomAndNoOther) {
   std::vector<Start> starts = fake.starts();
   EXPECT_EQ(rooms_of(starts), (std::vector<std::string>{"r1", "r1", "r1"}));
   EXPECT_EQ(s.stats().pages_tracked, 4u);
+}
+
+// One event heard twice (its answer here, its notification from Redis)
+// rebuilds once; an older version changes nothing; no version, always.
+TEST_F(RebuildSchedulerTest, AVersionAlreadySeenRebuildsNothing) {
+  RebuildScheduler& s = scheduler(1ms);
+  s.page_cached(kR1P0, 3);
+  EXPECT_TRUE(s.is_new_version("r1", 4));
+  EXPECT_TRUE(s.room_changed("r1", 4));
+  drain();
+  EXPECT_FALSE(s.is_new_version("r1", 4));
+  EXPECT_FALSE(s.room_changed("r1", 4)) << "the same version again";
+  EXPECT_FALSE(s.room_changed("r1", 2)) << "an older one";
+  drain();
+  EXPECT_EQ(fake.start_count(), 1u);
+  EXPECT_TRUE(s.room_changed("r1", std::nullopt)) << "not known: rebuilt to be sure";
+  drain();
+  EXPECT_EQ(fake.start_count(), 2u);
+  EXPECT_TRUE(s.is_new_version("r9", 1)) << "a room not tracked";
+}
+
+// The room's version read when its notifications began: pages built from
+// an older one missed an event and are rebuilt, the others not.
+TEST_F(RebuildSchedulerTest, CatchingUpRebuildsOnlyPagesBuiltFromAnOlderVersion) {
+  RebuildScheduler& s = scheduler(1ms);
+  s.page_cached(kR1P0, 5);
+  s.page_cached(PageKey{"r1", 1, 10}, 7);
+  s.room_caught_up("r1", 7);
+  drain();
+  std::vector<Start> starts = fake.starts();
+  ASSERT_EQ(starts.size(), 1u);
+  EXPECT_EQ(starts[0].key, kR1P0);
+  s.room_caught_up("r1", 5);
+  drain();
+  EXPECT_EQ(fake.start_count(), 1u) << "nothing is older than 5";
+}
+
+TEST_F(RebuildSchedulerTest, TheRoomsWatchHearsARoomTrackedAndForgotten) {
+  RebuildScheduler& s = scheduler(1ms, 4);
+  fake.in_page_cache = false;  // every page idle and evicted: forgotten when the bound is reached
+  s.page_cached(kR1P0);
+  s.page_cached(PageKey{"r1", 1, 10});  // same room: no second "+r1"
+  for (int i = 2; i <= 4; ++i) s.page_cached(PageKey{"r" + std::to_string(i), 0, 10});
+  std::lock_guard lock(watch_mu);
+  ASSERT_GE(watched.size(), 5u);
+  EXPECT_EQ(std::vector<std::string>(watched.begin(), watched.begin() + 4),
+            (std::vector<std::string>{"+r1", "+r2", "+r3", "+r4"}));
+  EXPECT_NE(std::find(watched.begin(), watched.end(), "-r1"), watched.end())
+      << "the bound forgot r1's pages, and the room with them";
 }
 
 TEST_F(RebuildSchedulerTest, BurstOfEventsBringsOneRebuildThenOneMoreAfterTheInterval) {

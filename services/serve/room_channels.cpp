@@ -1,5 +1,7 @@
 #include "room_channels.h"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <charconv>
 #include <mutex>
 #include <unordered_map>
@@ -39,6 +41,8 @@ std::optional<std::int64_t> parse_version(std::string_view text) {
 }
 
 // The words of a message, split at spaces.
+redis::Command version_command(const std::string& room) { return {"GET", version_key(room)}; }
+
 std::vector<std::string_view> words_of(std::string_view text) {
   std::vector<std::string_view> words;
   while (!text.empty()) {
@@ -52,7 +56,7 @@ std::vector<std::string_view> words_of(std::string_view text) {
 
 }  // namespace
 
-struct RoomChannels::State {
+struct RoomChannels::State : std::enable_shared_from_this<RoomChannels::State> {
   struct Room {
     int holds = 0;
     int watchers = 0;
@@ -61,8 +65,10 @@ struct RoomChannels::State {
   };
 
   State(asio::any_io_executor ex, std::vector<redis::Endpoint> nodes, redis::Subscriber::Mode mode,
-        redis::SubscriberOptions options)
+        redis::Commands& r, std::chrono::milliseconds t, redis::SubscriberOptions options)
       : executor(ex),
+        redis(r),
+        timeout(t),
         subscriber(std::make_unique<redis::Subscriber>(
             ex, std::move(nodes), mode,
             redis::SubscriberCallbacks{
@@ -115,10 +121,29 @@ struct RoomChannels::State {
         if (it == rooms.end()) return;
         again = std::exchange(it->second.heard, true);
       }
-      RoomChannelHandlers handlers = current_handlers();
-      if (again && handlers.changed) handlers.changed(room, std::nullopt);
+      if (again) {
+        RoomChannelHandlers handlers = current_handlers();
+        if (handlers.changed) handlers.changed(room, std::nullopt);
+      } else if (auto self = weak_from_this().lock()) {  // null while ~State waits for this callback
+        asio::co_spawn(executor, catch_up(std::move(self), room), asio::detached);
+      }
     } else {
       wake(room);
+    }
+  }
+
+  // Reads the version of a room whose notifications just began.
+  static asio::awaitable<void> catch_up(std::shared_ptr<State> st, std::string room) {
+    auto read = st->redis.command(version_command(room), st->timeout);
+    auto version = co_await std::move(read);
+    RoomChannelHandlers handlers = st->current_handlers();
+    std::optional<std::int64_t> parsed;
+    if (version && version->type == redis::Reply::Type::kNil) parsed = 0;
+    if (version && version->type == redis::Reply::Type::kString) parsed = parse_version(version->str);
+    if (parsed) {
+      if (handlers.caught_up) handlers.caught_up(room, *parsed);
+    } else if (handlers.changed) {
+      handlers.changed(room, std::nullopt);  // not known: rebuild to be sure
     }
   }
 
@@ -152,6 +177,8 @@ struct RoomChannels::State {
   }
 
   const asio::any_io_executor executor;
+  redis::Commands& redis;
+  const std::chrono::milliseconds timeout;
   mutable std::mutex mu;
   RoomChannelHandlers handlers;                 // guarded by mu; called outside it
   std::unordered_map<std::string, Room> rooms;  // guarded by mu
@@ -190,8 +217,9 @@ asio::awaitable<bool> RoomChannels::Watch::next(std::chrono::milliseconds timeou
 }
 
 RoomChannels::RoomChannels(asio::any_io_executor executor, std::vector<redis::Endpoint> nodes,
-                           redis::Subscriber::Mode mode, redis::SubscriberOptions options)
-    : state_(std::make_shared<State>(std::move(executor), std::move(nodes), mode, options)) {}
+                           redis::Subscriber::Mode mode, redis::Commands& redis, std::chrono::milliseconds timeout,
+                           redis::SubscriberOptions options)
+    : state_(std::make_shared<State>(std::move(executor), std::move(nodes), mode, redis, timeout, options)) {}
 
 RoomChannels::~RoomChannels() = default;
 

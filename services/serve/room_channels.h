@@ -15,7 +15,9 @@
 //    another's fetch), who look again instead of polling.
 //
 // A subscription confirmed again after a loss counts as a change of the
-// room: messages published meanwhile were missed.
+// room: messages published meanwhile were missed. The first one is followed
+// by a read of the room's version (caught_up): an event between a page's
+// load and the subscription is not missed either.
 //
 // Bounded: a room is held only while a cached page of it is tracked or a
 // fetch waits on it, and forgotten at its last release.
@@ -36,6 +38,7 @@
 #include <string_view>
 #include <vector>
 
+#include "micq/redis/commands.h"
 #include "micq/redis/subscriber.h"
 
 namespace micq::serve {
@@ -47,6 +50,9 @@ struct RoomChannelHandlers {
   // A `privilege` event at `version` for `uids`.
   std::function<void(const std::string& room, std::int64_t version, const std::vector<std::string>& uids)>
       invalidated;
+  // The room's notifications began (its first subscription confirmed) with
+  // the room at `version`: what was built from an older one missed an event.
+  std::function<void(const std::string& room, std::int64_t version)> caught_up;
 };
 
 struct RoomChannelStats {
@@ -62,9 +68,11 @@ class RoomChannels {
   struct State;
 
  public:
-  // `nodes`: the one Redis node, or the cluster's seeds (`mode`).
+  // `nodes`: the one Redis node, or the cluster's seeds (`mode`); `redis`
+  // reads a room's version (it must outlive this).
   RoomChannels(boost::asio::any_io_executor executor, std::vector<redis::Endpoint> nodes,
-               redis::Subscriber::Mode mode, redis::SubscriberOptions options = {});
+               redis::Subscriber::Mode mode, redis::Commands& redis, std::chrono::milliseconds timeout,
+               redis::SubscriberOptions options = {});
   ~RoomChannels();
   RoomChannels(const RoomChannels&) = delete;
   RoomChannels& operator=(const RoomChannels&) = delete;

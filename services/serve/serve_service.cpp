@@ -49,11 +49,13 @@ ServeService::ServeService(asio::any_io_executor executor, std::unique_ptr<redis
       privileges_(executor, std::move(aggregator), config_.upstream_timeout, &batches_) {
   bool live = config_.strategy == Strategy::kCached && config_.live_rooms;
   PrivilegeSource* record_source = &privileges_;
-  if (live && !config_.redis_nodes.empty()) {
+  // Notifications: for live rooms (other instances' events) and for shared
+  // pages (another instance's build is awaited on a message).
+  if ((live || config_.l2) && !config_.redis_nodes.empty()) {
     channels_.emplace(executor, config_.redis_nodes,
                       config_.redis_cluster ? redis::Subscriber::Mode::kCluster : redis::Subscriber::Mode::kNode,
-                      config_.notifications);
-    if (config_.l2 || config_.redis_cluster) {
+                      *redis_, config_.upstream_timeout, config_.notifications);
+    if (live && (config_.l2 || config_.redis_cluster)) {
       record_source = &fleet_records_.emplace(privileges_, rooms_, *channels_, config_.ttl);
     }
   }
@@ -64,7 +66,9 @@ ServeService::ServeService(asio::any_io_executor executor, std::unique_ptr<redis
     builder_ = std::make_unique<BatchPageBuilder>(rooms_, privileges_, build_options(config_));
   }
   PageBuilder* builder = builder_.get();
-  if (config_.l2) builder = &shared_builder_.emplace(rooms_, *builder_, config_.ttl, build_options(config_));
+  if (config_.l2 && channels_) {
+    builder = &shared_builder_.emplace(rooms_, *builder_, *channels_, config_.ttl, build_options(config_));
+  }
   builder = &admitted_builder_.emplace(builds_, *builder);
   switch (config_.strategy) {
     case Strategy::kDirect:

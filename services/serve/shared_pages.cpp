@@ -1,9 +1,5 @@
 #include "shared_pages.h"
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <charconv>
 
 namespace micq::serve {
@@ -41,6 +37,7 @@ std::vector<redis::Command> publish_commands(const PageKey& key, const Page& pag
   std::vector<redis::Command> commands{{"SET", l2_page_key(key, std::to_string(page.version)), *page.body,
                                         "PX", std::to_string(left.count())}};
   if (!lock_key.empty()) commands.push_back({"DEL", lock_key});
+  commands.push_back({"SPUBLISH", fleet_channel(key.room_id), std::string(kPagePublished)});
   return commands;
 }
 
@@ -85,18 +82,21 @@ asio::awaitable<ApiResult<Page>> SharedPageBuilder::build(PageKey key, RecordNee
     bool leader = locked && locked->type == redis::Reply::Type::kStatus;
     if (leader) lock_key = std::move(candidate);
     if (locked && !leader) {
-      // Another instance is building it and its answer lands in Redis.
-      // There is no Redis event to await on this connection, so look every
-      // 10 ms, for no longer than a build may take, then build here.
+      // Another instance is building it: its page lands in Redis and it
+      // says so on the room's fleet channel. Watching first, then looking:
+      // a page published in between is not missed. Built here after
+      // waiting as long as a build may take.
+      RoomChannels::Watch watch = channels_.watch(key.room_id);
       auto give_up = std::chrono::steady_clock::now() + rooms_.timeout() * 2;
-      asio::steady_timer timer(co_await asio::this_coro::executor);
-      while (std::chrono::steady_clock::now() < give_up) {
-        timer.expires_after(std::chrono::milliseconds(10));
-        co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+      while (true) {
         auto again = lookup(key);
         std::optional<Lookup> now = co_await std::move(again);
         if (now && now->page) co_return std::move(*now->page);
-        if (now && now->version != found->version) break;  // an event moved the room on
+        if (!now || now->version != found->version) break;  // Redis failing, or an event moved the room on
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(give_up - std::chrono::steady_clock::now());
+        if (left.count() <= 0) break;
+        auto waiting = watch.next(left);
+        if (!co_await std::move(waiting)) break;
       }
     }
   }

@@ -4,7 +4,8 @@
 // for the rest of its TTL. Pages are keyed by the room's version, so an
 // applied event (which bumps it) retires every instance's shared pages of
 // the room; a per-page lock lets one instance build while the others wait
-// for its result (for no longer than a build may take).
+// for its result: woken by its "page" message on the room's fleet channel
+// (room_channels.h), for no longer than a build may take.
 //
 // Thread safety: as PageBuilder.
 #ifndef MICQ_SERVE_SHARED_PAGES_H_
@@ -15,13 +16,16 @@
 #include <string>
 
 #include "page_builder.h"
+#include "room_channels.h"
 
 namespace micq::serve {
 
 class SharedPageBuilder final : public PageBuilder {
  public:
-  SharedPageBuilder(RoomStore& rooms, PageBuilder& inner, std::chrono::milliseconds ttl, BuildOptions options)
-      : rooms_(rooms), inner_(inner), ttl_(ttl), options_(options) {}
+  // `channels` must outlive this.
+  SharedPageBuilder(RoomStore& rooms, PageBuilder& inner, RoomChannels& channels, std::chrono::milliseconds ttl,
+                    BuildOptions options)
+      : rooms_(rooms), inner_(inner), channels_(channels), ttl_(ttl), options_(options) {}
   boost::asio::awaitable<ApiResult<Page>> build(PageKey key, RecordNeed need) override;
 
  private:
@@ -35,6 +39,7 @@ class SharedPageBuilder final : public PageBuilder {
 
   RoomStore& rooms_;
   PageBuilder& inner_;
+  RoomChannels& channels_;
   const std::chrono::milliseconds ttl_;
   const BuildOptions options_;
 };

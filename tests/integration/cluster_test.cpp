@@ -221,5 +221,86 @@ TEST(ClusterTest, ServeFollowsARoomWhoseSlotMovesToAnotherNode) {
   EXPECT_GT(std::atoi(cluster.cli(to, "cluster countkeysinslot " + slot).c_str()), 0);
 }
 
+
+// Two instances on the cluster (SPEC §5 across instances, freshness): an
+// event applied through one is in the other's answers by notification,
+// well within a 5 s TTL, from whichever node owns the room; the fleet asks
+// the aggregator once per change; and the notification follows the room
+// when its slot moves to another node.
+TEST(ClusterTest, TwoInstancesHearEachOthersEventsAndFollowAMovedSlot) {
+  Cluster cluster;
+  ASSERT_TRUE(cluster.ok()) << cluster.created();
+  ServeStack stack(cluster, {"--ttl-ms", "5000"});
+  Service other = start_service(ServeStack::serve_args(cluster, stack.aggregator.port, {"--ttl-ms", "5000"}));
+  const int ports[2] = {stack.serve.port, other.port};
+  // A room owned by a node other than the seed both instances were given
+  // (the seed answers MOVED for it).
+  auto owned_by = [&](int node, const std::string& id) {
+    return cluster.cli(node, "get micq:{" + id + "}:ver").find("MOVED") == std::string::npos;
+  };
+  std::string room;
+  for (int i = 0; room.empty() && i < 100; ++i) {
+    if (!owned_by(0, "fleet" + std::to_string(i))) room = "fleet" + std::to_string(i);
+  }
+  ASSERT_FALSE(room.empty());
+  const std::string events = "/v1/rooms/" + room + "/events";
+  const std::string list = "/v1/rooms/" + room + "/mic-queue";
+  auto top = [&](int port) {
+    rapidjson::Document page;
+    page.Parse(get(port, list).body().c_str());
+    return page.IsObject() && !page["items"].Empty() ? std::string(page["items"][0]["uid"].GetString()) : "";
+  };
+  // Asks until `uid` is on top at `port`, for at most 2.5 s (half the TTL).
+  auto reaches = [&](int port, const std::string& uid) {
+    auto deadline = std::chrono::steady_clock::now() + 2500ms;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (top(port) == uid) return true;
+      std::this_thread::sleep_for(5ms);
+    }
+    return false;
+  };
+  auto batches = [&] {
+    rapidjson::Document stats;
+    stats.Parse(get(stack.aggregator.port, "/stats").body().c_str());
+    return stats.IsObject() ? stats["batches_total"].GetInt64() : -1;
+  };
+  ASSERT_EQ(post(ports[0], events, R"({"type":"gift","uid":"a","value":10})", kAuth).result_int(), 200);
+  ASSERT_EQ(top(ports[0]), "a");
+  ASSERT_EQ(top(ports[1]), "a");
+  EXPECT_EQ(batches(), 1) << "the second instance took the first one's records";
+  // Listening (through a MOVED from the seed) before the next event, so
+  // that the notification, not the catch-up read, carries it.
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < deadline &&
+         get(ports[1], "/readyz").body().find(R"("notifications":"subscribed")") == std::string::npos) {
+    std::this_thread::sleep_for(5ms);
+  }
+  ASSERT_NE(get(ports[1], "/readyz").body().find(R"("notifications":"subscribed")"), std::string::npos);
+  ASSERT_EQ(post(ports[0], events, R"({"type":"gift","uid":"b","value":20})", kAuth).result_int(), 200);
+  EXPECT_TRUE(reaches(ports[1], "b")) << "no notification from the room's node";
+  EXPECT_TRUE(reaches(ports[0], "b"));
+  EXPECT_EQ(batches(), 2) << "one batch for the fleet per user new to the page";
+
+  // The room's slot moves for good: its keys migrated, every node told.
+  const std::string slot = cluster.cli(0, "cluster keyslot micq:{" + room + "}:rank").substr(0, 5);
+  int from = owned_by(1, room) ? 1 : 2;
+  int to = (from + 1) % 3;
+  ASSERT_NE(cluster.cli(to, "cluster setslot " + slot + " importing " + cluster.id(from)).find("OK"), std::string::npos);
+  ASSERT_NE(cluster.cli(from, "cluster setslot " + slot + " migrating " + cluster.id(to)).find("OK"), std::string::npos);
+  std::string keys = cluster.cli(from, "cluster getkeysinslot " + slot + " 100");
+  for (char& c : keys) c = c == '\n' ? ' ' : c;
+  ASSERT_NE(cluster.cli(from, "migrate 127.0.0.1 " + std::to_string(cluster.port(to)) + " \"\" 0 5000 keys " + keys)
+                .find("OK"),
+            std::string::npos);
+  for (int node = 0; node < 3; ++node)
+    ASSERT_NE(cluster.cli(node, "cluster setslot " + slot + " node " + cluster.id(to)).find("OK"), std::string::npos);
+  ASSERT_EQ(post(ports[0], events, R"({"type":"gift","uid":"c","value":30})", kAuth).result_int(), 200);
+  EXPECT_TRUE(reaches(ports[1], "c")) << "the subscription did not follow the slot";
+  EXPECT_GE(metric_value(ports[1], "micq_notification_subscriptions_lost_total"), 2.0)
+      << "the old node ended both of the room's subscriptions";
+  EXPECT_EQ(metric_value(ports[1], "micq_notification_channels{state=\"subscribed\"}"),
+            metric_value(ports[1], "micq_notification_channels{state=\"wanted\"}"));
+}
+
 }  // namespace
 }  // namespace micq::testing
