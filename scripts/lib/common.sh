@@ -8,6 +8,7 @@ MICQ_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libspdlog-dev libfmt-dev prometheus-cpp-dev
   redis-server
+  haproxy  # in front of serve instances: micq up --instances N, micq bench --scenario fleet
 )
 
 # Installs whatever of MICQ_PACKAGES (plus any extra names given) is missing.

@@ -13,6 +13,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "fleet.h"
+#include "fleet_report.h"
 #include "hot_room.h"
 #include "micq/redis/client.h"
 #include "micq/service/kinds.h"
@@ -34,6 +36,10 @@ struct Flags {
   struct Given {
     bool hot_viewers = false, rooms = false, events = false, conditional = false;
   } given;
+  // fleet: the instance counts measured, and each staleness probe's rate.
+  std::string instances = std::string(kDefaultFleetSizes);
+  std::vector<int> fleet_sizes;  // parsed from `instances`
+  double probe_per_second = 100;
   // An already running stack.
   std::string serve;
   std::string aggregator;
@@ -207,10 +213,34 @@ RoomMix mix_of(const Flags& f, double scale) {
                                 f.poll_seconds);
 }
 
-std::optional<pid_t> pid_of(stack::Stack& stack, const std::string& name) {
+std::vector<pid_t> pid_of(stack::Stack& stack, const std::string& name) {
   auto* child = stack.find(name);
-  if (!child) return std::nullopt;
-  return child->pid();
+  if (!child) return {};
+  return {child->pid()};
+}
+
+// A fleet's processes for `instances` serve instances: the hot-room's
+// serve (cached, --rebuild-interval-ms) sharing through the cluster (--l2 on).
+FleetPlan fleet_plan(const Flags& f, int instances, const std::string& token) {
+  FleetPlan plan;
+  plan.instances = instances;
+  plan.sim_args = sim_args(f);
+  plan.aggregator_args = {"aggregator", "--listen", "127.0.0.1:0", "--kinds", f.kinds};
+  plan.serve_args = {"serve",
+                     "--strategy",
+                     "cached",
+                     "--json",
+                     f.json,
+                     "--page-size",
+                     std::to_string(f.page_size),
+                     "--ttl-ms",
+                     std::to_string(f.ttl_ms),
+                     "--rebuild-interval-ms",
+                     std::to_string(f.rebuild_interval_ms),
+                     "--l2",
+                     "on"};
+  plan.events_token = token;
+  return plan;
 }
 
 class Bench {
@@ -226,7 +256,14 @@ class Bench {
   stack::Stack& stack() { return stack_; }
 
   asio::awaitable<void> run() {
-    bool ok = flags_.serve.empty() ? co_await run_own_stack() : co_await run_given_stack();
+    bool ok = false;
+    if (!flags_.serve.empty()) {
+      ok = co_await run_given_stack();
+    } else if (flags_.scenario == "fleet") {
+      ok = co_await run_fleets();
+    } else {
+      ok = co_await run_own_stack();
+    }
     if (ok) finish();
     auto stopping = stack_.stop_all(5s);
     co_await std::move(stopping);
@@ -260,6 +297,7 @@ class Bench {
       endpoints.events_token = token;
       const char* names[] = {"serve", "aggregator", "sim", "redis"};
       for (std::size_t p = 0; p < 4; ++p) endpoints.pids[p] = pid_of(stack_, names[p]);
+      if (auto node = redis::parse_endpoint(*redis)) endpoints.redis_nodes.push_back(*node);
       if (!seeded) {
         auto seeding = seed_rooms(endpoints, settings_.mix, 100, settings_.hot_room_members);
         auto error = co_await std::move(seeding);
@@ -282,6 +320,41 @@ class Bench {
     co_return true;
   }
 
+  // --scenario fleet: for each N a fresh fleet (cluster, sim, aggregator,
+  // N serves, haproxy), the hot room opened the same way, its polls without
+  // and with events; then everything of that N is stopped.
+  asio::awaitable<bool> run_fleets() {
+    std::string token = stack::random_hex(16);
+    const RoomMembers::Options crowd = settings_.hot_room_members->options();
+    for (int instances : flags_.fleet_sizes) {
+      say("starting a fleet of " + std::to_string(instances) +
+          " serve instance(s) behind haproxy on a 3-node Redis Cluster");
+      const std::size_t first_child = stack_.children().size();
+      auto starting = start_fleet(stack_, fleet_plan(flags_, instances, token));
+      auto fleet = co_await std::move(starting);
+      if (!fleet) co_return fail(fleet.error());
+      RoomMembers members(crowd);  // each N opens and runs the same room
+      StageSettings settings = settings_;
+      settings.hot_room_members = &members;
+      auto seeding = seed_rooms(*fleet, settings.mix, 100, &members);
+      auto error = co_await std::move(seeding);
+      if (!error.empty()) co_return fail(error);
+      for (const auto& stage : fleet_stages(instances, settings.events.total())) {
+        say("stage " + stage.name + ": " + fixed(settings.mix.rate_per_second(), 0) +
+            " requests/s via haproxy, " + fixed(settings.probe_per_second, 0) +
+            "/s staleness probes per instance read, for " +
+            fixed(std::chrono::duration<double>(settings.duration).count(), 0) + " s");
+        auto running = run_stage(*fleet, stage, settings);
+        StageResult result = co_await std::move(running);
+        result.instances = instances;
+        report_.stages.push_back(std::move(result));
+      }
+      auto stopping = stack_.stop_started_since(first_child, 5s);
+      co_await std::move(stopping);
+    }
+    co_return true;
+  }
+
   asio::awaitable<bool> run_given_stack() {
     Endpoints endpoints;
     auto serve = http::parse_upstream(flags_.serve);
@@ -290,16 +363,21 @@ class Bench {
     if (!flags_.sim.empty()) endpoints.sim = *http::parse_upstream(flags_.sim);
     endpoints.events_token = flags_.events_token;
     // CPU is read for processes on this machine, found by the port they listen on.
-    auto local_pid = [](const std::optional<http::Upstream>& at) -> std::optional<pid_t> {
-      if (!at || !is_loopback(at->host)) return std::nullopt;
-      return pid_listening_on(at->port);
+    auto local_pid = [](const std::optional<http::Upstream>& at) -> std::vector<pid_t> {
+      if (!at || !is_loopback(at->host)) return {};
+      auto pid = pid_listening_on(at->port);
+      if (!pid) return {};
+      return {*pid};
     };
     endpoints.pids[0] = local_pid(endpoints.serve);
     endpoints.pids[1] = local_pid(endpoints.aggregator);
     endpoints.pids[2] = local_pid(endpoints.sim);
     if (!flags_.redis.empty()) {
       auto redis = redis::parse_endpoint(flags_.redis);
-      if (redis && is_loopback(redis->host)) endpoints.pids[3] = pid_listening_on(redis->port);
+      if (redis && is_loopback(redis->host)) {
+        if (auto pid = pid_listening_on(redis->port)) endpoints.pids[3] = {*pid};
+      }
+      if (redis) endpoints.redis_nodes.push_back(*redis);
     }
     if (endpoints.events_token.empty() && settings_.events.total() > 0 && flags_.path.empty())
       say("no --events-token: sending no events, so staleness is not measured");
@@ -322,7 +400,11 @@ class Bench {
   }
 
   void finish() {
-    print_table(report_, stdout);
+    if (report_.scenario == "fleet") {
+      print_fleet_table(report_, stdout);
+    } else {
+      print_table(report_, stdout);
+    }
     std::fflush(stdout);
     std::error_code ec;
     std::filesystem::create_directories(flags_.out_dir, ec);
@@ -366,13 +448,23 @@ int run(Flags flags) {
     return service::fail_usage(
         name, "--serve measures a running stack; it does not go with --scenario " + flags.scenario);
   if (flags.scenario != "article" && flags.scenario != "single" && flags.scenario != "hot-room" &&
-      flags.scenario != "target")
+      flags.scenario != "fleet" && flags.scenario != "target")
     return service::fail_usage(
-        name, "--scenario must be article, single or hot-room (or leave it out with --serve)");
+        name, "--scenario must be article, single, hot-room or fleet (or leave it out with --serve)");
   if (flags.scenario == "target" && flags.serve.empty())
     return service::fail_usage(name, "--scenario target needs --serve");
   const bool hot_room = flags.scenario == "hot-room";
-  if (hot_room) {
+  const bool fleet = flags.scenario == "fleet";
+  if (fleet) {
+    auto sizes = parse_fleet_sizes(flags.instances);
+    if (!sizes) return service::fail_usage(name, "--instances: " + sizes.error());
+    flags.fleet_sizes = *sizes;
+    if (!(flags.probe_per_second >= 1 && flags.probe_per_second <= 10'000))
+      return service::fail_usage(name, "--probe-per-second must be 1..10000");
+    if (!flags.path.empty()) return service::fail_usage(name, "--path does not go with --scenario fleet");
+  }
+  // fleet runs the hot room on several instances.
+  if (hot_room || fleet) {
     // One busy room as it really is (SPEC §6), unless told otherwise.
     if (!flags.given.hot_viewers) flags.hot_viewers = 10'000;
     if (!flags.given.rooms) flags.rooms = 0;
@@ -450,10 +542,11 @@ int run(Flags flags) {
   settings.path = flags.path;
   settings.conditional = flags.conditional == "on";
   settings.threads = flags.threads;
+  settings.probe_per_second = flags.probe_per_second;
   // The hot room's crowd: everyone watching has entered (up to a bound, so
   // opening a huge room stays quick); it lives as long as the run.
   std::optional<RoomMembers> hot_room_members;
-  if (hot_room) {
+  if (hot_room || fleet) {
     RoomMembers::Options crowd;
     crowd.initial_members = std::min(flags.hot_viewers, kMaxOpeningMembers);
     crowd.seed = 17;
@@ -475,7 +568,7 @@ int run(Flags flags) {
                          ? "; viewers x" + fixed(flags.scale_after, 0) + " after the first stage"
                          : "");
   report.events = flags.path.empty() ? settings.events.to_string() + " per s" : "none";
-  if (hot_room && flags.path.empty()) {
+  if ((hot_room || fleet) && flags.path.empty()) {
     const auto& crowd = hot_room_members->options();
     report.events += " (not in the stages named \"no events\"), also in the warm-ups; the room opens with " +
                      std::to_string(crowd.initial_members) + " members, enters bring new ones, " +
@@ -488,7 +581,13 @@ int run(Flags flags) {
           ? flags.kinds + " kinds x " + std::to_string(flags.payload_bytes) + " B, sim latency " +
                 fixed(flags.sim_latency_ms, 1) + " ms +- " + fixed(flags.sim_jitter_ms, 1) + " ms, ttl " +
                 std::to_string(flags.ttl_ms) + " ms" +
-                (hot_room ? ", rebuild interval " + std::to_string(flags.rebuild_interval_ms) + " ms" : "")
+                (hot_room || fleet ? ", rebuild interval " + std::to_string(flags.rebuild_interval_ms) + " ms"
+                                   : "") +
+                (fleet ? "; fleet: serve --l2 on --redis-cluster (3 masters) behind haproxy, events to "
+                         "instance 0, "
+                         "staleness read from the others by probes of " +
+                             fixed(flags.probe_per_second, 0) + " polls/s each"
+                       : "")
           : "given: " + flags.serve;
   report.duration_s = flags.duration_s;
   report.warmup_s = flags.warmup_s;
@@ -534,8 +633,14 @@ void add_command(CLI::App& app, service::Action& action) {
       *c, "scenario", flags->scenario,
       "article: the write-up's before/after on a stack bench starts (default without --serve); "
       "single: one stage with --strategy/--json/--page-size; "
-      "hot-room: one busy room without events, with events, and with events on a plain TTL cache");
+      "hot-room: one busy room without events, with events, and with events on a plain TTL cache; "
+      "fleet: that room on N serve instances behind haproxy on a Redis Cluster, for each N of --instances");
   service::add_flag(*c, "serve", flags->serve, "measure this running micq serve (base URL) instead");
+  service::add_flag(*c, "instances", flags->instances,
+                    "fleet: the serve instance counts to measure, a comma list (default " +
+                        std::string(kDefaultFleetSizes) + ")");
+  service::add_flag(*c, "probe-per-second", flags->probe_per_second,
+                    "fleet: polls per second sent straight to each instance staleness is read from");
   service::add_flag(*c, "aggregator", flags->aggregator,
                     "with --serve: the aggregator's base URL, for /stats");
   service::add_flag(*c, "sim", flags->sim, "with --serve: the sim's base URL, for privilege bumps");

@@ -137,6 +137,26 @@ TEST(StalenessTest, OneAnswerResolvesEveryOlderEventAndRoomsAreSeparate) {
   EXPECT_EQ(tracker.unseen(), 1u);  // room 0's event
 }
 
+// fleet: each instance read directly is an observer, and an event counts
+// as seen by an instance only once that instance's answers show it.
+TEST(StalenessTest, EveryObserverWaitsForEachEventOnItsOwn) {
+  StalenessTracker tracker(1, 2);
+  auto t0 = Clock::now();
+  tracker.sent(0);
+  EXPECT_TRUE(tracker.waiting_on(0, 0));
+  EXPECT_TRUE(tracker.waiting_on(0, 1));
+  tracker.applied(0, 3, t0);
+  tracker.seen(0, 3, t0 + 5ms, 0);
+  EXPECT_FALSE(tracker.waiting_on(0, 0));
+  EXPECT_TRUE(tracker.waiting_on(0, 1)) << "observer 1 has not shown version 3 yet";
+  EXPECT_EQ(tracker.unseen(), 1u);
+  tracker.seen(0, 3, t0 + 40ms, 1);
+  ASSERT_EQ(tracker.all().count(), 2u);
+  EXPECT_EQ(tracker.all().min(), 5'000u);
+  EXPECT_EQ(tracker.all().max(), 40'000u);
+  EXPECT_EQ(tracker.unseen(), 0u);
+}
+
 TEST(StalenessTest, AnAnswerThatOvertookTheEventAnswerCountsAsZero) {
   StalenessTracker tracker(1);
   auto t0 = Clock::now();

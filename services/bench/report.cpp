@@ -10,6 +10,8 @@
 #include <cmath>
 #include <fstream>
 
+#include "fleet_report.h"
+
 namespace micq::bench {
 
 namespace {
@@ -37,8 +39,8 @@ std::optional<double> StageResult::per_second(std::optional<std::uint64_t> count
 }
 
 std::optional<double> StageResult::per_thousand(std::optional<double> count) const {
-  if (!count || requests() == 0) return std::nullopt;
-  return *count * 1000.0 / static_cast<double>(requests());
+  if (!count || served_requests() == 0) return std::nullopt;
+  return *count * 1000.0 / static_cast<double>(served_requests());
 }
 
 std::optional<double> StageResult::cpu_ms_per_thousand(std::size_t process) const {
@@ -298,6 +300,9 @@ void write_stage(Writer& w, const StageResult& s, const Report& report) {
   put(w, "strategy", s.strategy);
   put(w, "json", s.json);
   put(w, "page_size", static_cast<std::uint64_t>(s.page_size));
+  put(w, "instances", static_cast<std::uint64_t>(s.instances));
+  w.Key("with_events");
+  w.Bool(s.with_events);
   put(w, "seconds", s.seconds);
   put(w, "offered_per_second", s.offered_per_second);
   put(w, "achieved_per_second", s.achieved_per_second());
@@ -338,6 +343,20 @@ void write_stage(Writer& w, const StageResult& s, const Report& report) {
   put(w, "other_privilege_batches_per_second", s.per_second(s.other_privilege_batches));
   put(w, "load_waits", s.load_waits);
   put(w, "load_waits_last_half", s.load_waits_last_half);
+  w.EndObject();
+  w.Key("redis");
+  w.StartObject();
+  put(w, "commands", s.redis_commands);
+  put(w, "commands_per_request",
+      s.redis_commands && s.served_requests() > 0
+          ? std::optional<double>(static_cast<double>(*s.redis_commands) /
+                                  static_cast<double>(s.served_requests()))
+          : std::nullopt);
+  w.EndObject();
+  w.Key("staleness_probes");
+  w.StartObject();
+  put(w, "requests", s.probe_requests);
+  put(w, "errors", s.probe_errors);
   w.EndObject();
   w.Key("cpu_seconds");
   w.StartObject();
@@ -441,8 +460,32 @@ std::string to_json(const Report& report) {
   } else {
     w.Null();
   }
+  // fleet: the numbers per fleet size (fleet_report.h).
+  w.Key("fleet");
+  w.StartArray();
+  for (const auto& row : fleet_rows(report)) {
+    w.StartObject();
+    put(w, "instances", static_cast<std::uint64_t>(row.instances));
+    put(w, "stage", row.stage);
+    w.Key("with_events");
+    w.Bool(row.with_events);
+    put(w, "aggregator_batches_per_second", row.aggregator_batches_per_second);
+    put(w, "redis_commands_per_request", row.redis_commands_per_request);
+    put(w, "staleness_samples", row.staleness_samples);
+    put(w, "staleness_p50_ms", row.staleness_p50_ms);
+    put(w, "staleness_p99_ms", row.staleness_p99_ms);
+    put(w, "serve_cpu_ms_per_1k_requests", row.serve_cpu_ms_per_1k_requests);
+    put(w, "latency_p50_ms", row.latency_p50_ms);
+    put(w, "latency_p99_ms", row.latency_p99_ms);
+    put(w, "requests", row.requests);
+    put(w, "probe_requests", row.probe_requests);
+    put(w, "errors", row.errors);
+    w.EndObject();
+  }
+  w.EndArray();
   w.Key("events_vs_every_answer_a_body");
-  if (report.events_vs_no_events && report.bodies_reference && *report.bodies_reference < report.stages.size()) {
+  if (report.events_vs_no_events && report.bodies_reference &&
+      *report.bodies_reference < report.stages.size()) {
     auto beyond = event_cost(report.stages[*report.bodies_reference], report.stages[1]);
     w.StartObject();
     put(w, "stage", report.stages[1].name);
@@ -531,11 +574,14 @@ void panel(std::string& svg, double& y, const std::string& title, const std::vec
 std::string to_svg(const Report& report) {
   std::string body;
   double y = 68;  // below the three heading lines
-  std::vector<Bar> cpu, batches, machines, batch_rates, latency, waits, staleness;
+  std::vector<Bar> cpu, batches, machines, batch_rates, latency, waits, staleness, redis_commands;
+  bool redis_measured = false;
   for (const auto& stage : report.stages) {
     for (std::size_t p = 0; p + 1 < kProcessCount; ++p)
       cpu.push_back({stage.name + " · " + kProcesses[p], stage.cpu_ms_per_thousand(p), static_cast<int>(p)});
     batches.push_back({stage.name, stage.per_thousand(as_double(stage.aggregator_batches)), 1});
+    redis_commands.push_back({stage.name, stage.per_thousand(as_double(stage.redis_commands)), 3});
+    redis_measured = redis_measured || stage.redis_commands.has_value();
     batch_rates.push_back({stage.name + " · all", stage.per_second(stage.aggregator_batches), 0});
     batch_rates.push_back({stage.name + " · new users", stage.per_second(stage.new_user_batches), 1});
     batch_rates.push_back({stage.name + " · other", stage.per_second(stage.other_privilege_batches), 2});
@@ -555,6 +601,8 @@ std::string to_svg(const Report& report) {
   }
   panel(body, y, "CPU ms per 1,000 client requests", cpu, "%.1f");
   panel(body, y, "Aggregator requests per 1,000 client requests", batches, "%.2f");
+  if (redis_measured)
+    panel(body, y, "Redis commands per 1,000 client requests (summed over nodes)", redis_commands, "%.1f");
   panel(body, y,
         "Aggregator batches per second (all; serve's for new users, and other: refresh, privilege event)",
         batch_rates, "%.2f");

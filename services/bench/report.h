@@ -57,16 +57,28 @@ struct StageResult {
   std::optional<std::uint64_t> load_waits;               // micq_load_waits_total
   std::optional<std::uint64_t> load_waits_last_half;     // the same over the window's second half
 
+  // Fleet: serve instances behind haproxy (0: one serve, polled directly),
+  // and whether the stage had its event stream.
+  int instances = 0;
+  bool with_events = true;
+  // Redis commands processed over the window, summed over the nodes.
+  std::optional<std::uint64_t> redis_commands;
+  // Staleness probes (fleet): polls sent to instances directly, apart from
+  // the client requests above but served by the same instances.
+  std::uint64_t probe_requests = 0, probe_errors = 0;
+
   std::uint64_t events_sent = 0, events_applied = 0, events_failed = 0, bumps = 0;
   std::uint64_t staleness_samples = 0, staleness_unseen = 0;
   double staleness_p50_ms = 0, staleness_p99_ms = 0, staleness_max_ms = 0;
   double hot_staleness_p50_ms = 0, hot_staleness_p99_ms = 0;
 
   std::uint64_t requests() const { return ok + errors; }
+  // Every request the serve instances answered: the clients' and the probes'.
+  std::uint64_t served_requests() const { return requests() + probe_requests; }
   double achieved_per_second() const { return seconds > 0 ? static_cast<double>(requests()) / seconds : 0; }
   // `count` over the measured seconds.
   std::optional<double> per_second(std::optional<std::uint64_t> count) const;
-  // `count` per 1,000 client requests.
+  // `count` per 1,000 requests served (client requests and probes).
   std::optional<double> per_thousand(std::optional<double> count) const;
   std::optional<double> cpu_ms_per_thousand(std::size_t process) const;
   // The share of successful answers that were 304 Not Modified.

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -14,6 +15,7 @@
 #include "json_field.h"
 #include "open_loop.h"
 #include "proc_stats.h"
+#include "redis_stats.h"
 #include "serve_counters.h"
 #include "spread_load.h"
 #include "staleness.h"
@@ -32,32 +34,68 @@ struct Snapshot {
   std::optional<std::uint64_t> batches;
   std::optional<std::uint64_t> downstream;
   ServeCounters serve;
+  std::optional<std::uint64_t> redis_commands;
   std::optional<double> cpu[kProcessCount];
 };
 
-// Serve's counters now; all nullopt if /metrics does not answer.
-asio::awaitable<ServeCounters> read_serve_counters(http::ClientPool& serve) {
-  auto call = serve.request(http::Method::get, "/metrics", "", 2s);
-  auto reply = co_await std::move(call);
-  if (!reply || reply->result_int() != 200) co_return ServeCounters{};
-  co_return serve_counters_from(reply->body());
+// Serve instances' /metrics clients, one pool each (their own connections:
+// a /metrics read never queues behind the polls).
+using MetricsPools = std::vector<std::unique_ptr<http::ClientPool>>;
+
+// A counter summed over instances: unknown only if no instance has it (an
+// instance that never built a page may not export a series yet).
+void add(std::optional<double>& sum, std::optional<double> more) {
+  if (more) sum = sum.value_or(0) + *more;
+}
+
+// Serve's counters now, summed over the instances; all nullopt if no
+// /metrics answers.
+asio::awaitable<ServeCounters> read_serve_counters(MetricsPools& instances) {
+  ServeCounters sum;
+  for (auto& instance : instances) {
+    auto call = instance->request(http::Method::get, "/metrics", "", 2s);
+    auto reply = co_await std::move(call);
+    if (!reply || reply->result_int() != 200) continue;
+    ServeCounters one = serve_counters_from(reply->body());
+    add(sum.load_waits, one.load_waits);
+    add(sum.new_user_batches, one.new_user_batches);
+    add(sum.other_privilege_batches, one.other_privilege_batches);
+  }
+  co_return sum;
 }
 
 // Serve's counters at `at` (the middle of the measured window).
-asio::awaitable<void> read_serve_counters_at(http::ClientPool& serve, Clock::time_point at,
+asio::awaitable<void> read_serve_counters_at(MetricsPools& instances, Clock::time_point at,
                                              ServeCounters& counters) {
   auto executor = co_await asio::this_coro::executor;
   asio::steady_timer timer(executor, at);
   co_await timer.async_wait(use_tuple);
-  auto reading = read_serve_counters(serve);
+  auto reading = read_serve_counters(instances);
   counters = co_await std::move(reading);
 }
 
+// The CPU seconds of `pids` together; unknown if any is unreadable (or
+// there are none).
+std::optional<double> cpu_seconds_of_all(const std::vector<pid_t>& pids) {
+  if (pids.empty()) return std::nullopt;
+  double sum = 0;
+  for (pid_t pid : pids) {
+    auto used = cpu_seconds_of(pid);
+    if (!used) return std::nullopt;
+    sum += *used;
+  }
+  return sum;
+}
+
 asio::awaitable<Snapshot> take_snapshot(const Endpoints& endpoints, http::ClientPool* aggregator,
-                                        http::ClientPool& serve) {
+                                        MetricsPools& serve) {
   Snapshot snapshot;
   auto reading = read_serve_counters(serve);
   snapshot.serve = co_await std::move(reading);
+  if (!endpoints.redis_nodes.empty()) {
+    auto counting = commands_processed(endpoints.redis_nodes);
+    snapshot.redis_commands = co_await std::move(counting);
+  }
   if (aggregator) {
     auto call = aggregator->request(http::Method::get, "/stats", "", 2s);
     auto reply = co_await std::move(call);
@@ -70,8 +108,7 @@ asio::awaitable<Snapshot> take_snapshot(const Endpoints& endpoints, http::Client
       }
     }
   }
-  for (std::size_t p = 0; p + 1 < kProcessCount; ++p)
-    if (endpoints.pids[p]) snapshot.cpu[p] = cpu_seconds_of(*endpoints.pids[p]);
+  for (std::size_t p = 0; p + 1 < kProcessCount; ++p) snapshot.cpu[p] = cpu_seconds_of_all(endpoints.pids[p]);
   snapshot.cpu[kProcessCount - 1] = cpu_seconds_of(getpid());
   co_return snapshot;
 }
@@ -135,12 +172,69 @@ asio::awaitable<void> show_progress(bool enabled, const std::string& name, const
   }
 }
 
+// A probe: one instance's hot-room list polled directly, evenly spaced,
+// its answers' versions going to the staleness tracker as that
+// instance's (observer `index`).
+struct Probe {
+  Probe(const asio::any_io_executor& executor, http::Upstream instance) : pool(executor, instance) {}
+  http::ClientPool pool;
+  RoomMix mix;
+  OpenLoopPlan plan;
+  OpenLoopResult result;
+};
+
+std::unique_ptr<Probe> make_probe(const asio::any_io_executor& executor, http::Upstream instance,
+                                  std::size_t index, const StageSettings& settings,
+                                  std::shared_ptr<StalenessTracker> staleness) {
+  auto probe = std::make_unique<Probe>(executor, instance);
+  probe->mix.rooms = {settings.mix.rooms.at(0)};
+  probe->mix.rooms[0].viewers = 1;
+  probe->mix.poll_seconds = 1.0 / settings.probe_per_second;
+  probe->plan.mix = &probe->mix;
+  probe->plan.targets = {"/v1/rooms/" + probe->mix.rooms[0].id + "/mic-queue"};
+  probe->plan.arrivals = loadgen::ArrivalSchedule::Kind::kEven;
+  probe->plan.conditional = true;  // a 304 shows nothing new, and costs serve what a viewer's does
+  probe->plan.duration = settings.duration;
+  probe->plan.seed = settings.seed + 400 + index;
+  probe->plan.on_answer = [staleness, index](std::size_t, http::ClientResponse& answer,
+                                             Clock::time_point at) {
+    if (answer.result_int() != 200 || !staleness->waiting_on(0, index)) return;
+    if (auto version = json_int_field(answer.body(), "version")) staleness->seen(0, *version, at, index);
+  };
+  return probe;
+}
+
+// Runs every probe together on this coroutine's executor; completes when
+// all have.
+asio::awaitable<void> run_probes(std::vector<std::unique_ptr<Probe>>& probes) {
+  auto executor = co_await asio::this_coro::executor;
+  asio::steady_timer all_done(executor, asio::steady_timer::time_point::max());
+  std::size_t running = probes.size();
+  for (auto& probe : probes) {
+    asio::co_spawn(executor, run_open_loop(probe->pool, probe->plan, probe->result),
+                   [&running, &all_done](const std::exception_ptr&) {
+                     if (--running == 0) all_done.cancel();
+                   });
+  }
+  while (running > 0) co_await all_done.async_wait(use_tuple);
+}
+
+MetricsPools metrics_pools(const asio::any_io_executor& executor, const Endpoints& endpoints) {
+  MetricsPools pools;
+  if (endpoints.serve_instances.empty())
+    pools.push_back(std::make_unique<http::ClientPool>(executor, endpoints.serve, client_options("")));
+  for (const auto& instance : endpoints.serve_instances)
+    pools.push_back(std::make_unique<http::ClientPool>(executor, instance, client_options("")));
+  return pools;
+}
+
 }  // namespace
 
 asio::awaitable<std::string> seed_rooms(Endpoints endpoints, const RoomMix& mix, int members_cap,
                                         const RoomMembers* hot_room_members) {
   auto executor = co_await asio::this_coro::executor;
-  http::ClientPool serve(executor, endpoints.serve, client_options(endpoints.events_token));
+  http::ClientPool serve(executor, endpoints.events_to.value_or(endpoints.serve),
+                         client_options(endpoints.events_token));
   std::uint64_t seed = 11;
   for (std::size_t r = 0; r < mix.rooms.size(); ++r) {
     const Room& room = mix.rooms[r];
@@ -165,7 +259,8 @@ asio::awaitable<std::string> seed_rooms(Endpoints endpoints, const RoomMix& mix,
 asio::awaitable<StageResult> run_stage(Endpoints endpoints, StageSpec spec, const StageSettings& settings) {
   auto executor = co_await asio::this_coro::executor;
   http::ClientPool serve(executor, endpoints.serve, client_options(""));
-  http::ClientPool serve_events(executor, endpoints.serve, client_options(endpoints.events_token));
+  http::ClientPool serve_events(executor, endpoints.events_to.value_or(endpoints.serve),
+                                client_options(endpoints.events_token));
   std::optional<http::ClientPool> aggregator;
   if (endpoints.aggregator) aggregator.emplace(executor, *endpoints.aggregator, client_options(""));
   std::optional<http::ClientPool> sim;
@@ -199,18 +294,24 @@ asio::awaitable<StageResult> run_stage(Endpoints endpoints, StageSpec spec, cons
   }
 
   // Shared with the load threads' answer hook (and so alive as long as they are).
-  auto staleness = std::make_shared<StalenessTracker>(settings.mix.rooms.size());
+  const bool probed = !endpoints.staleness_from.empty();
+  auto staleness = std::make_shared<StalenessTracker>(settings.mix.rooms.size(),
+                                                      probed ? endpoints.staleness_from.size() : 1);
   plan.duration = settings.duration;
   plan.seed = settings.seed + 100;
-  plan.on_answer = [staleness](std::size_t room, http::ClientResponse& answer, Clock::time_point at) {
-    if (answer.result_int() != 200 || !staleness->waiting_on(room)) return;
-    if (auto version = json_int_field(answer.body(), "version")) staleness->seen(room, *version, at);
-  };
+  if (!probed) {
+    plan.on_answer = [staleness](std::size_t room, http::ClientResponse& answer, Clock::time_point at) {
+      if (answer.result_int() != 200 || !staleness->waiting_on(room)) return;
+      if (auto version = json_int_field(answer.body(), "version")) staleness->seen(room, *version, at);
+    };
+  }
+  std::vector<std::unique_ptr<Probe>> probes;
+  for (std::size_t k = 0; k < endpoints.staleness_from.size(); ++k)
+    probes.push_back(make_probe(executor, endpoints.staleness_from[k], k, settings, staleness));
   events.duration = settings.duration;
   events.seed = settings.seed + 200;
 
-  // Its own connections: a /metrics read never queues behind the polls.
-  http::ClientPool serve_metrics(executor, endpoints.serve, client_options(""));
+  MetricsPools serve_metrics = metrics_pools(executor, endpoints);
   auto first = take_snapshot(endpoints, aggregator ? &*aggregator : nullptr, serve_metrics);
   Snapshot before = co_await std::move(first);
   auto load = std::make_shared<SpreadResults>(static_cast<std::size_t>(settings.threads));
@@ -222,7 +323,7 @@ asio::awaitable<StageResult> run_stage(Endpoints endpoints, StageSpec spec, cons
   auto together =
       poll_then_stop(serve, endpoints, plan, load, done, tick) &&
       run_event_stream(serve_events, sim ? &*sim : nullptr, events, *staleness, event_counts) &&
-      read_serve_counters_at(serve_metrics, start + settings.duration / 2, half_way) &&
+      read_serve_counters_at(serve_metrics, start + settings.duration / 2, half_way) && run_probes(probes) &&
       show_progress(settings.progress, spec.name, *load, event_counts, start, settings.duration, tick, done);
   co_await std::move(together);
   auto second = take_snapshot(endpoints, aggregator ? &*aggregator : nullptr, serve_metrics);
@@ -233,6 +334,12 @@ asio::awaitable<StageResult> run_stage(Endpoints endpoints, StageSpec spec, cons
   result.strategy = spec.strategy;
   result.json = spec.json;
   result.page_size = spec.page_size;
+  result.with_events = spec.with_events;
+  for (const auto& probe : probes) {
+    result.probe_requests += probe->result.ok + probe->result.errors;
+    result.probe_errors += probe->result.errors;
+  }
+  result.redis_commands = delta(before.redis_commands, after.redis_commands);
   // Rates are over the sending window (draining the last answers is not
   // time the load was offered in).
   result.seconds = std::chrono::duration<double>(settings.duration).count();

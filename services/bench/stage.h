@@ -1,8 +1,9 @@
 // One measured stage of a bench run: warm up, take a snapshot of the
-// aggregator's counters, serve's /metrics counters and every process's
-// CPU time, run the polls and the event stream together for the stage's
-// duration (reading serve's counters again half-way), take the snapshot
-// again, and turn the differences into a StageResult.
+// aggregator's counters, serve's /metrics counters (summed over a fleet's
+// instances), Redis's commands processed and every process's CPU time,
+// run the polls and the event stream together for the stage's duration
+// (reading serve's counters again half-way), take the snapshot again, and
+// turn the differences into a StageResult.
 #ifndef MICQ_BENCH_STAGE_H_
 #define MICQ_BENCH_STAGE_H_
 
@@ -17,6 +18,7 @@
 #include "event_stream.h"
 #include "micq/http/client.h"
 #include "micq/loadgen/arrival_schedule.h"
+#include "micq/redis/reply.h"
 #include "report.h"
 #include "room_mix.h"
 
@@ -24,11 +26,23 @@ namespace micq::bench {
 
 // Where the processes under test are.
 struct Endpoints {
-  http::Upstream serve;
+  http::Upstream serve;                      // where the polls go (haproxy, in front of a fleet)
   std::optional<http::Upstream> aggregator;  // for /stats
   std::optional<http::Upstream> sim;         // for bumps
   std::string events_token;                  // empty: no events
-  std::optional<pid_t> pids[kProcessCount];  // serve, aggregator, sim, redis; bench is this process
+  std::optional<http::Upstream> events_to;   // where events (and seeding) go; unset: serve
+  // The serve instances whose /metrics counters are summed; empty: serve.
+  std::vector<http::Upstream> serve_instances;
+  // When set, staleness is what these instances show, each read directly
+  // by a probe (StageSettings::probe_per_second, the hot room only); the
+  // polls' answers are not used for it.
+  std::vector<http::Upstream> staleness_from;
+  // Redis nodes whose INFO total_commands_processed is summed; empty: not measured.
+  std::vector<redis::Endpoint> redis_nodes;
+  // Per process (serve, aggregator, sim, redis; bench is this process) the
+  // pids whose CPU is summed (a fleet's instances, a cluster's nodes);
+  // empty: not measured.
+  std::vector<pid_t> pids[kProcessCount];
 };
 
 struct StageSpec {
@@ -58,6 +72,10 @@ struct StageSettings {
   // When set, who the hot room's events come from (see EventPlan); also
   // how seed_rooms opens the hot room.
   RoomMembers* hot_room_members = nullptr;
+  // With Endpoints::staleness_from: polls per second each probe sends to
+  // its instance (evenly spaced, with If-None-Match), so an answer showing
+  // an event comes at most 1/rate after the instance has it.
+  double probe_per_second = 100;
 };
 
 boost::asio::awaitable<StageResult> run_stage(Endpoints endpoints, StageSpec spec,

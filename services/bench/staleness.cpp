@@ -1,14 +1,25 @@
 #include "staleness.h"
 
 #include <algorithm>
+#include <stdexcept>
 
 namespace micq::bench {
 
-StalenessTracker::StalenessTracker(std::size_t rooms) : rooms_(rooms), interested_(rooms) {}
+StalenessTracker::StalenessTracker(std::size_t rooms, std::size_t observers)
+    : rooms_count_(rooms),
+      observers_(std::max<std::size_t>(observers, 1)),
+      rooms_(rooms * observers_),
+      interested_(rooms * observers_) {}
 
-void StalenessTracker::publish(std::size_t room) {
-  const RoomState& state = rooms_[room];
-  interested_[room].store(!state.pending.empty() || state.events_in_flight > 0, std::memory_order_release);
+std::size_t StalenessTracker::slot(std::size_t room, std::size_t observer) const {
+  if (room >= rooms_count_ || observer >= observers_)
+    throw std::out_of_range("StalenessTracker: no such room");
+  return observer * rooms_count_ + room;
+}
+
+void StalenessTracker::publish(std::size_t slot) {
+  const RoomState& state = rooms_[slot];
+  interested_[slot].store(!state.pending.empty() || state.events_in_flight > 0, std::memory_order_release);
 }
 
 void StalenessTracker::record(std::size_t room, std::chrono::nanoseconds staleness) {
@@ -20,25 +31,37 @@ void StalenessTracker::record(std::size_t room, std::chrono::nanoseconds stalene
 
 void StalenessTracker::sent(std::size_t room) {
   std::lock_guard lock(mu_);
-  ++rooms_.at(room).events_in_flight;
-  publish(room);
+  for (std::size_t observer = 0; observer < observers_; ++observer) {
+    std::size_t at = slot(room, observer);
+    ++rooms_[at].events_in_flight;
+    publish(at);
+  }
 }
 
 void StalenessTracker::failed(std::size_t room) {
   std::lock_guard lock(mu_);
-  RoomState& state = rooms_.at(room);
-  if (state.events_in_flight > 0) --state.events_in_flight;
-  publish(room);
+  for (std::size_t observer = 0; observer < observers_; ++observer) {
+    std::size_t at = slot(room, observer);
+    RoomState& state = rooms_[at];
+    if (state.events_in_flight > 0) --state.events_in_flight;
+    publish(at);
+  }
 }
 
 void StalenessTracker::applied(std::size_t room, std::int64_t version, Clock::time_point at) {
   std::lock_guard lock(mu_);
-  RoomState& state = rooms_.at(room);
+  for (std::size_t observer = 0; observer < observers_; ++observer)
+    applied_for(room, slot(room, observer), version, at);
+}
+
+void StalenessTracker::applied_for(std::size_t room, std::size_t slot, std::int64_t version,
+                                   Clock::time_point at) {
+  RoomState& state = rooms_[slot];
   if (state.events_in_flight > 0) --state.events_in_flight;
   // A list answer may overtake the event's own answer: it already showed it.
   if (version <= state.highest_seen) {
     record(room, std::chrono::nanoseconds(0));
-    publish(room);
+    publish(slot);
     return;
   }
   if (state.pending.size() == kMaxPendingPerRoom) {
@@ -49,22 +72,24 @@ void StalenessTracker::applied(std::size_t room, std::int64_t version, Clock::ti
   auto at_or_after = std::find_if(state.pending.begin(), state.pending.end(),
                                   [&](const Pending& p) { return p.version > version; });
   state.pending.insert(at_or_after, Pending{version, at});
-  publish(room);
+  publish(slot);
 }
 
-void StalenessTracker::seen(std::size_t room, std::int64_t version, Clock::time_point at) {
+void StalenessTracker::seen(std::size_t room, std::int64_t version, Clock::time_point at,
+                            std::size_t observer) {
   std::lock_guard lock(mu_);
-  RoomState& state = rooms_.at(room);
+  std::size_t from = slot(room, observer);
+  RoomState& state = rooms_[from];
   state.highest_seen = std::max(state.highest_seen, version);
   while (!state.pending.empty() && state.pending.front().version <= version) {
     record(room, at - state.pending.front().applied_at);
     state.pending.pop_front();
   }
-  publish(room);
+  publish(from);
 }
 
-bool StalenessTracker::waiting_on(std::size_t room) const {
-  return interested_.at(room).load(std::memory_order_acquire);
+bool StalenessTracker::waiting_on(std::size_t room, std::size_t observer) const {
+  return interested_[slot(room, observer)].load(std::memory_order_acquire);
 }
 
 loadgen::LatencyHistogram StalenessTracker::all() const {

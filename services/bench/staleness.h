@@ -6,6 +6,12 @@
 // version >= V received after it — server staleness plus the wait for the
 // room's next poll (mean 1/rate; ~0.1 ms for a 10,000-viewer room).
 //
+// With several observers (the serve instances of a fleet, each read
+// directly), every event is waited for by each observer on its own: the
+// staleness of V as seen by observer k is the time to the first answer
+// from k showing it, and every observer's samples go to the same
+// histograms.
+//
 // Thread safety: every method may be called from any thread (list answers
 // arrive on every load thread).
 #ifndef MICQ_BENCH_STALENESS_H_
@@ -26,8 +32,9 @@ class StalenessTracker {
  public:
   using Clock = std::chrono::steady_clock;
 
-  // `rooms`: rooms are 0..rooms-1, room 0 being the hot room.
-  explicit StalenessTracker(std::size_t rooms);
+  // `rooms`: rooms are 0..rooms-1, room 0 being the hot room; answers come
+  // from observers 0..observers-1.
+  explicit StalenessTracker(std::size_t rooms, std::size_t observers = 1);
 
   // An event request for `room` is on its way (until applied() or failed()).
   void sent(std::size_t room);
@@ -35,12 +42,12 @@ class StalenessTracker {
   void applied(std::size_t room, std::int64_t version, Clock::time_point at);
   // An event request for `room` failed: nothing to wait for.
   void failed(std::size_t room);
-  // A list answer for `room` showing `version` arrived at `at`.
-  void seen(std::size_t room, std::int64_t version, Clock::time_point at);
-  // Whether a list answer for `room` can matter: an event is pending, or
-  // on its way (an answer may overtake the event's own answer). The caller
-  // skips reading versions out of the others.
-  bool waiting_on(std::size_t room) const;
+  // A list answer for `room` from `observer` showing `version` arrived at `at`.
+  void seen(std::size_t room, std::int64_t version, Clock::time_point at, std::size_t observer = 0);
+  // Whether a list answer for `room` from `observer` can matter: an event
+  // is pending, or on its way (an answer may overtake the event's own
+  // answer). The caller skips reading versions out of the others.
+  bool waiting_on(std::size_t room, std::size_t observer = 0) const;
 
   // Copies, consistent at the time of the call.
   loadgen::LatencyHistogram all() const;
@@ -61,14 +68,21 @@ class StalenessTracker {
   static constexpr std::size_t kMaxPendingPerRoom = 100'000;
 
   void record(std::size_t room, std::chrono::nanoseconds staleness);  // REQUIRES: mu_ held
-  void publish(std::size_t room);  // REQUIRES: mu_ held; refreshes interested_[room]
+  // REQUIRES: mu_ held; refreshes interested_[slot].
+  void publish(std::size_t slot);
+  // The index of (room, observer) in rooms_ and interested_.
+  std::size_t slot(std::size_t room, std::size_t observer) const;
+  void applied_for(std::size_t room, std::size_t slot, std::int64_t version,
+                   Clock::time_point at);  // REQUIRES: mu_ held
 
+  const std::size_t rooms_count_;
+  const std::size_t observers_;
   mutable std::mutex mu_;
-  std::vector<RoomState> rooms_;   // guarded by mu_
+  std::vector<RoomState> rooms_;   // guarded by mu_; per (room, observer), observer-major
   loadgen::LatencyHistogram all_;  // guarded by mu_
   loadgen::LatencyHistogram hot_;  // guarded by mu_
   std::uint64_t dropped_ = 0;      // guarded by mu_: pending entries given up to stay bounded
-  // Per room: whether an event is pending or on its way — written under
+  // Per (room, observer): whether an event is pending or on its way — written under
   // mu_, read without it, so answers of rooms with nothing to wait for (all
   // but ~1%) take no lock.
   std::vector<std::atomic<bool>> interested_;

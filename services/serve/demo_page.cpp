@@ -37,7 +37,9 @@ std::string_view demo_page_html() {
  button{background:#3d335e;color:#eee;border:1px solid #5b4d8a;border-radius:8px;padding:6px 10px;
   font:inherit;font-size:13px;cursor:pointer;margin:2px} button.on{background:#6c4bd8}
  #controls p{margin:4px 0 8px;color:#aaa;font-size:12px}
- #status{padding:0 20px 12px;color:#888;font-size:12px}
+ #status{padding:0 20px 4px;color:#888;font-size:12px}
+ #instances{padding:0 20px 12px;color:#888;font-size:12px;display:flex;flex-wrap:wrap;gap:12px}
+ #instances b{color:#ddd}
 </style></head><body>
 <header><h1>Mic queue</h1><span id="room"></span><span id="meta"></span></header>
 <div id="warning"></div>
@@ -66,6 +68,7 @@ std::string_view demo_page_html() {
  </div>
 </main>
 <div id="status">loading…</div>
+<div id="instances"></div>
 <script>
 const params = new URLSearchParams(location.search);
 const room = params.get('room') || 'demo';
@@ -130,7 +133,8 @@ async function poll() {
   try {
     const response = await fetch('/v1/rooms/' + encodeURIComponent(room) + '/mic-queue?size=10',
                                  {headers: etag ? {'If-None-Match': etag} : {}, cache: 'no-store'});
-    const served = response.headers.get('X-Served-By');
+    const served = response.headers.get('X-Micq-Instance');
+    if (served) answeredBy(served);
     if (response.status === 200) { etag = response.headers.get('ETag'); render(await response.json()); }
     const warning = response.headers.get('Warning');
     if (response.status >= 500) warn('503: nothing servable (' + (await response.text()).slice(0, 120) + ')', true);
@@ -139,6 +143,27 @@ async function poll() {
     $('status').textContent = 'last poll: ' + response.status + ' at ' + new Date().toLocaleTimeString() +
       (served ? ' · answered by ' + served : '');
   } catch (e) { $('status').textContent = 'poll failed: ' + e; }
+}
+
+// Which serve instance answered each poll (X-Micq-Instance): behind
+// haproxy, several take turns; the count per instance is over the last 60 s.
+const answers = [];
+function answeredBy(instance) {
+  const now = Date.now();
+  answers.push({t: now, instance});
+  while (answers.length && answers[0].t < now - 60000) answers.shift();
+  const counts = new Map();
+  for (const a of answers) counts.set(a.instance, (counts.get(a.instance) || 0) + 1);
+  const box = $('instances'); box.replaceChildren();
+  if (counts.size < 2) return;
+  const title = document.createElement('span'); title.textContent = 'polls answered per instance, last 60 s:';
+  box.appendChild(title);
+  for (const [name, count] of [...counts].sort()) {
+    const span = document.createElement('span'); span.className = 'instance';
+    const b = document.createElement('b'); b.textContent = count;
+    span.append(name + ' ', b);
+    box.appendChild(span);
+  }
 }
 
 // The chart: one sample a second of the counters, drawn as rates.

@@ -82,18 +82,24 @@ struct DemoControl::State {
   const DemoEndpoints endpoints;
   std::atomic<double>& events_per_second;
   std::atomic<bool> aggregator_stopped{false};
-  // Made on the control thread by its first request.
-  std::unique_ptr<http::ClientPool> serve, aggregator, sim, serve_events;
+  // Made on the control thread by its first request; `serve` has one pool
+  // per instance.
+  std::vector<std::unique_ptr<http::ClientPool>> serve;
+  std::unique_ptr<http::ClientPool> aggregator, sim, serve_events;
 
   void clients(const asio::any_io_executor& executor) {
-    if (serve) return;
-    serve = std::make_unique<http::ClientPool>(executor, http::Upstream{"127.0.0.1", endpoints.serve});
-    aggregator = std::make_unique<http::ClientPool>(executor, http::Upstream{"127.0.0.1", endpoints.aggregator});
+    if (aggregator) return;
+    std::vector<std::uint16_t> instances = endpoints.serve_instances;
+    if (instances.empty()) instances.push_back(endpoints.serve);
+    for (std::uint16_t port : instances)
+      serve.push_back(std::make_unique<http::ClientPool>(executor, http::Upstream{"127.0.0.1", port}));
+    aggregator =
+        std::make_unique<http::ClientPool>(executor, http::Upstream{"127.0.0.1", endpoints.aggregator});
     sim = std::make_unique<http::ClientPool>(executor, http::Upstream{"127.0.0.1", endpoints.sim});
     http::ClientOptions with_token;
     with_token.headers.emplace_back("Authorization", "Bearer " + endpoints.events_token);
-    serve_events =
-        std::make_unique<http::ClientPool>(executor, http::Upstream{"127.0.0.1", endpoints.serve}, with_token);
+    serve_events = std::make_unique<http::ClientPool>(executor, http::Upstream{"127.0.0.1", endpoints.serve},
+                                                      with_token);
   }
 
   void set_aggregator_stopped(bool stop) {
@@ -103,9 +109,17 @@ struct DemoControl::State {
 
   asio::awaitable<Response> stats(Request&) {
     clients(co_await asio::this_coro::executor);
-    auto serve_call = serve->request(Method::get, "/metrics", "", 1s);
-    auto serve_metrics = co_await std::move(serve_call);
-    std::string metrics = serve_metrics ? std::string(serve_metrics->body()) : "";
+    // Every instance's series, one after another: metric_sum adds them up.
+    std::string metrics;
+    bool serve_up = false;
+    for (auto& instance : serve) {
+      auto serve_call = instance->request(Method::get, "/metrics", "", 1s);
+      auto serve_metrics = co_await std::move(serve_call);
+      if (!serve_metrics) continue;
+      serve_up = true;
+      metrics += serve_metrics->body();
+      metrics += '\n';
+    }
     std::string aggregator_stats;
     if (!aggregator_stopped.load()) {  // a stopped aggregator would only time out
       auto aggregator_call = aggregator->request(Method::get, "/stats", "", 1s);
@@ -116,7 +130,8 @@ struct DemoControl::State {
                   std::chrono::system_clock::now().time_since_epoch())
                   .count();
     std::string body = "{\"t\":" + std::to_string(ms);
-    body += ",\"serve_up\":" + std::string(serve_metrics ? "true" : "false");
+    body += ",\"serve_up\":" + std::string(serve_up ? "true" : "false");
+    body += ",\"instances\":" + std::to_string(serve.size());
     body += ",\"requests\":" + number(metric_sum(metrics, "micq_http_requests_total", "route=\"mic_queue\""));
     body += ",\"not_modified\":" +
             number(metric_sum(metrics, "micq_http_requests_total", "route=\"mic_queue\",status=\"304\""));
@@ -191,7 +206,7 @@ DemoControl::~DemoControl() {
     thread_.join();
   }
   // The clients' sockets belong to the server's io_context: gone before it.
-  state_->serve.reset();
+  state_->serve.clear();
   state_->aggregator.reset();
   state_->sim.reset();
   state_->serve_events.reset();

@@ -5,7 +5,8 @@
 // cross-origin (every answer allows any origin: it listens on loopback
 // only and changes nothing but the demo).
 //
-//   GET  /stats                 serve's counters (list requests, 304s,
+//   GET  /stats                 serve's counters, summed over its
+//                               instances (list requests, 304s,
 //                               cache hits, page builds and rebuilds, load
 //                               waits, stale serves), the aggregator's
 //                               batches and downstream calls, the event
@@ -29,13 +30,16 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "micq/http/server.h"
 
 namespace micq::up {
 
 struct DemoEndpoints {
-  std::uint16_t serve = 0;
+  std::uint16_t serve = 0;  // the front door (haproxy before a fleet): events go here
+  // The serve instances whose counters /stats sums; empty: serve.
+  std::vector<std::uint16_t> serve_instances;
   std::uint16_t aggregator = 0;
   std::uint16_t sim = 0;
   pid_t aggregator_pid = -1;

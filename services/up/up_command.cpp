@@ -39,7 +39,10 @@ struct Flags {
   int viewers = 2000;
   bool prometheus = false;
   std::string kinds = "24";
+  int instances = 1;  // serve instances; more than one: behind haproxy on --listen
 };
+
+constexpr int kMaxInstances = 16;
 
 // Command lines, built outside the coroutines: g++ 12 cannot place an
 // initializer list's backing array in a coroutine frame.
@@ -67,18 +70,36 @@ std::vector<std::string> serve_args(const std::string& listen, const std::string
           "--events-token",
           token};
 }
-// deploy/prometheus.yml for this stack's ports, scraping every 5 s, with
-// deploy/rules.yml beside the build (build/micq -> deploy/) when it is there.
-std::string prometheus_config(int serve, int aggregator, int sim) {
+// One instance of a fleet: its own free port, sharing built pages with the
+// others through Redis (--l2 on), so the fleet builds a page once per TTL.
+std::vector<std::string> fleet_serve_args(const std::string& redis, int aggregator_port,
+                                          const std::string& token) {
+  std::vector<std::string> args = serve_args("127.0.0.1:0", redis, aggregator_port, token);
+  args.push_back("--l2");
+  args.push_back("on");
+  return args;
+}
+// deploy/prometheus.yml for this stack's ports (every serve instance),
+// scraping every 5 s, with deploy/rules.yml beside the build (build/micq ->
+// deploy/) when it is there.
+std::string prometheus_config(const std::vector<int>& serves, int aggregator, int sim) {
   std::error_code ec;
   auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
   auto rules = exe.parent_path().parent_path() / "deploy" / "rules.yml";
   std::string config = "global:\n  scrape_interval: 5s\n  evaluation_interval: 5s\n";
   if (!ec && std::filesystem::exists(rules)) config += "rule_files:\n  - " + rules.string() + "\n";
   config += "scrape_configs:\n";
-  for (auto [job, port] : {std::pair{"micq_serve", serve}, {"micq_aggregator", aggregator}, {"micq_sim", sim}}) {
-    config += std::string("  - job_name: ") + job + "\n    static_configs:\n      - targets: [\"127.0.0.1:" +
-              std::to_string(port) + "\"]\n";
+  auto targets = [](const std::vector<int>& ports) {
+    std::string list;
+    for (int port : ports)
+      list += (list.empty() ? "\"127.0.0.1:" : ", \"127.0.0.1:") + std::to_string(port) + "\"";
+    return list;
+  };
+  for (auto [job, ports] : {std::pair{"micq_serve", serves},
+                            {"micq_aggregator", std::vector<int>{aggregator}},
+                            {"micq_sim", std::vector<int>{sim}}}) {
+    config += std::string("  - job_name: ") + job + "\n    static_configs:\n      - targets: [" +
+              targets(ports) + "]\n";
   }
   return config;
 }
@@ -173,12 +194,14 @@ class Up {
     int aggregator = co_await stack_.start_micq("aggregator", aggregator_args(flags_.kinds, sim));
     if (!aggregator || stop_requested_) co_return false;
     token_ = stack::random_hex(16);
-    int serve = co_await stack_.start_micq("serve", serve_args(flags_.listen, redis, aggregator, token_));
+    auto starting_serve = start_serves(redis, aggregator);
+    int serve = co_await std::move(starting_serve);
     if (!serve || stop_requested_) co_return false;
     serve_port_ = serve;
     events_per_second_.store(flags_.events_per_second);
     DemoEndpoints endpoints;
     endpoints.serve = static_cast<std::uint16_t>(serve);
+    for (int port : instance_ports_) endpoints.serve_instances.push_back(static_cast<std::uint16_t>(port));
     endpoints.aggregator = static_cast<std::uint16_t>(aggregator);
     endpoints.sim = static_cast<std::uint16_t>(sim);
     for (const auto& child : stack_.children())
@@ -191,22 +214,50 @@ class Up {
     // The page finds its controls and chart data through `control`.
     std::string control =
         control_port ? "&control=http://127.0.0.1:" + std::to_string(control_port) : std::string();
+    if (flags_.instances > 1) {
+      std::string instances;
+      for (int port : instance_ports_) instances += (instances.empty() ? "" : ", ") + std::to_string(port);
+      say(std::to_string(flags_.instances) + " serve instances (127.0.0.1 ports " + instances +
+          ") behind haproxy on " + base + " (round robin; answers name theirs in X-Micq-Instance)");
+    }
     say("up. Open " + base + "/demo?room=" + flags_.room + control);
     say("the list as JSON: " + base + "/v1/rooms/" + flags_.room + "/mic-queue");
     say("post events with: curl -H 'Authorization: Bearer " + token_ +
         "' -d '{\"type\":\"gift\",\"uid\":\"u1\",\"value\":100}' " + base + "/v1/rooms/" + flags_.room +
         "/events");
     if (flags_.viewers > 0)
-      say(std::to_string(flags_.viewers) + " simulated viewers poll the room every 3 s with If-None-Match "
+      say(std::to_string(flags_.viewers) +
+          " simulated viewers poll the room every 3 s with If-None-Match "
           "(--viewers 0: none)");
     if (flags_.prometheus) {
-      int prometheus = co_await stack_.start_prometheus(prometheus_config(serve, aggregator, sim));
+      int prometheus = co_await stack_.start_prometheus(prometheus_config(instance_ports_, aggregator, sim));
       if (!prometheus) co_return false;
       say("Prometheus scrapes the stack (with deploy/rules.yml): http://127.0.0.1:" +
           std::to_string(prometheus) + "/graph?g0.expr=fleet%3Amicq_batches_per_request%3Aratio_rate1m");
     }
     say("Ctrl-C stops everything.");
     co_return true;
+  }
+
+  // One serve on --listen, or --instances of them on free ports behind
+  // haproxy on --listen. Returns the port clients use (serve's or
+  // haproxy's), 0 if something did not start.
+  asio::awaitable<int> start_serves(std::string redis, int aggregator) {
+    if (flags_.instances == 1) {
+      auto starting = stack_.start_micq("serve", serve_args(flags_.listen, redis, aggregator, token_));
+      int port = co_await std::move(starting);
+      if (port) instance_ports_.push_back(port);
+      co_return port;
+    }
+    for (int i = 0; i < flags_.instances; ++i) {
+      auto starting =
+          stack_.start_micq("serve-" + std::to_string(i), fleet_serve_args(redis, aggregator, token_));
+      int port = co_await std::move(starting);
+      if (!port || stop_requested_) co_return 0;
+      instance_ports_.push_back(port);
+    }
+    auto balancing = stack_.start_haproxy(instance_ports_, flags_.listen);
+    co_return co_await std::move(balancing);
   }
 
   // A live room: viewers enter and leave, chat, share, send gifts; now and
@@ -266,7 +317,8 @@ class Up {
   std::optional<DemoControl> control_;  // once the stack is up
   std::string token_;
   int sim_port_ = 0;
-  int serve_port_ = 0;
+  int serve_port_ = 0;               // where clients go: serve, or haproxy before the instances
+  std::vector<int> instance_ports_;  // every serve instance
   bool stopping_ = false;
   bool stop_requested_ = false;
   int exit_code_ = 0;
@@ -284,6 +336,8 @@ int run(const Flags& flags) {
   if (!flags.redis.empty() && !redis::parse_endpoint(flags.redis)) {
     return service::fail_usage("up", "--redis: " + redis::parse_endpoint(flags.redis).error());
   }
+  if (flags.instances < 1 || flags.instances > kMaxInstances)
+    return service::fail_usage("up", "--instances must be 1.." + std::to_string(kMaxInstances));
   if (!service::parse_listen(flags.listen))
     return service::fail_usage("up", service::parse_listen(flags.listen).error());
   asio::io_context ioc;
@@ -311,6 +365,8 @@ void add_command(CLI::App& app, service::Action& action) {
       ->envname("MICQ_PROMETHEUS");
   service::add_flag(*command, "viewers", flags->viewers,
                     "simulated viewers of the demo room, each polling every 3 s with If-None-Match; 0: none");
+  service::add_flag(*command, "instances", flags->instances,
+                    "serve instances; more than 1: behind haproxy on --listen, sharing pages through Redis");
   command->callback([flags, &action] { action = [flags] { return run(*flags); }; });
 }
 

@@ -2,7 +2,8 @@
 // what its schedule says and writes its results; the article scenario
 // starts its own stack, runs its three stages and reports numbers that
 // agree with each other; the hot-room scenario runs its four stages and
-// reports what events cost; Ctrl-C leaves nothing running.
+// reports what events cost; the fleet scenario measures each fleet size
+// behind haproxy on a Redis Cluster; Ctrl-C leaves nothing running.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -236,6 +237,57 @@ TEST_F(BenchTest, HotRoomScenarioComparesTheSamePollsWithoutEventsWithThemOnAPla
     EXPECT_TRUE(beyond_bytes[key].IsNumber()) << key;
   EXPECT_NE(bench.output().find("events vs every answer a body"), std::string::npos) << bench.output();
   EXPECT_NE(result_file(".svg").find("plain TTL, 10 events/s"), std::string::npos);
+}
+
+TEST_F(BenchTest, FleetScenarioMeasuresEachFleetSizeBehindHaproxyOnARedisCluster) {
+  if (!std::filesystem::exists("/usr/sbin/haproxy")) GTEST_SKIP() << "haproxy not installed (scripts/test installs it)";
+  // 100 viewers polling every second, the hot room's events at a tenth of
+  // their rate, on fleets of 1 and 2 instances.
+  ChildProcess bench(
+      words("bench --scenario fleet --instances 1,2 --hot-viewers 100 --poll-seconds 1 --duration-s 1.5 "
+            "--warmup-s 0.5 --events-scale 0.1 --kinds 2 --sim-latency-ms 1 --sim-jitter-ms 0 "
+            "--probe-per-second 50 --out-dir " +
+            out_dir_));
+  auto code = bench.wait_exit(120s);
+  ASSERT_TRUE(code);
+  EXPECT_EQ(*code, 0) << bench.output();
+  auto doc = parse(result_file(".json"));
+  ASSERT_TRUE(doc.IsObject()) << bench.output();
+  EXPECT_STREQ(doc["scenario"].GetString(), "fleet");
+  ASSERT_EQ(doc["stages"].Size(), 4u);
+  const auto& fleet = doc["fleet"];
+  ASSERT_TRUE(fleet.IsArray());
+  ASSERT_EQ(fleet.Size(), 4u) << "per fleet size: without events, with events";
+  for (unsigned i = 0; i < 4; ++i) {
+    const auto& row = fleet[i];
+    const unsigned instances = i < 2 ? 1 : 2;
+    const bool with_events = i % 2 == 1;
+    SCOPED_TRACE(row["stage"].GetString());
+    EXPECT_EQ(row["instances"].GetUint(), instances);
+    EXPECT_EQ(doc["stages"][i]["instances"].GetUint(), instances);
+    EXPECT_EQ(row["with_events"].GetBool(), with_events);
+    EXPECT_GT(row["requests"].GetUint64(), 0u);
+    EXPECT_GT(row["probe_requests"].GetUint64(), 0u) << "staleness probes read the instances directly";
+    EXPECT_EQ(row["errors"].GetUint64(), 0u);
+    ASSERT_TRUE(row["aggregator_batches_per_second"].IsNumber());
+    EXPECT_GE(row["aggregator_batches_per_second"].GetDouble(), 0);
+    ASSERT_TRUE(row["redis_commands_per_request"].IsNumber()) << "INFO read on every cluster node";
+    EXPECT_GT(row["redis_commands_per_request"].GetDouble(), 0);
+    EXPECT_TRUE(row["serve_cpu_ms_per_1k_requests"].IsNumber()) << "CPU summed over the instances";
+    EXPECT_GT(row["latency_p50_ms"].GetDouble(), 0);
+    EXPECT_GE(row["latency_p99_ms"].GetDouble(), row["latency_p50_ms"].GetDouble());
+    if (with_events) {
+      EXPECT_GT(row["staleness_samples"].GetUint64(), 0u);
+      ASSERT_TRUE(row["staleness_p99_ms"].IsNumber());
+      EXPECT_LE(row["staleness_p50_ms"].GetDouble(), row["staleness_p99_ms"].GetDouble());
+      // Within the TTL (1 s) plus a probe's gap and a rebuild, notification or not.
+      EXPECT_LT(row["staleness_p99_ms"].GetDouble(), 1500);
+    } else {
+      EXPECT_TRUE(row["staleness_p50_ms"].IsNull()) << "no events, nothing to be stale";
+    }
+  }
+  EXPECT_NE(bench.output().find("Redis cmd/req"), std::string::npos) << bench.output();
+  EXPECT_NE(result_file(".svg").find("N=2, 10 events/s"), std::string::npos);
 }
 
 TEST_F(BenchTest, ConditionalViewersGet304sForAnUnchangedList) {

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <regex>
+#include <set>
 
 #include "http_client.h"
 #include "process.h"
@@ -106,6 +107,39 @@ TEST(UpTest, PrometheusScrapesTheStackAndEvaluatesTheRules) {
   auto code = up.wait_exit(30s);
   ASSERT_TRUE(code) << up.output();
   EXPECT_EQ(*code, 0) << up.output();
+}
+
+// SPEC §7 --instances: N serve instances behind haproxy on the printed
+// port; round robin reaches every one of them (each answer names its
+// instance in X-Micq-Instance), and Ctrl-C stops haproxy with the rest.
+TEST(UpTest, InstancesAnswerInTurnBehindHaproxyOnThePrintedPort) {
+  if (!std::filesystem::exists("/usr/sbin/haproxy")) GTEST_SKIP() << "haproxy not installed (scripts/test installs it)";
+  ChildProcess up({"up", "--listen", "127.0.0.1:0", "--room", "fleet", "--instances", "2", "--viewers", "0"});
+  auto ready = up.wait_for_line("micq up: up. Open ", 60s);
+  ASSERT_TRUE(ready) << up.output();
+  std::smatch match;
+  ASSERT_TRUE(std::regex_search(*ready, match, std::regex(R"(127\.0\.0\.1:(\d+)/demo\?room=fleet)"))) << *ready;
+  int port = std::stoi(match[1]);
+  std::set<std::string> instances;
+  for (int i = 0; i < 20 && instances.size() < 2; ++i) {
+    auto answer = get(port, "/v1/rooms/fleet/mic-queue");
+    ASSERT_EQ(answer.result_int(), 200) << answer.body();
+    auto instance = answer["X-Micq-Instance"];
+    EXPECT_FALSE(instance.empty()) << "a page answer names its instance";
+    instances.emplace(instance);
+  }
+  EXPECT_EQ(instances.size(), 2u) << "round robin reaches both instances";
+  // The page behind haproxy shows who answered.
+  EXPECT_NE(get(port, "/demo?room=fleet").body().find("X-Micq-Instance"), std::string::npos);
+
+  std::vector<int> children = children_of(up.pid());
+  EXPECT_EQ(children.size(), 6u) << "redis, sim, aggregator, two serves, haproxy";
+  up.signal(SIGINT);
+  auto code = up.wait_exit(30s);
+  ASSERT_TRUE(code) << up.output();
+  EXPECT_EQ(*code, 0) << up.output();
+  for (int pid : children) EXPECT_FALSE(alive(pid)) << "child " << pid << " outlived up";
+  EXPECT_THROW(get(port, "/healthz"), std::exception);
 }
 
 TEST(UpTest, BadViewersExitWithOneLine) {

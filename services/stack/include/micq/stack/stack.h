@@ -1,7 +1,8 @@
 // Stack: the processes of a micq system on loopback, as `micq up` and
-// `micq bench` start them — a private redis-server (temporary directory,
-// free port) and micq subcommands, each started in order and waited for
-// until it says it listens. Stopping is in reverse order of start.
+// `micq bench` start them — a private redis-server or a Redis Cluster
+// (temporary directory, free ports), micq subcommands and haproxy in front
+// of a fleet, each started in order and waited for until it is ready.
+// Stopping is in reverse order of start.
 //
 // Example:
 //   Stack stack(ioc, Child::Output::kEcho);
@@ -40,6 +41,23 @@ class Stack {
   // nullopt after saying why on stderr.
   boost::asio::awaitable<std::optional<std::string>> start_private_redis();
 
+  // A Redis Cluster of `masters` redis-server nodes with
+  // `replicas_per_master` replicas each, on free loopback ports (each node
+  // also needs port + 10000, its cluster bus), formed with `redis-cli
+  // --cluster create` and waited for until every node says cluster_state:ok.
+  // Nodes are children named "redis-<port>". Returns the seeds,
+  // "127.0.0.1:<port>,..." (every node), or nullopt after saying why.
+  boost::asio::awaitable<std::optional<std::string>> start_redis_cluster(int masters = 3,
+                                                                         int replicas_per_master = 0);
+
+  // Debian's haproxy (haproxy_config.h) on `listen` ("address:port"; port 0:
+  // a free loopback port), round robin over serve instances on
+  // 127.0.0.1:<backend_ports>, its config in the stack's temporary
+  // directory; waited for until it accepts connections. A child named
+  // "haproxy". Returns its port, or 0 after saying why.
+  boost::asio::awaitable<int> start_haproxy(std::vector<int> backend_ports,
+                                            std::string listen = "127.0.0.1:0");
+
   // Debian's `prometheus` on a free loopback port with `config` (YAML) as
   // its configuration, its data in the stack's temporary directory.
   // Returns the port, or 0 after saying why.
@@ -53,6 +71,9 @@ class Stack {
 
   // Stops the running child named `name` (SIGTERM, SIGKILL after `grace`).
   boost::asio::awaitable<void> stop(std::string name, std::chrono::milliseconds grace);
+  // Stops the children started since children().size() was `first`, last
+  // started first; the stack goes on (e.g. one bench stage's processes).
+  boost::asio::awaitable<void> stop_started_since(std::size_t first, std::chrono::milliseconds grace);
   // Stops every child, last started first; nothing starts afterwards.
   boost::asio::awaitable<void> stop_all(std::chrono::milliseconds grace);
 
@@ -68,6 +89,11 @@ class Stack {
   std::string micq_;
   std::string work_dir_;  // made on first use by ensure_work_dir()
   bool ensure_work_dir();
+  // Spawns `argv` as child `name` and waits for `ready_line`; false after
+  // complaining with `hint` when it does not come.
+  boost::asio::awaitable<bool> spawn_and_wait(std::string name, std::vector<std::string> argv,
+                                              std::string ready_line, std::chrono::milliseconds timeout,
+                                              std::string hint);
   bool stopping_ = false;  // set by stop_all: nothing starts after it
   std::vector<std::unique_ptr<Child>> children_;
 };
