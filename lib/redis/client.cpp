@@ -114,10 +114,12 @@ class RedisClient::Impl : public std::enable_shared_from_this<Impl> {
   static asio::awaitable<boost::system::result<Reply>> call_one(std::shared_ptr<Impl> self, Command command,
                                                                 Clock::time_point expiry);
 
-  static asio::awaitable<boost::system::result<Reply>> eval(std::shared_ptr<Impl> self, std::string script,
-                                                            std::vector<std::string> keys,
-                                                            std::vector<std::string> args,
-                                                            Clock::time_point expiry);
+  // EVALSHA (loading the script on NOSCRIPT), then `after` on the same
+  // connection; the script's reply first. A failed script load is its
+  // error reply alone.
+  static asio::awaitable<boost::system::result<std::vector<Reply>>> eval(
+      std::shared_ptr<Impl> self, std::string script, std::vector<std::string> keys,
+      std::vector<std::string> args, std::vector<Command> after, Clock::time_point expiry);
 
   // The RedisClient is gone: fail what is pending, close the socket, accept
   // no more calls.
@@ -391,15 +393,14 @@ asio::awaitable<boost::system::result<Reply>> RedisClient::Impl::load_script(std
   co_return reply;
 }
 
-asio::awaitable<boost::system::result<Reply>> RedisClient::Impl::eval(std::shared_ptr<Impl> self,
-                                                                      std::string script,
-                                                                      std::vector<std::string> keys,
-                                                                      std::vector<std::string> args,
-                                                                      Clock::time_point expiry) {
+asio::awaitable<boost::system::result<std::vector<Reply>>> RedisClient::Impl::eval(
+    std::shared_ptr<Impl> self, std::string script, std::vector<std::string> keys, std::vector<std::string> args,
+    std::vector<Command> after, Clock::time_point expiry) {
   if (!self->script_shas_.contains(script)) {
     auto op = load_script(self, script, expiry);
     auto loaded = co_await std::move(op);
-    if (!loaded || loaded->is_error()) co_return loaded;
+    if (!loaded) co_return loaded.error();
+    if (loaded->is_error()) co_return std::vector<Reply>{std::move(*loaded)};
   }
   for (int attempt = 0; attempt < 2; ++attempt) {
     Command evalsha;
@@ -409,19 +410,23 @@ asio::awaitable<boost::system::result<Reply>> RedisClient::Impl::eval(std::share
     evalsha.push_back(std::to_string(keys.size()));
     evalsha.insert(evalsha.end(), keys.begin(), keys.end());
     evalsha.insert(evalsha.end(), args.begin(), args.end());
+    // `after` goes in the same write: on this connection, right after the
+    // script (what WAIT needs: it counts this connection's writes).
     std::vector<Command> commands;
     commands.push_back(std::move(evalsha));
+    commands.insert(commands.end(), after.begin(), after.end());
     auto op = call(self, std::move(commands), expiry);
     auto replies = co_await std::move(op);
     if (!replies) co_return replies.error();
-    Reply reply = std::move(replies->front());
+    const Reply& reply = replies->front();
     // NOSCRIPT: Redis lost its script cache (restart, SCRIPT FLUSH). Load
     // it again and retry once.
     bool noscript = reply.is_error() && reply.str.starts_with("NOSCRIPT");
-    if (!noscript || attempt > 0) co_return reply;
+    if (!noscript || attempt > 0) co_return replies;
     auto reload_op = load_script(self, script, expiry);
     auto reloaded = co_await std::move(reload_op);
-    if (!reloaded || reloaded->is_error()) co_return reloaded;
+    if (!reloaded) co_return reloaded.error();
+    if (reloaded->is_error()) co_return std::vector<Reply>{std::move(*reloaded)};
   }
   co_return make_error_code(Error::kProtocol);  // not reached
 }
@@ -454,12 +459,47 @@ asio::awaitable<boost::system::result<Reply>> RedisClient::command(Command comma
   return asio::co_spawn(impl_->strand_, std::move(inner), asio::use_awaitable);
 }
 
+namespace {
+
+asio::awaitable<boost::system::result<Reply>> first_reply(
+    asio::awaitable<boost::system::result<std::vector<Reply>>> replies_of) {
+  auto replies = co_await std::move(replies_of);
+  if (!replies) co_return replies.error();
+  co_return std::move(replies->front());
+}
+
+Command wait_command(int replicas, std::chrono::milliseconds wait) {
+  return {"WAIT", std::to_string(replicas), std::to_string(std::max<long long>(1, wait.count()))};
+}
+
+asio::awaitable<boost::system::result<Replicated>> replicated_reply(
+    asio::awaitable<boost::system::result<std::vector<Reply>>> replies_of) {
+  auto replies = co_await std::move(replies_of);
+  if (!replies) co_return replies.error();
+  Replicated out;
+  out.reply = std::move(replies->front());
+  // A failed script load answers alone: nothing ran, nothing to replicate.
+  if (replies->size() == 2 && (*replies)[1].type == Reply::Type::kInteger) out.replicas = (*replies)[1].integer;
+  co_return out;
+}
+
+}  // namespace
+
 asio::awaitable<boost::system::result<Reply>> RedisClient::eval(const std::string& script,
                                                                 std::vector<std::string> keys,
                                                                 std::vector<std::string> args,
                                                                 std::chrono::milliseconds deadline) {
-  auto inner = Impl::eval(impl_, script, std::move(keys), std::move(args), expiry_after(deadline));
-  return asio::co_spawn(impl_->strand_, std::move(inner), asio::use_awaitable);
+  auto inner = Impl::eval(impl_, script, std::move(keys), std::move(args), {}, expiry_after(deadline));
+  return first_reply(asio::co_spawn(impl_->strand_, std::move(inner), asio::use_awaitable));
+}
+
+asio::awaitable<boost::system::result<Replicated>> RedisClient::eval_replicated(
+    const std::string& script, std::vector<std::string> keys, std::vector<std::string> args, int replicas,
+    std::chrono::milliseconds wait, std::chrono::milliseconds deadline) {
+  std::vector<Command> after;
+  after.push_back(wait_command(replicas, wait));
+  auto inner = Impl::eval(impl_, script, std::move(keys), std::move(args), std::move(after), expiry_after(deadline));
+  return replicated_reply(asio::co_spawn(impl_->strand_, std::move(inner), asio::use_awaitable));
 }
 
 const Endpoint& RedisClient::endpoint() const { return impl_->endpoint_; }

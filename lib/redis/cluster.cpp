@@ -1,6 +1,8 @@
 #include "micq/redis/cluster.h"
 
+#include <algorithm>
 #include <array>
+#include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <charconv>
@@ -20,7 +22,7 @@ using internal::redirect_target;
 
 namespace {
 
-constexpr std::size_t kSlots = 16384;
+constexpr std::size_t kSlots = kClusterSlots;
 
 std::uint16_t crc16_xmodem(std::string_view data) {
   std::uint16_t crc = 0;
@@ -165,7 +167,20 @@ class RedisCluster::Impl : public std::enable_shared_from_this<Impl> {
       }
       auto call = run(*node, false, left_until(expiry));
       Result result = co_await std::move(call);
-      if (!result) co_return result;
+      if (!result) {
+        // The node is unreachable or went away: a replica may own its slots
+        // now (a failover), so learn the map again from the other nodes. A
+        // call that never left (kUnavailable) is tried again where the
+        // slot is now; one that may have run (a lost connection) is not,
+        // but the next call goes to the new owner.
+        bool unavailable = result.error() == boost::system::error_code(Error::kUnavailable);
+        if (unavailable || result.error() == boost::system::error_code(Error::kConnectionLost)) {
+          auto refresh = refresh_after_failure(node->endpoint(), expiry);
+          co_await std::move(refresh);
+          if (unavailable && node_for(slot) != node) continue;
+        }
+        co_return result;
+      }
       const Reply* redirect = first_error(*result);
       if (!redirect) co_return result;
       if (auto moved = redirect_target(*redirect, "MOVED ")) {
@@ -198,8 +213,33 @@ class RedisCluster::Impl : public std::enable_shared_from_this<Impl> {
     co_return Result(boost::system::error_code(Error::kUnavailable));
   }
 
-  asio::awaitable<void> refresh_map(std::chrono::steady_clock::time_point expiry) {
+  // After a node failed: the map again from any other node known, at most
+  // once per kRefreshGap (every call to a dead node's slots fails, and
+  // they must not each ask every node).
+  asio::awaitable<void> refresh_after_failure(Endpoint failed, std::chrono::steady_clock::time_point expiry) {
+    auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+    auto last = last_failure_refresh_.load(std::memory_order_relaxed);
+    if (now - last < std::chrono::steady_clock::duration(kRefreshGap).count() ||
+        !last_failure_refresh_.compare_exchange_strong(last, now, std::memory_order_relaxed)) {
+      co_return;
+    }
+    auto refreshing = refresh_map(expiry, endpoint_name(failed));
+    co_await std::move(refreshing);
+  }
+
+  // The slot map from CLUSTER SLOTS of the first node that answers: the
+  // seeds, then every node learnt since (but `skip`).
+  asio::awaitable<void> refresh_map(std::chrono::steady_clock::time_point expiry, std::string skip = {}) {
     std::vector<Endpoint> candidates = seeds_;
+    {
+      std::shared_lock lock(mu_);
+      for (const auto& [name, endpoint] : endpoints_) {
+        bool seed = std::any_of(seeds_.begin(), seeds_.end(),
+                                [&](const Endpoint& s) { return endpoint_name(s) == name; });
+        if (!seed) candidates.push_back(endpoint);
+      }
+    }
+    std::erase_if(candidates, [&](const Endpoint& e) { return !skip.empty() && endpoint_name(e) == skip; });
     for (const Endpoint& seed : candidates) {
       if (std::chrono::steady_clock::now() >= expiry) co_return;
       auto node = client_for(seed);
@@ -212,10 +252,17 @@ class RedisCluster::Impl : public std::enable_shared_from_this<Impl> {
         Endpoint owner{range.elements[2].elements[0].str,
                        static_cast<std::uint16_t>(range.elements[2].elements[1].integer)};
         std::string name = endpoint_name(owner);
-        for (std::int64_t s = range.elements[0].integer; s <= range.elements[1].integer && s < 16384; ++s) {
+        for (std::int64_t s = range.elements[0].integer; s <= range.elements[1].integer && s < static_cast<std::int64_t>(kSlots); ++s) {
           owners_[static_cast<std::size_t>(s)] = name;
         }
         endpoints_.emplace(name, owner);
+        // The replicas too: whom to ask for the map when a master is gone.
+        for (std::size_t r = 3; r < range.elements.size(); ++r) {
+          const Reply& replica = range.elements[r];
+          if (replica.elements.size() < 2) continue;
+          Endpoint at{replica.elements[0].str, static_cast<std::uint16_t>(replica.elements[1].integer)};
+          endpoints_.emplace(endpoint_name(at), at);
+        }
       }
       co_return;
     }
@@ -252,6 +299,7 @@ class RedisCluster::Impl : public std::enable_shared_from_this<Impl> {
   }
 
   static const Reply* first_error(const Reply& reply) { return reply.is_error() ? &reply : nullptr; }
+  static const Reply* first_error(const Replicated& replicated) { return first_error(replicated.reply); }
   static const Reply* first_error(const std::vector<Reply>& replies) {
     for (const Reply& reply : replies) {
       if (reply.is_error()) return &reply;
@@ -263,6 +311,8 @@ class RedisCluster::Impl : public std::enable_shared_from_this<Impl> {
   const std::vector<Endpoint> seeds_;
 
  private:
+  static constexpr std::chrono::milliseconds kRefreshGap{100};
+  std::atomic<std::chrono::steady_clock::rep> last_failure_refresh_{0};
   std::shared_mutex mu_;
   std::array<std::string, kSlots> owners_;               // guarded by mu_: slot -> node name
   std::unordered_map<std::string, Endpoint> endpoints_;  // guarded by mu_
@@ -306,6 +356,26 @@ asio::awaitable<boost::system::result<Reply>> RedisCluster::eval(const std::stri
                   : node.eval(script, keys, args, left);
   };
   return impl_->routed<boost::system::result<Reply>>(slot, deadline, std::move(run));
+}
+
+namespace {
+asio::awaitable<boost::system::result<Replicated>> unknown_replicas(asio::awaitable<boost::system::result<Reply>> reply_of) {
+  auto reply = co_await std::move(reply_of);
+  if (!reply) co_return reply.error();
+  co_return Replicated{std::move(*reply), -1};
+}
+}  // namespace
+
+asio::awaitable<boost::system::result<Replicated>> RedisCluster::eval_replicated(
+    const std::string& script, std::vector<std::string> keys, std::vector<std::string> args, int replicas,
+    std::chrono::milliseconds wait, std::chrono::milliseconds deadline) {
+  std::uint16_t slot = keys.empty() ? 0 : key_slot(keys.front());
+  auto run = [script = std::string(script), keys = std::move(keys), args = std::move(args), replicas, wait](
+                 RedisClient& node, bool asking, std::chrono::milliseconds left) {
+    return asking ? unknown_replicas(asked_command(node, eval_command(script, keys, args), left))
+                  : node.eval_replicated(script, keys, args, replicas, wait, left);
+  };
+  return impl_->routed<boost::system::result<Replicated>>(slot, deadline, std::move(run));
 }
 
 }  // namespace micq::redis

@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "micq/redis/client.h"
+#include "micq/redis/cluster.h"
 
 namespace micq::serve {
 
@@ -32,9 +33,10 @@ namespace {
 // version, so an instance has forgotten them when it rebuilds).
 // KEYS: rank, ver[, idem]. ARGV: the deadline (Unix microseconds: serve gives
 // up at it or later, so whatever it gave up on is refused), the changed
-// channel, the fleet channel, the shared record key prefix, then triples of
-// (type, uid, increment). The channels and records share the keys' slot.
-// Answers {0, answer, version} applied; {1, answer} a replay; {2, "late"} refused,
+// channel, the fleet channel, the shared record key prefix, "1" to report
+// the master's connected replicas (else "0"), then triples of (type, uid,
+// increment). The channels and records share the keys' slot.
+// Answers {0, answer, version, replicas} applied; {1, answer} a replay; {2, "late"} refused,
 // the deadline having passed (serve stopped waiting: a Redis that resumes
 // late must not apply what the client was told may not be); {3, uid}
 // refused, that uid's score would pass 2^53 - 1. Nothing is written before
@@ -52,7 +54,7 @@ end
 -- Each touched score as it will be after each event (false: not a member).
 -- Lua numbers are doubles: exact for these integers up to 2^53.
 local scores = {}
-for i = 5, #ARGV, 3 do
+for i = 6, #ARGV, 3 do
   local kind, uid, increment = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   if kind ~= 'privilege' then
     local score = scores[uid]
@@ -70,7 +72,7 @@ for i = 5, #ARGV, 3 do
 end
 local applied = 0
 local privileged = {}
-for i = 5, #ARGV, 3 do
+for i = 6, #ARGV, 3 do
   local kind, uid, increment = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   if kind == 'enter' then
     redis.call('ZADD', rank, 'NX', 0, uid)
@@ -91,7 +93,11 @@ if #privileged > 0 then
   redis.call('SPUBLISH', ARGV[3], 'invalidate ' .. version .. ' ' .. table.concat(privileged, ' '))
 end
 redis.call('SPUBLISH', ARGV[2], tostring(version))
-return {0, answer, version}
+local replicas = 0
+if ARGV[5] == '1' then
+  replicas = tonumber(string.match(redis.call('INFO', 'replication'), 'connected_slaves:(%d+)')) or 0
+end
+return {0, answer, version, replicas}
 )lua";
 
 bool parse_score(const std::string& text, double& score) {
@@ -167,13 +173,35 @@ asio::awaitable<ApiResult<Applied>> RoomStore::apply(std::string room, const std
   args.push_back(changed_channel(room));
   args.push_back(fleet_channel(room));
   args.push_back(shared_record_key(room, ""));
+  args.push_back(wait_replicas_ > 0 ? "1" : "0");
   for (const Event& event : events) {
     args.emplace_back(event_type_name(event.type));
     args.push_back(event.uid);
     args.push_back(std::to_string(event.increment));
   }
-  auto call = redis_.eval(kApplyEventsScript, std::move(keys), std::move(args), timeout_);
-  auto reply = co_await std::move(call);
+  // Replicas get half of the deadline: the script's own run takes little.
+  // WAIT asks for as many as the room's master had last time (up to the
+  // wanted number): a master promoted by a failover has none until one
+  // joins, and must not make every event wait for the WAIT's timeout.
+  std::int64_t replicas = -1;
+  auto wait = timeout_ / 2;
+  std::atomic<int>& seen = replicas_seen_[redis::key_slot(keys.front())];
+  const int asked = std::min(wait_replicas_, seen.load(std::memory_order_relaxed));
+  boost::system::result<redis::Reply> reply = redis::Reply{};
+  if (asked > 0) {
+    auto call = redis_.eval_replicated(kApplyEventsScript, std::move(keys), std::move(args), asked, wait,
+                                       timeout_);
+    auto replicated = co_await std::move(call);
+    if (replicated) {
+      replicas = replicated->replicas;
+      reply = std::move(replicated->reply);
+    } else {
+      reply = replicated.error();
+    }
+  } else {
+    auto call = redis_.eval(kApplyEventsScript, std::move(keys), std::move(args), timeout_);
+    reply = co_await std::move(call);
+  }
   if (!reply) {
     count_error();
     // Only a call that never reached Redis is known to have applied
@@ -189,7 +217,8 @@ asio::awaitable<ApiResult<Applied>> RoomStore::apply(std::string room, const std
       reply->elements[0].type != redis::Reply::Type::kInteger ||
       reply->elements[1].type != redis::Reply::Type::kString ||
       (reply->elements[0].integer == 0 &&
-       (reply->elements.size() != 3 || reply->elements[2].type != redis::Reply::Type::kInteger))) {
+       (reply->elements.size() != 4 || reply->elements[2].type != redis::Reply::Type::kInteger ||
+        reply->elements[3].type != redis::Reply::Type::kInteger))) {
     count_error();
     spdlog::error("events script answered unexpectedly: {}", reply->str);
     co_return ApiError::unavailable("redis_error", "Redis refused the events.");
@@ -205,8 +234,25 @@ asio::awaitable<ApiResult<Applied>> RoomStore::apply(std::string room, const std
                              " past 2^53 - 1; nothing was applied."};
     case 1:
       co_return Applied{std::move(reply->elements[1].str), 0, true};
-    default:
+    default: {
+      if (wait_replicas_ == 0) co_return Applied{std::move(reply->elements[1].str), reply->elements[2].integer, false};
+      // Acknowledged once every replica the master has (up to the wanted
+      // number) has it: with none left (its replica promoted, none joined
+      // yet) the master's own copy is all there is to have.
+      const auto connected = reply->elements[3].integer;
+      seen.store(static_cast<int>(std::min<std::int64_t>(connected, wait_replicas_)), std::memory_order_relaxed);
+      const std::int64_t needed = std::min<std::int64_t>(wait_replicas_, connected);
+      if (std::max<std::int64_t>(0, replicas) < needed) {
+        count_error();
+        co_return ApiError::unavailable(
+            "outcome_unknown", "The events were applied but reached " +
+                                   std::to_string(std::max<std::int64_t>(0, replicas)) + " of " +
+                                   std::to_string(needed) + " Redis replicas within " + std::to_string(wait.count()) +
+                                   " ms; a failover now could lose them (a retry with the same Idempotency-Key "
+                                   "is safe).");
+      }
       co_return Applied{std::move(reply->elements[1].str), reply->elements[2].integer, false};
+    }
   }
 }
 

@@ -7,6 +7,7 @@
 #ifndef MICQ_SERVE_ROOM_STORE_H_
 #define MICQ_SERVE_ROOM_STORE_H_
 
+#include <array>
 #include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include "api_error.h"
+#include "micq/redis/cluster.h"
 #include "micq/redis/commands.h"
 #include "page_body.h"
 #include "request_parsing.h"
@@ -44,8 +46,14 @@ struct Applied {
 
 class RoomStore {
  public:
-  // `redis` must outlive the store.
-  RoomStore(redis::Commands& redis, std::chrono::milliseconds timeout) : redis_(redis), timeout_(timeout) {}
+  // `redis` must outlive the store. With `wait_replicas` > 0 an applied
+  // request is acknowledged only once that many replicas have it (WAIT), so
+  // a master failing over loses nothing acknowledged; fewer in time is 503
+  // outcome_unknown.
+  RoomStore(redis::Commands& redis, std::chrono::milliseconds timeout, int wait_replicas = 0)
+      : redis_(redis), timeout_(timeout), wait_replicas_(wait_replicas) {
+    for (auto& seen : replicas_seen_) seen.store(wait_replicas, std::memory_order_relaxed);
+  }
 
   // One page of the ranking (`size` entries from `page` * `size`), the
   // room's total and version, as of one moment.
@@ -68,6 +76,10 @@ class RoomStore {
  private:
   redis::Commands& redis_;
   const std::chrono::milliseconds timeout_;
+  const int wait_replicas_;
+  // Per hash slot: the replicas its master had at the last event there
+  // (at most wait_replicas_), which is what the next event's WAIT asks for.
+  std::array<std::atomic<int>, redis::kClusterSlots> replicas_seen_;
   std::atomic<std::uint64_t> errors_{0};
 };
 

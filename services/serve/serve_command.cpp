@@ -29,6 +29,7 @@ struct Flags {
   int max_builds = 1000;
   int max_batches = 32;
   int admission_wait_ms = 200;
+  int wait_replicas = 0;
 };
 
 int run(const Flags& flags) {
@@ -111,6 +112,10 @@ int run(const Flags& flags) {
     options->max_wait = std::chrono::milliseconds(flags.admission_wait_ms);
   }
 
+  if (flags.wait_replicas < 0 || flags.wait_replicas > 16)
+    return service::fail_usage("serve", "--wait-replicas must be 0..16");
+  config.wait_replicas = flags.wait_replicas;
+
   auto metrics = std::make_shared<metrics::Metrics>();
   http::Server server(*options, metrics);
   auto executor = server.context().get_executor();
@@ -177,6 +182,9 @@ void add_command(CLI::App& app, service::Action& action) {
   service::add_flag(*command, "admission-wait-ms", flags->admission_wait_ms,
                     "longest wait of a build or batch for a slot; past it (or with the queue full) the request "
                     "gets a stale page if there is one, else 429 overloaded with Retry-After");
+  service::add_flag(*command, "wait-replicas", flags->wait_replicas,
+                    "acknowledge an event request once this many Redis replicas have it (WAIT, within half of "
+                    "--upstream-timeout-ms), else 503 outcome_unknown; 0: once the master has it");
   command->callback([flags, &action] { action = [flags] { return run(*flags); }; });
 }
 

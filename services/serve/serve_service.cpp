@@ -43,7 +43,7 @@ ServeService::ServeService(asio::any_io_executor executor, std::unique_ptr<redis
     : config_(std::move(config)),
       response_options_{cache_control_for(config_.ttl), config_.gzip_level, config_.instance},
       redis_(std::move(redis)),
-      rooms_(*redis_, config_.upstream_timeout),
+      rooms_(*redis_, config_.upstream_timeout, config_.wait_replicas),
       builds_(config_.builds),
       batches_(config_.batches),
       privileges_(executor, std::move(aggregator), config_.upstream_timeout, &batches_) {

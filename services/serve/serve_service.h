@@ -63,6 +63,9 @@ struct ServeConfig {
   std::vector<redis::Endpoint> redis_nodes;
   bool redis_cluster = false;
   redis::SubscriberOptions notifications;
+  // Event requests are acknowledged once this many replicas have them
+  // (WAIT); 0: once the master has (a failover may lose the last ones).
+  int wait_replicas = 0;
   // Cached only. Live rooms: pages are built from per-user privilege
   // records and room events rebuild them in the background, at most once
   // per page per `rebuild_interval`. Off: the write-up's plain TTL cache

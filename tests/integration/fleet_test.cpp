@@ -7,13 +7,23 @@
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 
+#include <atomic>
 #include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <set>
 #include <cstdlib>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
 #include "http_client.h"
+#include "micq/stack/haproxy_config.h"
 #include "process.h"
 #include "redis/testing/redis_server.h"
 
@@ -32,6 +42,12 @@ std::string redis_cli(int port, const std::string& args) {
   while (fgets(buffer, sizeof buffer, pipe)) out += buffer;
   pclose(pipe);
   return out;
+}
+
+int free_port() {
+  boost::asio::io_context ioc;
+  boost::asio::ip::tcp::acceptor acceptor(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  return acceptor.local_endpoint().port();
 }
 
 class FleetTest : public ::testing::Test {
@@ -209,6 +225,81 @@ TEST_F(FleetTest, WithoutNotificationsTheTtlStillBoundsStalenessAndTheLossIsShow
   // Allowed again: the retry subscribes.
   ASSERT_NE(redis_cli(redis.port(), "acl setuser default +ssubscribe").find("OK"), std::string::npos);
   EXPECT_TRUE(subscribed(1)) << get(port(1), "/readyz").body();
+}
+
+
+// haproxy in front (the configuration micq writes): one instance killed
+// mid-run costs the clients nothing but what was in flight on it (GETs
+// that provably did not run are retried on the other), and the other
+// answers from then on.
+TEST_F(FleetTest, AnInstanceKilledBehindHaproxyCostsNoErrorBeyondItsRequestsInFlight) {
+  if (!std::filesystem::exists("/usr/sbin/haproxy")) GTEST_SKIP() << "haproxy not installed (scripts/test installs it)";
+  start({"--l2", "on"});
+  ASSERT_EQ(event(0, R"({"type":"gift","uid":"a","value":10})").result_int(), 200);
+  const int front = free_port();
+  const std::string config_path = std::filesystem::temp_directory_path() /
+                                  ("micq-fleet-haproxy-" + std::to_string(::getpid()) + ".cfg");
+  {
+    std::ofstream config(config_path);
+    config << stack::haproxy_config("127.0.0.1:" + std::to_string(front), {port(0), port(1)}, 1000);
+  }
+  ChildProcess haproxy(Program{"/usr/sbin/haproxy"}, {"-db", "-f", config_path});
+  // An answer, or 0 when the connection failed.
+  auto status_of = [](int at, const std::string& target, Reply* out = nullptr) -> int {
+    try {
+      Reply reply = get(at, target);
+      if (out) *out = reply;
+      return reply.result_int();
+    } catch (const std::exception&) {
+      return 0;
+    }
+  };
+  // haproxy says nothing once it listens in the foreground: ask, bounded.
+  auto deadline = Clock::now() + 10s;
+  while (Clock::now() < deadline && status_of(front, "/healthz") != 200) std::this_thread::sleep_for(10ms);
+  ASSERT_EQ(status_of(front, "/healthz"), 200) << haproxy.output();
+
+  constexpr int kClients = 4;
+  std::atomic<int> answers{0}, errors{0};
+  std::atomic<bool> stop{false};
+  std::mutex mu;
+  std::set<std::string> answered_by_after_kill;
+  std::atomic<bool> killed{false};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < kClients; ++c) {
+    clients.emplace_back([&] {
+      while (!stop) {
+        Reply reply;
+        int status = status_of(front, "/v1/rooms/fr/mic-queue", &reply);
+        ++answers;
+        if (status != 200) ++errors;
+        if (killed && status == 200) {
+          std::lock_guard lock(mu);
+          answered_by_after_kill.insert(std::string(reply["X-Micq-Instance"]));
+        }
+      }
+    });
+  }
+  auto wait_answers = [&](int count) {
+    auto until = Clock::now() + 20s;
+    while (answers < count && Clock::now() < until) std::this_thread::sleep_for(5ms);
+  };
+  wait_answers(400);
+  serves[1].process->signal(SIGKILL);
+  serves[1].process->wait_exit();
+  killed = true;
+  // Two failed health checks (~1 s) take it out of the rotation: haproxy
+  // says so on its output. Then the clients go on a while.
+  EXPECT_TRUE(haproxy.wait_for_line("serve/serve1 is DOWN", 10s)) << haproxy.output();
+  const int at_down = answers;
+  wait_answers(at_down + 500);
+  stop = true;
+  for (auto& client : clients) client.join();
+  EXPECT_GE(answers.load(), at_down + 500);
+  EXPECT_LE(errors.load(), kClients) << "more errors than requests in flight on the killed instance";
+  std::lock_guard lock(mu);
+  EXPECT_EQ(answered_by_after_kill, (std::set<std::string>{"127.0.0.1:" + std::to_string(port(0))}));
+  std::filesystem::remove(config_path);
 }
 
 }  // namespace

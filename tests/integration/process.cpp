@@ -20,14 +20,17 @@ namespace micq::testing {
 
 using namespace std::chrono;
 
-ChildProcess::ChildProcess(std::vector<std::string> args, std::vector<std::string> env) {
+ChildProcess::ChildProcess(std::vector<std::string> args, std::vector<std::string> env)
+    : ChildProcess(Program{MICQ_BINARY}, std::move(args), std::move(env)) {}
+
+ChildProcess::ChildProcess(Program program, std::vector<std::string> args, std::vector<std::string> env) {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
   posix_spawn_file_actions_adddup2(&actions, fds[1], 2);
-  std::vector<std::string> argv_storage{MICQ_BINARY};
+  std::vector<std::string> argv_storage{program.path};
   argv_storage.insert(argv_storage.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (auto& a : argv_storage) argv.push_back(a.data());
@@ -47,7 +50,7 @@ ChildProcess::ChildProcess(std::vector<std::string> args, std::vector<std::strin
   std::vector<char*> envp;
   for (auto& e : env_storage) envp.push_back(e.data());
   envp.push_back(nullptr);
-  int rc = posix_spawn(&pid_, MICQ_BINARY, &actions, nullptr, argv.data(), envp.data());
+  int rc = posix_spawn(&pid_, program.path.c_str(), &actions, nullptr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   close(fds[1]);
   if (rc != 0) {

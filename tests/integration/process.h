@@ -15,11 +15,18 @@
 
 namespace micq::testing {
 
+// Another program than build/micq, for ChildProcess.
+struct Program {
+  std::string path;
+};
+
 class ChildProcess {
  public:
   // Runs build/micq with `args`; `env` entries ("NAME=value") are added to
   // the inherited environment.
   ChildProcess(std::vector<std::string> args, std::vector<std::string> env = {});
+  // Runs `program` with `args` (haproxy, say), as above.
+  ChildProcess(Program program, std::vector<std::string> args, std::vector<std::string> env = {});
   ~ChildProcess();  // kills the process if it still runs
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;

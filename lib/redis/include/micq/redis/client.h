@@ -68,6 +68,10 @@ class RedisClient final : public Commands {
                                                             std::vector<std::string> args,
                                                             std::chrono::milliseconds deadline) override;
 
+  boost::asio::awaitable<boost::system::result<Replicated>> eval_replicated(
+      const std::string& script, std::vector<std::string> keys, std::vector<std::string> args, int replicas,
+      std::chrono::milliseconds wait, std::chrono::milliseconds deadline) override;
+
   const Endpoint& endpoint() const;
 
  private:

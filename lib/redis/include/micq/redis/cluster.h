@@ -12,6 +12,7 @@
 #define MICQ_REDIS_CLUSTER_H_
 
 #include <boost/asio/any_io_executor.hpp>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string_view>
@@ -21,6 +22,9 @@
 #include "micq/redis/reply.h"
 
 namespace micq::redis {
+
+// How many hash slots a Redis Cluster has.
+inline constexpr std::size_t kClusterSlots = 16384;
 
 // The cluster hash slot (0..16383) of a key: CRC16-XMODEM of the key, or of
 // the text between the first '{' and the next '}' when that is not empty.
@@ -42,6 +46,11 @@ class RedisCluster final : public Commands {
                                                             std::vector<std::string> keys,
                                                             std::vector<std::string> args,
                                                             std::chrono::milliseconds deadline) override;
+  // During resharding (ASK) the script runs on the importing node without
+  // WAIT: replicas = -1, not known.
+  boost::asio::awaitable<boost::system::result<Replicated>> eval_replicated(
+      const std::string& script, std::vector<std::string> keys, std::vector<std::string> args, int replicas,
+      std::chrono::milliseconds wait, std::chrono::milliseconds deadline) override;
 
  private:
   class Impl;

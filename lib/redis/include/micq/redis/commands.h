@@ -9,12 +9,19 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/system/result.hpp>
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <vector>
 
 #include "micq/redis/reply.h"
 
 namespace micq::redis {
+
+// A script's reply and how many replicas acknowledged its writes (WAIT).
+struct Replicated {
+  Reply reply;
+  std::int64_t replicas = 0;
+};
 
 class Commands {
  public:
@@ -29,6 +36,13 @@ class Commands {
                                                                     std::vector<std::string> keys,
                                                                     std::vector<std::string> args,
                                                                     std::chrono::milliseconds deadline) = 0;
+  // eval(), then WAIT on the same connection for `replicas` replicas to
+  // have its writes, for at most `wait` (within `deadline`). Fewer
+  // replicas than asked: the writes are on the master only and a failover
+  // now would lose them.
+  virtual boost::asio::awaitable<boost::system::result<Replicated>> eval_replicated(
+      const std::string& script, std::vector<std::string> keys, std::vector<std::string> args, int replicas,
+      std::chrono::milliseconds wait, std::chrono::milliseconds deadline) = 0;
 };
 
 }  // namespace micq::redis
