@@ -72,7 +72,14 @@ asio::awaitable<std::optional<SharedPageBuilder::Lookup>> SharedPageBuilder::loo
 asio::awaitable<ApiResult<Page>> SharedPageBuilder::build(PageKey key, RecordNeed need) {
   auto first = lookup(key);
   std::optional<Lookup> found = co_await std::move(first);
-  if (found && found->page) co_return std::move(*found->page);
+  // A shared page past half its life is not taken: the cache would hold it
+  // for what is left, and a refresh ahead of expiry would find the same
+  // page again (and again, until it expires and callers wait). It is built
+  // anew instead, by one instance, the others taking the new one.
+  auto young = [this](const std::optional<Lookup>& lookup) {
+    return lookup && lookup->page && lookup->page->age < std::chrono::nanoseconds(ttl_) / 2;
+  };
+  if (young(found)) co_return std::move(*found->page);
   // One instance builds this version's page; the others wait for it.
   std::string lock_key;
   if (found) {
@@ -91,7 +98,7 @@ asio::awaitable<ApiResult<Page>> SharedPageBuilder::build(PageKey key, RecordNee
       while (true) {
         auto again = lookup(key);
         std::optional<Lookup> now = co_await std::move(again);
-        if (now && now->page) co_return std::move(*now->page);
+        if (young(now)) co_return std::move(*now->page);
         if (!now || now->version != found->version) break;  // Redis failing, or an event moved the room on
         auto left = std::chrono::duration_cast<std::chrono::milliseconds>(give_up - std::chrono::steady_clock::now());
         if (left.count() <= 0) break;

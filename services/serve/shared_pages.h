@@ -5,7 +5,9 @@
 // applied event (which bumps it) retires every instance's shared pages of
 // the room; a per-page lock lets one instance build while the others wait
 // for its result: woken by its "page" message on the room's fleet channel
-// (room_channels.h), for no longer than a build may take.
+// (room_channels.h), for no longer than a build may take. A shared page
+// past half its TTL is built anew (once, under the lock), so a refresh
+// ahead of expiry brings a fresh page, not the same one again.
 //
 // Thread safety: as PageBuilder.
 #ifndef MICQ_SERVE_SHARED_PAGES_H_

@@ -180,6 +180,25 @@ TEST_F(LiveRoomTest, AHotKeyPolledFasterThanItsLoadNeverWaitsOverManyTtls) {
   EXPECT_LE(refreshes, 30u) << "refresh ahead, not a reload per poll";
 }
 
+// With --l2 on a refresh ahead of expiry finds the page this instance
+// shared itself: a page past half its life is built anew, or the cache
+// would take the same old page again and callers would wait at expiry.
+TEST_F(LiveRoomTest, AHotKeySharedThroughL2NeverWaitsOverManyTtls) {
+  start({"--ttl-ms", "1000", "--l2", "on"});
+  seed(3);
+  timed_list();
+  Clock::duration slowest{0};
+  int polls = 0;
+  auto began = Clock::now();
+  for (auto next = began; Clock::now() - began < 4s; next += 50ms) {
+    std::this_thread::sleep_until(next);  // the polling rate, not a synchronisation
+    slowest = std::max(slowest, timed_list().took);
+    ++polls;
+  }
+  EXPECT_LT(slowest, kWaited) << polls << " polls";
+  EXPECT_EQ(metric("micq_load_waits_total"), 1) << "only the very first GET waited";
+}
+
 TEST_F(LiveRoomTest, ARebuildWithAnUnchangedBodyKeepsTheEtag) {
   start({"--ttl-ms", "200"}, "1");
   seed(3);
