@@ -228,6 +228,32 @@ TEST_F(FleetTest, WithoutNotificationsTheTtlStillBoundsStalenessAndTheLossIsShow
 }
 
 
+// Redis restarts (its data gone): the subscriptions are lost, shown, and
+// come back on their own; the next event reaches the other instance by
+// notification again.
+TEST_F(FleetTest, NotificationsComeBackAfterRedisRestarts) {
+  start({});
+  ASSERT_EQ(event(0, R"({"type":"gift","uid":"a","value":10})").result_int(), 200);
+  ASSERT_TRUE(top_is(list(1), "a"));
+  ASSERT_TRUE(subscribed(1));
+  redis.restart();
+  auto lost_by = Clock::now() + 10s;
+  while (Clock::now() < lost_by && metric_value(port(1), "micq_notification_subscriptions_lost_total") < 2.0)
+    std::this_thread::sleep_for(5ms);
+  EXPECT_GE(metric_value(port(1), "micq_notification_subscriptions_lost_total"), 2.0) << "both channels lost";
+  ASSERT_TRUE(subscribed(1)) << get(port(1), "/readyz").body();
+  // Instance 0's own connection comes back after its back-off.
+  auto deadline = Clock::now() + 10s;
+  int status = 0;
+  while (Clock::now() < deadline &&
+         (status = event(0, R"({"type":"gift","uid":"b","value":100})").result_int()) != 200) {
+    std::this_thread::sleep_for(20ms);
+  }
+  ASSERT_EQ(status, 200);
+  EXPECT_TRUE(until(1, [](const auto& page) { return top_is(page, "b"); }, 2500ms))
+      << "no notification after the restart (TTL 5 s)";
+}
+
 // haproxy in front (the configuration micq writes): one instance killed
 // mid-run costs the clients nothing but what was in flight on it (GETs
 // that provably did not run are retried on the other), and the other
