@@ -12,10 +12,12 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
+#include <limits>
 #include <mutex>
 #include <thread>
 #include <unordered_set>
@@ -278,14 +280,38 @@ class Server::Impl {
         response = error_response(Status::not_found, "not_found", "No such route.");
       }
       bool keep_alive = request.message.keep_alive() && !stopping_;
-      response.keep_alive(keep_alive);
-      if (request.message.method() == Method::head) response.body() = nullptr;
+      const bool head_only = request.message.method() == Method::head;
+      const bool prepared = response.body().prepared_head != nullptr;
+      if (!prepared) {
+        response.keep_alive(keep_alive);
+        if (head_only) response.body() = nullptr;
+      }
       // Counted once the response is ready, before it is written: a client
       // that reads /metrics right after its answer then always sees it.
       double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
       metrics_->observe_request(match.name, static_cast<unsigned>(response.result_int()), seconds);
       stream.expires_after(options_.write_timeout);
-      auto [write_ec, written] = co_await beast_http::async_write(stream, response, use_tuple);
+      error_code write_ec;
+      if (prepared) {
+        // The bytes as they are: head, its end, body; one gather write
+        // (the response holds them until the kernel has taken them all).
+        const SharedBytes& wire = response.body();
+        const std::string_view end = keep_alive ? std::string_view("\r\n") : "Connection: close\r\n\r\n";
+        std::array<asio::const_buffer, 3> buffers{
+            asio::buffer(*wire.prepared_head), asio::buffer(end.data(), end.size()),
+            wire.bytes && !head_only ? asio::buffer(*wire.bytes) : asio::const_buffer()};
+        // Everything the kernel takes per call: asio's default completion
+        // conditions cap a write at 64 KB, four sendmsg calls for a 240 KB
+        // page where one does.
+        auto whole = [](const error_code& ec, std::size_t) -> std::size_t {
+          return ec ? 0 : std::numeric_limits<std::size_t>::max();
+        };
+        auto [ec, written] = co_await asio::async_write(stream, buffers, whole, use_tuple);
+        write_ec = ec;
+      } else {
+        auto [ec, written] = co_await beast_http::async_write(stream, response, use_tuple);
+        write_ec = ec;
+      }
       connection.busy = false;
       if (write_ec || !keep_alive) co_return;
     }

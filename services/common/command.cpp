@@ -44,6 +44,8 @@ void add_server_flags(CLI::App& command, ServerFlags& flags, std::string default
   add_flag(command, "read-timeout-ms", flags.read_timeout_ms,
            "a whole request must arrive, and an idle connection may wait, this long");
   add_flag(command, "max-connections", flags.max_connections, "open connections beyond this get 429");
+  add_flag(command, "write-timeout-ms", flags.write_timeout_ms,
+           "an answer must be taken by the client within this long, or its connection is closed");
 }
 
 boost::system::result<http::ServerOptions, std::string> server_options(const ServerFlags& flags) {
@@ -54,11 +56,13 @@ boost::system::result<http::ServerOptions, std::string> server_options(const Ser
   if (flags.threads < 1 || flags.threads > 256) return fail("--threads must be 1..256");
   if (flags.read_timeout_ms < 1) return fail("--read-timeout-ms must be at least 1");
   if (flags.max_connections < 1) return fail("--max-connections must be at least 1");
+  if (flags.write_timeout_ms < 1) return fail("--write-timeout-ms must be at least 1");
   http::ServerOptions options;
   options.listen = *listen;
   options.threads = flags.threads;
   options.read_timeout = std::chrono::milliseconds(flags.read_timeout_ms);
   options.max_connections = static_cast<std::size_t>(flags.max_connections);
+  options.write_timeout = std::chrono::milliseconds(flags.write_timeout_ms);
   return options;
 }
 

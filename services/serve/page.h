@@ -49,10 +49,41 @@ class LazyGzip {
   mutable std::atomic<bool> made_{false};
 };
 
+// The heads of a kept page's answers in wire form (the status line and
+// header lines), made by the first answer of each kind and kept for the
+// others: a hit then serializes nothing (Part 7's hit path). Never blocks
+// for long: one thread makes a head, under a lock taken once per kind.
+class PreparedHeads {
+ public:
+  enum Kind { kIdentity, kGzip, kNotModified, kKinds };
+  // The head of `kind`, made by `make()` the first time.
+  template <class Make>
+  std::shared_ptr<const std::string> get(Kind kind, Make make) const {
+    Slot& slot = slots_[kind];
+    if (!slot.made.load(std::memory_order_acquire)) {
+      std::lock_guard lock(slot.mu);
+      if (!slot.made.load(std::memory_order_relaxed)) {
+        slot.head = std::make_shared<const std::string>(make());
+        slot.made.store(true, std::memory_order_release);
+      }
+    }
+    return slot.head;
+  }
+
+ private:
+  struct Slot {
+    std::mutex mu;
+    std::shared_ptr<const std::string> head;  // written once, under mu, before `made`
+    std::atomic<bool> made{false};
+  };
+  mutable Slot slots_[kKinds];
+};
+
 struct Page {
   std::shared_ptr<const std::string> body;
   std::string etag;                // strong validator of `body`, quoted
   std::shared_ptr<LazyGzip> gzip;  // null: compress per answer (nothing keeps the page)
+  std::shared_ptr<PreparedHeads> heads;  // kept pages: their answers' heads in wire form
   // How old the data was when the page was built: from L2, built elsewhere
   // earlier; from cached privilege records, the oldest record's age. The
   // page is fresh for the rest of the TTL only.

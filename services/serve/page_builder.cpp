@@ -42,9 +42,10 @@ Page finish_page(std::string body, std::int64_t version, const BuildOptions& opt
   Page page;
   page.version = version;
   page.etag = etag_of(body);
-  if (options.keep_gzip && options.gzip_level > 0) {
+  if (options.kept && options.gzip_level > 0) {
     page.gzip = std::make_shared<LazyGzip>(options.gzip_level);
   }
+  if (options.kept) page.heads = std::make_shared<PreparedHeads>();
   page.body = std::make_shared<const std::string>(std::move(body));
   return page;
 }

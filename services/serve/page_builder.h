@@ -29,7 +29,9 @@ namespace micq::serve {
 struct BuildOptions {
   JsonEngine json = JsonEngine::kFast;
   int gzip_level = 1;      // for the precomputed variant
-  bool keep_gzip = false;  // kept pages: gzip once per build (when asked for), not per answer
+  // Kept pages (cached): gzip once per build (when asked for), not per
+  // answer, and each kind of answer's head serialized once.
+  bool kept = false;
 };
 
 class PageBuilder {

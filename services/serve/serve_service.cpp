@@ -20,7 +20,7 @@ BuildOptions build_options(const ServeConfig& config) {
   BuildOptions options;
   options.json = config.json;
   options.gzip_level = config.gzip_level;
-  options.keep_gzip = config.strategy == Strategy::kCached;
+  options.kept = config.strategy == Strategy::kCached;
   return options;
 }
 

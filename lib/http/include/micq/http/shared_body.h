@@ -2,6 +2,10 @@
 // A cached page is written to many sockets at once without being copied
 // per response; a dynamic body is one make_shared away.
 //
+// A response may also come in wire form (SharedBytes::prepared_head): its
+// whole head already serialized, kept with a cached page, so that a hit is
+// one gather write of shared bytes and the server serializes nothing.
+//
 // Thread safety: the string is immutable; any number of responses on any
 // threads may hold the same value.
 #ifndef MICQ_HTTP_SHARED_BODY_H_
@@ -18,10 +22,25 @@
 
 namespace micq::http {
 
-struct SharedBody {
-  using value_type = std::shared_ptr<const std::string>;
+// The body's bytes, and optionally the response's head in wire form.
+struct SharedBytes {
+  SharedBytes() = default;
+  SharedBytes(std::nullptr_t) {}  // NOLINT: assigning nullptr empties the body
+  SharedBytes(std::shared_ptr<const std::string> body) : bytes(std::move(body)) {}  // NOLINT: as a plain body
 
-  static std::uint64_t size(const value_type& body) { return body ? body->size() : 0; }
+  std::shared_ptr<const std::string> bytes;
+  // When set, the server writes exactly this head (the status line and
+  // every header line, each ending in CRLF, but not the blank line that
+  // ends a head), then "Connection: close" if the connection closes, the
+  // blank line and `bytes` (not for HEAD), in one gather write. The
+  // message's own fields are then not written; its status still counts.
+  std::shared_ptr<const std::string> prepared_head;
+};
+
+struct SharedBody {
+  using value_type = SharedBytes;
+
+  static std::uint64_t size(const value_type& body) { return body.bytes ? body.bytes->size() : 0; }
 
   class writer {
    public:
@@ -34,9 +53,9 @@ struct SharedBody {
 
     boost::optional<std::pair<const_buffers_type, bool>> get(boost::beast::error_code& ec) {
       ec = {};
-      if (sent_ || !body_ || body_->empty()) return boost::none;
+      if (sent_ || !body_.bytes || body_.bytes->empty()) return boost::none;
       sent_ = true;
-      return std::make_pair(boost::asio::const_buffer(body_->data(), body_->size()), false);
+      return std::make_pair(boost::asio::const_buffer(body_.bytes->data(), body_.bytes->size()), false);
     }
 
    private:

@@ -33,10 +33,11 @@ struct ServerFlags {
   int threads = 0;  // 0: one per core
   int read_timeout_ms = 10'000;
   int max_connections = 10'000;
+  int write_timeout_ms = 10'000;
 };
 
 // Adds --listen (default `default_listen`), --threads, --read-timeout-ms,
-// --max-connections.
+// --max-connections, --write-timeout-ms.
 void add_server_flags(CLI::App& command, ServerFlags& flags, std::string default_listen);
 
 // Validated server options, or the one-line reason they are not.

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# The cached hit path, one worker thread each, 64 connections, rounds
+# alternating in one run: this build's micq serve, another build's (the
+# "before", e.g. a worktree of an older commit) and nginx serving the very
+# same body as a static file. Reports requests/s and serve's CPU per
+# request (utime + stime from /proc over the round). Not part of CI.
+# Usage: bench/hit_path.sh [OTHER_MICQ, default build/micq] [seconds-per-round] [rounds] [page-size] [payload-bytes]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib/common.sh
+micq_ensure_packages wrk nginx-light redis-server
+other=${1:-build/micq}
+seconds=${2:-5}; rounds=${3:-3}; size=${4:-10}; payload=${5:-1024}
+work=$(mktemp -d)
+cleanup() { kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+redis-server --port 18379 --bind 127.0.0.1 --save "" --appendonly no --dir "$work" >/dev/null &
+build/micq sim --threads 1 --listen 127.0.0.1:18390 --payload-bytes "$payload" >/dev/null 2>&1 &
+build/micq aggregator --threads 1 --downstream http://127.0.0.1:18390 --listen 127.0.0.1:18381 >/dev/null 2>&1 &
+for pair in "build/micq 18380" "$other 18386"; do
+  set -- $pair
+  "$1" serve --threads 1 --redis 127.0.0.1:18379 --aggregator http://127.0.0.1:18381 --events-token t \
+    --ttl-ms 3600000 --listen "127.0.0.1:$2" >/dev/null 2>&1 &
+done
+sleep 1
+events='{"events":['
+for i in $(seq 1 30); do events+="{\"type\":\"gift\",\"uid\":\"u$i\",\"value\":$((i * 10))},"; done
+curl -sf -H 'Authorization: Bearer t' -d "${events%,}]}" http://127.0.0.1:18380/v1/rooms/hot/events >/dev/null
+target="/v1/rooms/hot/mic-queue?size=$size"
+mkdir -p "$work/www/v1/rooms/hot"
+curl -sf "http://127.0.0.1:18380$target" > "$work/www/v1/rooms/hot/mic-queue"
+curl -sf "http://127.0.0.1:18386$target" > /dev/null
+echo "body: $(wc -c < "$work/www/v1/rooms/hot/mic-queue") bytes"
+cat > "$work/nginx.conf" <<CONF
+worker_processes 1; daemon off; pid $work/nginx.pid; error_log $work/error.log;
+events { worker_connections 4096; }
+http { access_log off; default_type application/json; sendfile on; tcp_nopush on;
+  server { listen 127.0.0.1:18385; location / { root $work/www; } } }
+CONF
+chmod -R a+rX "$work"
+nginx -c "$work/nginx.conf" 2>"$work/nginx.stderr" &
+sleep 0.5
+pid_on() { ss -ltnpH "sport = :$1" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2; }
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+hz=$(getconf CLK_TCK)
+new_pid=$(pid_on 18380); old_pid=$(pid_on 18386)
+# One round of wrk at a port: "req/s" and, for a serve pid, "CPU us per request".
+measure() {
+  local port=$1 pid=${2:-} before after
+  [ -n "$pid" ] && before=$(ticks "$pid")
+  wrk -t1 -c64 -d"${seconds}s" "http://127.0.0.1:$port$target" > "$work/w.txt"
+  grep -hE "Non-2xx|Socket errors" "$work/w.txt" >&2 || true
+  local rps total
+  rps=$(awk '/Requests\/sec/ {print $2}' "$work/w.txt")
+  total=$(awk '/requests in/ {print $1}' "$work/w.txt")
+  if [ -n "$pid" ]; then
+    after=$(ticks "$pid")
+    echo "$rps $(awk -v t=$((after - before)) -v n="$total" -v hz="$hz" 'BEGIN {printf "%.2f", t / hz * 1e6 / n}')"
+  else
+    echo "$rps -"
+  fi
+}
+for ((r = 1; r <= rounds; r++)); do
+  read -r n _ < <(measure 18385)
+  read -r m mc < <(measure 18380 "$new_pid")
+  read -r o oc < <(measure 18386 "$old_pid")
+  echo "round $r: nginx $n req/s | this build $m req/s, ${mc} us CPU/req | other build $o req/s, ${oc} us CPU/req |" \
+    "this/nginx $(awk -v a="$m" -v b="$n" 'BEGIN {printf "%.2f", a/b}')," \
+    "this/other req/s $(awk -v a="$m" -v b="$o" 'BEGIN {printf "%.2f", a/b}')," \
+    "CPU/req this/other $(awk -v a="$mc" -v b="$oc" 'BEGIN {printf "%.2f", a/b}')"
+done
