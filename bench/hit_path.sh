@@ -3,7 +3,10 @@
 # alternating in one run: this build's micq serve, another build's (the
 # "before", e.g. a worktree of an older commit) and nginx serving the very
 # same body as a static file. Reports requests/s and serve's CPU per
-# request (utime + stime from /proc over the round). Not part of CI.
+# request (utime + stime from /proc over the round). THIS_FLAGS and
+# OTHER_FLAGS add serve flags to each (e.g. OTHER_FLAGS="--sendfile-min-bytes 0"
+# with OTHER_MICQ=build/micq compares sendfile with sends from memory).
+# Not part of CI.
 # Usage: bench/hit_path.sh [OTHER_MICQ, default build/micq] [seconds-per-round] [rounds] [page-size] [payload-bytes]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,10 +20,11 @@ trap cleanup EXIT
 redis-server --port 18379 --bind 127.0.0.1 --save "" --appendonly no --dir "$work" >/dev/null &
 build/micq sim --threads 1 --listen 127.0.0.1:18390 --payload-bytes "$payload" >/dev/null 2>&1 &
 build/micq aggregator --threads 1 --downstream http://127.0.0.1:18390 --listen 127.0.0.1:18381 >/dev/null 2>&1 &
-for pair in "build/micq 18380" "$other 18386"; do
+for pair in "build/micq 18380 ${THIS_FLAGS:-}" "$other 18386 ${OTHER_FLAGS:-}"; do
   set -- $pair
-  "$1" serve --threads 1 --redis 127.0.0.1:18379 --aggregator http://127.0.0.1:18381 --events-token t \
-    --ttl-ms 3600000 --listen "127.0.0.1:$2" >/dev/null 2>&1 &
+  micq=$1 port=$2; shift 2
+  "$micq" serve --threads 1 --redis 127.0.0.1:18379 --aggregator http://127.0.0.1:18381 --events-token t \
+    --ttl-ms 3600000 --listen "127.0.0.1:$port" "$@" >/dev/null 2>&1 &
 done
 sleep 1
 events='{"events":['

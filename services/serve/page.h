@@ -14,6 +14,8 @@
 #include <string>
 #include <string_view>
 
+#include "micq/http/sealed_file.h"
+
 namespace micq::serve {
 
 struct PageKey {
@@ -84,6 +86,9 @@ struct Page {
   std::string etag;                // strong validator of `body`, quoted
   std::shared_ptr<LazyGzip> gzip;  // null: compress per answer (nothing keeps the page)
   std::shared_ptr<PreparedHeads> heads;  // kept pages: their answers' heads in wire form
+  // Kept pages at least --sendfile-min-bytes: the body in a sealed file,
+  // sent with sendfile(2) (null: sent from `body`).
+  std::shared_ptr<const http::SealedFile> file;
   // How old the data was when the page was built: from L2, built elsewhere
   // earlier; from cached privilege records, the oldest record's age. The
   // page is fresh for the rest of the TTL only.

@@ -32,6 +32,9 @@ struct BuildOptions {
   // Kept pages (cached): gzip once per build (when asked for), not per
   // answer, and each kind of answer's head serialized once.
   bool kept = false;
+  // Kept pages whose body is at least this many bytes are also put in a
+  // sealed file and sent with sendfile(2); 0: never.
+  std::size_t sendfile_min_bytes = 0;
 };
 
 class PageBuilder {

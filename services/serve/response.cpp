@@ -83,6 +83,7 @@ http::Response page_response(const Page& page, const http::Request& request, boo
     response.result(status);
     response.body().bytes = std::move(body);
     response.body().prepared_head = std::move(head);
+    if (kind == PreparedHeads::kIdentity) response.body().file = page.file;
     return response;
   }
   return shaped(page, status, std::move(body), gzip, stale, age, options);

@@ -30,6 +30,7 @@ struct Flags {
   int max_batches = 32;
   int admission_wait_ms = 200;
   int wait_replicas = 0;
+  long long sendfile_min_bytes = 64 * 1024;
 };
 
 int run(const Flags& flags) {
@@ -115,6 +116,8 @@ int run(const Flags& flags) {
   if (flags.wait_replicas < 0 || flags.wait_replicas > 16)
     return service::fail_usage("serve", "--wait-replicas must be 0..16");
   config.wait_replicas = flags.wait_replicas;
+  if (flags.sendfile_min_bytes < 0) return service::fail_usage("serve", "--sendfile-min-bytes must be at least 0");
+  config.sendfile_min_bytes = static_cast<std::size_t>(flags.sendfile_min_bytes);
 
   auto metrics = std::make_shared<metrics::Metrics>();
   http::Server server(*options, metrics);
@@ -185,6 +188,8 @@ void add_command(CLI::App& app, service::Action& action) {
   service::add_flag(*command, "wait-replicas", flags->wait_replicas,
                     "acknowledge an event request once this many Redis replicas have it (WAIT, within half of "
                     "--upstream-timeout-ms), else 503 outcome_unknown; 0: once the master has it");
+  service::add_flag(*command, "sendfile-min-bytes", flags->sendfile_min_bytes,
+                    "cached pages at least this large go out with sendfile(2) from a sealed memfd; 0: never");
   command->callback([flags, &action] { action = [flags] { return run(*flags); }; });
 }
 

@@ -21,6 +21,7 @@ BuildOptions build_options(const ServeConfig& config) {
   options.json = config.json;
   options.gzip_level = config.gzip_level;
   options.kept = config.strategy == Strategy::kCached;
+  options.sendfile_min_bytes = config.sendfile_min_bytes;
   return options;
 }
 

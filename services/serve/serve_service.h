@@ -54,6 +54,9 @@ struct ServeConfig {
   // With --strategy cached a page is compressed once per build, so the
   // level is CPU per build against bytes per hit.
   int gzip_level = 1;
+  // Cached pages at least this large are sent with sendfile(2) from a
+  // sealed memfd (no copy of the body per answer); 0: never.
+  std::size_t sendfile_min_bytes = 64 * 1024;
   // Second-level cache in Redis shared by every instance: one page build
   // per key per TTL for the whole fleet (SPEC §5, --l2 on).
   bool l2 = false;

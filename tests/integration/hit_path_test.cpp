@@ -46,9 +46,13 @@ tcp::socket slow_reader(asio::io_context& ctx, int port) {
   return socket;
 }
 
-class HitPathTest : public ::testing::Test {
+// Each test runs twice: bodies sent from memory (--sendfile-min-bytes 0)
+// and from a sealed file with sendfile(2) (--sendfile-min-bytes 1).
+class HitPathTest : public ::testing::TestWithParam<const char*> {
  protected:
   void start(std::vector<std::string> flags, const std::string& payload_bytes = "1024") {
+    flags.push_back("--sendfile-min-bytes");
+    flags.push_back(GetParam());
     sim = start_service({"sim", "--kinds", "4", "--latency-ms", "1", "--jitter-ms", "0", "--payload-bytes",
                          payload_bytes});
     aggregator = start_service({"aggregator", "--downstream", base_url(sim.port), "--kinds", "4"});
@@ -97,7 +101,7 @@ std::vector<Answer> split_answers(const std::string& bytes, const std::vector<bo
   return answers;
 }
 
-TEST_F(HitPathTest, PipelinedAnswersOfEveryKindComeInOrderWithTheirExactBytes) {
+TEST_P(HitPathTest, PipelinedAnswersOfEveryKindComeInOrderWithTheirExactBytes) {
   start({});
   seed(5);
   Reply first = get(serve.port, "/v1/rooms/r1/mic-queue");  // now cached
@@ -132,7 +136,7 @@ TEST_F(HitPathTest, PipelinedAnswersOfEveryKindComeInOrderWithTheirExactBytes) {
 // when events rebuild the page again and again (the cache lets go of it):
 // it gets the old body whole, as it was (the ASan build would catch a
 // freed buffer being sent).
-TEST_F(HitPathTest, APageReplacedWhileASlowReaderIsSentItArrivesWholeAndUnchanged) {
+TEST_P(HitPathTest, APageReplacedWhileASlowReaderIsSentItArrivesWholeAndUnchanged) {
   // 4 kinds x 16 KB x 50 users: ~3.3 MB a page, more than the kernel's
   // socket buffers take at once.
   start({"--rebuild-interval-ms", "0"}, "16384");
@@ -182,7 +186,7 @@ TEST_F(HitPathTest, APageReplacedWhileASlowReaderIsSentItArrivesWholeAndUnchange
 
 // The write timeout (--write-timeout-ms) closes a reader that takes
 // nothing, prepared answer or not.
-TEST_F(HitPathTest, AReaderThatStallsBeyondTheKernelsBuffersIsClosedAtTheWriteTimeout) {
+TEST_P(HitPathTest, AReaderThatStallsBeyondTheKernelsBuffersIsClosedAtTheWriteTimeout) {
   // A read timeout far beyond the test: a close comes from the write timeout.
   start({"--write-timeout-ms", "300", "--read-timeout-ms", "60000"}, "8192");
   seed(20);
@@ -207,6 +211,30 @@ TEST_F(HitPathTest, AReaderThatStallsBeyondTheKernelsBuffersIsClosedAtTheWriteTi
   EXPECT_LT(std::chrono::steady_clock::now() - stalled, 8s) << "closed by the read timeout, not the write timeout";
   EXPECT_LT(received, kAnswers * 300'000u) << "all the answers were sent: nothing was cut off";
 }
+
+// A client that goes away in the middle of a body (reset, not a polite
+// close) costs its connection only: no SIGPIPE for the process, which
+// goes on answering.
+TEST_P(HitPathTest, AClientGoneMidBodyLeavesTheServerAnswering) {
+  start({}, "16384");
+  seed(50);
+  const std::string target = "/v1/rooms/r1/mic-queue?size=50";
+  ASSERT_EQ(get(serve.port, target).result_int(), 200);
+  for (int i = 0; i < 5; ++i) {
+    asio::io_context ctx;
+    tcp::socket socket = slow_reader(ctx, serve.port);
+    asio::write(socket, asio::buffer("GET " + target + " HTTP/1.1\r\nHost: x\r\n\r\n"));
+    std::array<char, 4096> chunk;
+    socket.read_some(asio::buffer(chunk));           // the answer has begun
+    socket.set_option(asio::socket_base::linger(true, 0));  // close = RST
+    socket.close();
+  }
+  EXPECT_EQ(get(serve.port, "/healthz").result_int(), 200);
+  EXPECT_EQ(get(serve.port, target).result_int(), 200);
+}
+
+INSTANTIATE_TEST_SUITE_P(Body, HitPathTest, ::testing::Values("0", "1"),
+                         [](const auto& info) { return std::string(info.param) == "0" ? "FromMemory" : "WithSendfile"; });
 
 }  // namespace
 }  // namespace micq::testing

@@ -20,6 +20,8 @@
 #include <string>
 #include <utility>
 
+#include "micq/http/sealed_file.h"
+
 namespace micq::http {
 
 // The body's bytes, and optionally the response's head in wire form.
@@ -35,6 +37,9 @@ struct SharedBytes {
   // blank line and `bytes` (not for HEAD), in one gather write. The
   // message's own fields are then not written; its status still counts.
   std::shared_ptr<const std::string> prepared_head;
+  // With prepared_head: the same bytes as `bytes` in a sealed file, sent
+  // with sendfile(2) (no copy of the body from user memory).
+  std::shared_ptr<const SealedFile> file;
 };
 
 struct SharedBody {

@@ -1,0 +1,41 @@
+// SealedFile: bytes in a sealed memfd, so that a socket can be sent them
+// with sendfile(2): the kernel hands the file's pages to TCP instead of
+// copying the bytes from user memory for every answer (what nginx's
+// `sendfile on` does for a static file). Sealed (no write, no resize) so
+// what is in flight can never change; a new body is a new file.
+//
+// The descriptor is closed when the last holder lets go: a response being
+// sent holds it (and the kernel holds the pages it queued on its own).
+//
+// Thread safety: immutable after of(); any number of threads may send it.
+#ifndef MICQ_HTTP_SEALED_FILE_H_
+#define MICQ_HTTP_SEALED_FILE_H_
+
+#include <cstddef>
+#include <memory>
+#include <string_view>
+
+namespace micq::http {
+
+class SealedFile {
+ public:
+  // `bytes` in a new sealed memfd, or null if the kernel refuses (no
+  // memfd, out of descriptors or memory): the caller sends from memory.
+  static std::shared_ptr<const SealedFile> of(std::string_view bytes);
+
+  ~SealedFile();
+  SealedFile(const SealedFile&) = delete;
+  SealedFile& operator=(const SealedFile&) = delete;
+
+  int fd() const { return fd_; }
+  std::size_t size() const { return size_; }
+
+ private:
+  SealedFile(int fd, std::size_t size) : fd_(fd), size_(size) {}
+  const int fd_;
+  const std::size_t size_;
+};
+
+}  // namespace micq::http
+
+#endif  // MICQ_HTTP_SEALED_FILE_H_
