@@ -6,6 +6,9 @@
 //
 // The descriptor is closed when the last holder lets go: a response being
 // sent holds it (and the kernel holds the pages it queued on its own).
+// Bounded: at most kMaxLive files exist at once in the process, so cached
+// pages cannot take the descriptors that connections need; past it, of()
+// answers null and the body is sent from memory.
 //
 // Thread safety: immutable after of(); any number of threads may send it.
 #ifndef MICQ_HTTP_SEALED_FILE_H_
@@ -19,6 +22,8 @@ namespace micq::http {
 
 class SealedFile {
  public:
+  static constexpr int kMaxLive = 1024;
+
   // `bytes` in a new sealed memfd, or null if the kernel refuses (no
   // memfd, out of descriptors or memory): the caller sends from memory.
   static std::shared_ptr<const SealedFile> of(std::string_view bytes);
@@ -29,6 +34,9 @@ class SealedFile {
 
   int fd() const { return fd_; }
   std::size_t size() const { return size_; }
+
+  // Files alive now (for tests and /metrics).
+  static int live();
 
  private:
   SealedFile(int fd, std::size_t size) : fd_(fd), size_(size) {}
