@@ -7,14 +7,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/common.sh
+source bench/lib/hot_room.sh
 micq_ensure_packages wrk valgrind redis-server
 other=${1:-}; size=${2:-2}
 work=$(mktemp -d)
 cleanup() { kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
-redis-server --port 18579 --bind 127.0.0.1 --save "" --appendonly no --dir "$work" >/dev/null &
-build/micq sim --threads 1 --listen 127.0.0.1:18590 >/dev/null 2>&1 &
-build/micq aggregator --threads 1 --downstream http://127.0.0.1:18590 --listen 127.0.0.1:18581 >/dev/null 2>&1 &
+bench_backends 18579 18590 18581
 sleep 0.5
 target="/v1/rooms/hot/mic-queue?size=$size"
 measure() {
@@ -24,9 +23,7 @@ measure() {
     --listen "127.0.0.1:$port" >"$work/log.$port" 2>&1 &
   local pid=$!
   for _ in $(seq 1 100); do curl -sf "localhost:$port/healthz" >/dev/null && break; sleep 0.2; done
-  local events='{"events":['
-  for i in $(seq 1 30); do events+="{\"type\":\"gift\",\"uid\":\"u$i\",\"value\":$((i * 10))},"; done
-  curl -sf -H 'Authorization: Bearer t' -d "${events%,}]}" "http://127.0.0.1:$port/v1/rooms/hot/events" >/dev/null
+  bench_seed_hot_room "$port"
   wrk -t1 -c8 -d2s "http://127.0.0.1:$port$target" >/dev/null  # warm: the page cached, heads made
   callgrind_control -z "$pid" >/dev/null 2>&1
   wrk -t1 -c8 -d5s "http://127.0.0.1:$port$target" >"$work/wrk.$port"

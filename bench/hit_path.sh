@@ -11,15 +11,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/common.sh
+source bench/lib/hot_room.sh
 micq_ensure_packages wrk nginx-light redis-server
 other=${1:-build/micq}
 seconds=${2:-5}; rounds=${3:-3}; size=${4:-10}; payload=${5:-1024}
 work=$(mktemp -d)
 cleanup() { kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
-redis-server --port 18379 --bind 127.0.0.1 --save "" --appendonly no --dir "$work" >/dev/null &
-build/micq sim --threads 1 --listen 127.0.0.1:18390 --payload-bytes "$payload" >/dev/null 2>&1 &
-build/micq aggregator --threads 1 --downstream http://127.0.0.1:18390 --listen 127.0.0.1:18381 >/dev/null 2>&1 &
+bench_backends 18379 18390 18381 "$payload"
 for pair in "build/micq 18380 ${THIS_FLAGS:-}" "$other 18386 ${OTHER_FLAGS:-}"; do
   set -- $pair
   micq=$1 port=$2; shift 2
@@ -27,23 +26,11 @@ for pair in "build/micq 18380 ${THIS_FLAGS:-}" "$other 18386 ${OTHER_FLAGS:-}"; 
     --ttl-ms 3600000 --listen "127.0.0.1:$port" "$@" >/dev/null 2>&1 &
 done
 sleep 1
-events='{"events":['
-for i in $(seq 1 30); do events+="{\"type\":\"gift\",\"uid\":\"u$i\",\"value\":$((i * 10))},"; done
-curl -sf -H 'Authorization: Bearer t' -d "${events%,}]}" http://127.0.0.1:18380/v1/rooms/hot/events >/dev/null
+bench_seed_hot_room 18380
 target="/v1/rooms/hot/mic-queue?size=$size"
-mkdir -p "$work/www/v1/rooms/hot"
-curl -sf "http://127.0.0.1:18380$target" > "$work/www/v1/rooms/hot/mic-queue"
 curl -sf "http://127.0.0.1:18386$target" > /dev/null
+bench_nginx_serving 18385 18380 "$target"
 echo "body: $(wc -c < "$work/www/v1/rooms/hot/mic-queue") bytes"
-cat > "$work/nginx.conf" <<CONF
-worker_processes 1; daemon off; pid $work/nginx.pid; error_log $work/error.log;
-events { worker_connections 4096; }
-http { access_log off; default_type application/json; sendfile on; tcp_nopush on;
-  server { listen 127.0.0.1:18385; location / { root $work/www; } } }
-CONF
-chmod -R a+rX "$work"
-nginx -c "$work/nginx.conf" 2>"$work/nginx.stderr" &
-sleep 0.5
 pid_on() { ss -ltnpH "sport = :$1" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2; }
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
