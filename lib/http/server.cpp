@@ -43,6 +43,13 @@ using namespace asio::experimental::awaitable_operators;
 
 namespace {
 
+// "1 MiB", "64 KiB", or bytes: the body limit as the 413 message says it.
+std::string size_text(std::uint64_t bytes) {
+  if (bytes >= (1u << 20) && bytes % (1u << 20) == 0) return std::to_string(bytes >> 20) + " MiB";
+  if (bytes >= (1u << 10) && bytes % (1u << 10) == 0) return std::to_string(bytes >> 10) + " KiB";
+  return std::to_string(bytes) + " bytes";
+}
+
 // What shutdown needs to know about one connection. Touched only on the
 // connection's strand (the session coroutine and the posted closer).
 struct Connection {
@@ -258,7 +265,7 @@ class Server::Impl {
       if (read_ec) {
         if (read_ec == beast_http::error::body_limit) {
           co_await write_error(stream, Status::payload_too_large, "payload_too_large",
-                               "The request body is larger than 1 MiB.");
+                               "The request body is larger than " + size_text(options_.body_limit) + ".");
         } else if (read_ec == beast_http::error::header_limit) {
           co_await write_error(stream, Status::request_header_fields_too_large, "headers_too_large",
                                "The request headers are too large.");

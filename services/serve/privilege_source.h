@@ -88,6 +88,8 @@ class AggregatorPrivileges final : public PrivilegeSource {
   boost::asio::awaitable<ApiResult<std::string>> batch_body(std::vector<std::string> uids) override;
 
   http::ClientPool& client() { return client_; }
+  // Requests the pool sent again after a pooled connection had closed.
+  std::uint64_t client_retries() const { return client_.retries(); }
 
  private:
   http::ClientPool client_;

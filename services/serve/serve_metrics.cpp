@@ -69,6 +69,10 @@ std::vector<prometheus::MetricFamily> ServeMetrics::Collect() const {
       prometheus::MetricType::Gauge, {{{}, d(pages.entries)}});
   counter(families, "micq_cache_evictions_total", "Pages evicted to keep the cache bounded.",
           d(pages.evictions));
+  counter(families, "micq_aggregator_request_retries_total",
+          "Aggregator requests sent again on a fresh connection because a pooled one had been closed by the "
+          "aggregator (ever-growing: its idle timeout is shorter than the pool's reuse).",
+          d(privileges_->client_retries()));
   add(families, "micq_upstream_errors_total", "Failed calls to a dependency, by upstream.",
       prometheus::MetricType::Counter,
       {{{{"upstream", "redis"}}, d(rooms_->errors())},

@@ -23,7 +23,7 @@ namespace micq::serve {
 
 class ServeMetrics final : public prometheus::Collectable {
  public:
-  ServeMetrics(const PageSource& pages, const RoomStore& rooms, const PrivilegeSource& privileges,
+  ServeMetrics(const PageSource& pages, const RoomStore& rooms, const AggregatorPrivileges& privileges,
                const Admission& builds, const Admission& batches)
       : pages_(&pages), rooms_(&rooms), privileges_(&privileges), builds_(&builds), batches_(&batches) {}
 
@@ -42,7 +42,7 @@ class ServeMetrics final : public prometheus::Collectable {
   // Guarded by mu_; null once detached.
   const PageSource* pages_;
   const RoomStore* rooms_;
-  const PrivilegeSource* privileges_;
+  const AggregatorPrivileges* privileges_;
   const Admission* builds_;
   const Admission* batches_;
   const RoomChannels* channels_ = nullptr;

@@ -545,6 +545,8 @@ TEST_F(ServeTest, MetricsShowCacheWork) {
   EXPECT_NE(metrics.find("micq_cache_hits_total 4"), std::string::npos) << metrics;
   EXPECT_NE(metrics.find("micq_page_loads_started_total 1"), std::string::npos);
   EXPECT_NE(metrics.find(R"(micq_http_requests_total{route="mic_queue",status="200"} 5)"), std::string::npos);
+  EXPECT_NE(metrics.find("micq_aggregator_request_retries_total 0"), std::string::npos)
+      << "the aggregator pool's retries, none on a healthy keep-alive connection";
 }
 
 }  // namespace

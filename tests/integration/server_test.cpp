@@ -77,6 +77,7 @@ TEST_F(ServerTest, BodyOverOneMebibyteIs413) {
   auto exchange = raw_exchange(sim.port, request);
   EXPECT_EQ(exchange.received.rfind("HTTP/1.1 413", 0), 0u) << exchange.received.substr(0, 80);
   EXPECT_NE(exchange.received.find(R"("code":"payload_too_large")"), std::string::npos);
+  EXPECT_NE(exchange.received.find("larger than 1 MiB."), std::string::npos) << "the limit, said as set";
 }
 
 // F5 (issue 13): a request the parser rejects in its first bytes (a bad
