@@ -43,6 +43,10 @@ using namespace asio::experimental::awaitable_operators;
 
 namespace {
 
+// What ends a prepared head: the blank line, with the Connection line
+// before it when the connection closes after this answer.
+std::string_view head_end(bool keep_alive) { return keep_alive ? "\r\n" : "Connection: close\r\n\r\n"; }
+
 // "1 MiB", "64 KiB", or bytes: the body limit as the 413 message says it.
 std::string size_text(std::uint64_t bytes) {
   if (bytes >= (1u << 20) && bytes % (1u << 20) == 0) return std::to_string(bytes >> 20) + " MiB";
@@ -323,7 +327,7 @@ class Server::Impl {
         // The bytes as they are: head, its end, body; one gather write
         // (the response holds them until the kernel has taken them all).
         const SharedBytes& wire = response.body();
-        const std::string_view end = keep_alive ? std::string_view("\r\n") : "Connection: close\r\n\r\n";
+        const std::string_view end = head_end(keep_alive);
         std::array<asio::const_buffer, 3> buffers{
             asio::buffer(*wire.prepared_head), asio::buffer(end.data(), end.size()),
             wire.bytes && !head_only ? asio::buffer(*wire.bytes) : asio::const_buffer()};
@@ -353,7 +357,7 @@ class Server::Impl {
     error_code ec;
     socket.native_non_blocking(true, ec);
     if (ec) co_return ec;
-    const std::string_view end = keep_alive ? std::string_view("\r\n") : "Connection: close\r\n\r\n";
+    const std::string_view end = head_end(keep_alive);
     const std::string& head = *wire.prepared_head;
     const std::size_t head_size = head.size() + end.size();
     std::size_t head_sent = 0;

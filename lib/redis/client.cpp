@@ -51,15 +51,6 @@ class ErrorCategory final : public boost::system::error_category {
   }
 };
 
-// Back-off after a failed connect or a lost connection: calls in the window
-// fail at once instead of queueing behind a Redis that is not there.
-constexpr std::chrono::milliseconds kMinBackoff(50);
-constexpr std::chrono::milliseconds kMaxBackoff(2000);
-
-struct ReplyDeleter {
-  void operator()(redisReply* reply) const { freeReplyObject(reply); }
-};
-
 // now + deadline, saturating: a caller may pass milliseconds::max() for "no
 // deadline" without overflowing the clock.
 Clock::time_point expiry_after(std::chrono::milliseconds deadline) {
@@ -197,8 +188,9 @@ class RedisClient::Impl : public std::enable_shared_from_this<Impl> {
     auto failed = std::move(pending_);
     pending_.clear();
     for (auto& pending : failed) complete(*pending, ec);
-    auto delay = kMinBackoff * (1 << std::min(failures_, 6));
-    backoff_until_ = Clock::now() + std::min<std::chrono::milliseconds>(delay, kMaxBackoff);
+    // Calls in the back-off window fail at once instead of queueing behind
+    // a Redis that is not there.
+    backoff_until_ = Clock::now() + internal::backoff_after(failures_);
     ++failures_;
   }
 
@@ -348,7 +340,7 @@ asio::awaitable<void> RedisClient::Impl::read_loop(std::shared_ptr<Impl> self,
         co_return;
       }
       if (raw == nullptr) break;  // needs more bytes
-      std::unique_ptr<redisReply, ReplyDeleter> reply(static_cast<redisReply*>(raw));
+      std::unique_ptr<redisReply, internal::ReplyDeleter> reply(static_cast<redisReply*>(raw));
       if (!self->deliver(*reply)) {
         // A reply nobody asked for: the stream is out of step.
         self->reset(make_error_code(Error::kConnectionLost));

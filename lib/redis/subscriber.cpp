@@ -34,19 +34,11 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
-constexpr std::chrono::milliseconds kMinBackoff(50);
-constexpr std::chrono::milliseconds kMaxBackoff(2000);
 // Channels per SSUBSCRIBE: a node holding thousands of rooms is
 // resubscribed in a few writes, none of them huge.
 constexpr std::size_t kChannelsPerCommand = 256;
 
-struct ReplyDeleter {
-  void operator()(redisReply* reply) const { freeReplyObject(reply); }
-};
-
-std::chrono::milliseconds backoff_after(int failures) {
-  return std::min<std::chrono::milliseconds>(kMinBackoff * (1 << std::min(failures, 6)), kMaxBackoff);
-}
+using internal::backoff_after;
 
 // A push or a reply in subscribed mode: ["smessage", channel, payload],
 // ["ssubscribe", channel, count], ["sunsubscribe", channel, count], or
@@ -317,7 +309,7 @@ class Subscriber::Impl : public std::enable_shared_from_this<Impl> {
           co_return;
         }
         if (raw == nullptr) break;
-        std::unique_ptr<redisReply, ReplyDeleter> owned(static_cast<redisReply*>(raw));
+        std::unique_ptr<redisReply, internal::ReplyDeleter> owned(static_cast<redisReply*>(raw));
         Reply reply;
         if (!internal::convert_reply(*owned, reply) || !self->handle(link, std::move(reply))) {
           self->lost(link);  // out of step with the node

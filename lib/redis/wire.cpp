@@ -2,6 +2,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/address.hpp>
@@ -53,6 +54,13 @@ asio::awaitable<error_code> connect_to(tcp::socket& socket, tcp::resolver& resol
   }
   co_return ec;
 }
+
+std::chrono::milliseconds backoff_after(int failures) {
+  constexpr std::chrono::milliseconds kMin(50), kMax(2000);
+  return std::min<std::chrono::milliseconds>(kMin * (1 << std::clamp(failures, 0, 6)), kMax);
+}
+
+void ReplyDeleter::operator()(redisReply* reply) const { freeReplyObject(reply); }
 
 std::string endpoint_name(const Endpoint& endpoint) {
   return endpoint.host + ":" + std::to_string(endpoint.port);

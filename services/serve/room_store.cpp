@@ -185,8 +185,8 @@ asio::awaitable<ApiResult<Applied>> RoomStore::apply(std::string room, const std
   // joins, and must not make every event wait for the WAIT's timeout.
   std::int64_t replicas = -1;
   auto wait = timeout_ / 2;
-  std::atomic<int>& seen = replicas_seen_[redis::key_slot(keys.front())];
-  const int asked = std::min(wait_replicas_, seen.load(std::memory_order_relaxed));
+  std::atomic<int>* seen = wait_replicas_ > 0 ? &replicas_seen_[redis::key_slot(keys.front())] : nullptr;
+  const int asked = seen ? std::min(wait_replicas_, seen->load(std::memory_order_relaxed)) : 0;
   boost::system::result<redis::Reply> reply = redis::Reply{};
   if (asked > 0) {
     auto call = redis_.eval_replicated(kApplyEventsScript, std::move(keys), std::move(args), asked, wait,
@@ -240,7 +240,7 @@ asio::awaitable<ApiResult<Applied>> RoomStore::apply(std::string room, const std
       // number) has it: with none left (its replica promoted, none joined
       // yet) the master's own copy is all there is to have.
       const auto connected = reply->elements[3].integer;
-      seen.store(static_cast<int>(std::min<std::int64_t>(connected, wait_replicas_)), std::memory_order_relaxed);
+      seen->store(static_cast<int>(std::min<std::int64_t>(connected, wait_replicas_)), std::memory_order_relaxed);
       const std::int64_t needed = std::min<std::int64_t>(wait_replicas_, connected);
       if (std::max<std::int64_t>(0, replicas) < needed) {
         count_error();

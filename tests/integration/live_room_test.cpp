@@ -63,6 +63,20 @@ class LiveRoomTest : public ::testing::Test {
     return out;
   }
 
+  // Polls the list every 50 ms for `duration`: the slowest answer, and
+  // how many there were.
+  std::pair<Clock::duration, int> poll_every_50ms_for(Clock::duration duration) {
+    Clock::duration slowest{0};
+    int polls = 0;
+    auto began = Clock::now();
+    for (auto next = began; Clock::now() - began < duration; next += 50ms) {
+      std::this_thread::sleep_until(next);  // the polling rate, not a synchronisation
+      slowest = std::max(slowest, timed_list().took);
+      ++polls;
+    }
+    return {slowest, polls};
+  }
+
   std::uint64_t batches() {
     return parse(get(aggregator.port, "/stats").body())["batches_total"].GetUint64();
   }
@@ -162,15 +176,8 @@ TEST_F(LiveRoomTest, AHotKeyPolledFasterThanItsLoadNeverWaitsOverManyTtls) {
   seed(3);
   timed_list();
   std::uint64_t batches_before = batches();
-  Clock::duration slowest{0};
-  int polls = 0;
-  auto began = Clock::now();
   // Every 50 ms for 6 TTLs, each load (a batch) taking 300 ms.
-  for (auto next = began; Clock::now() - began < 6s; next += 50ms) {
-    std::this_thread::sleep_until(next);  // the polling rate, not a synchronisation
-    slowest = std::max(slowest, timed_list().took);
-    ++polls;
-  }
+  auto [slowest, polls] = poll_every_50ms_for(6s);
   EXPECT_LT(slowest, kWaited) << polls << " polls";
   EXPECT_EQ(metric("micq_load_waits_total"), 1) << "only the very first GET waited";
   std::uint64_t refreshes = batches() - batches_before;
@@ -187,14 +194,7 @@ TEST_F(LiveRoomTest, AHotKeySharedThroughL2NeverWaitsOverManyTtls) {
   start({"--ttl-ms", "1000", "--l2", "on"});
   seed(3);
   timed_list();
-  Clock::duration slowest{0};
-  int polls = 0;
-  auto began = Clock::now();
-  for (auto next = began; Clock::now() - began < 4s; next += 50ms) {
-    std::this_thread::sleep_until(next);  // the polling rate, not a synchronisation
-    slowest = std::max(slowest, timed_list().took);
-    ++polls;
-  }
+  auto [slowest, polls] = poll_every_50ms_for(4s);
   EXPECT_LT(slowest, kWaited) << polls << " polls";
   EXPECT_EQ(metric("micq_load_waits_total"), 1) << "only the very first GET waited";
 }

@@ -8,11 +8,14 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/system/error_code.hpp>
+#include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "micq/redis/reply.h"
+
+struct redisReply;
 
 namespace micq::redis::internal {
 
@@ -26,6 +29,16 @@ bool append_command(const Command& command, std::string& out);
 boost::asio::awaitable<boost::system::error_code> connect_to(boost::asio::ip::tcp::socket& socket,
                                                              boost::asio::ip::tcp::resolver& resolver,
                                                              const Endpoint& endpoint);
+
+// The back-off after `failures` consecutive failed connects or lost
+// connections: 50 ms doubling to 2 s. Calls (or resubscriptions) in the
+// window wait instead of hammering a Redis that is not there.
+std::chrono::milliseconds backoff_after(int failures);
+
+// Frees a hiredis reply tree.
+struct ReplyDeleter {
+  void operator()(redisReply* reply) const;
+};
 
 // "host:port", the name a node goes by in slot maps.
 std::string endpoint_name(const Endpoint& endpoint);
