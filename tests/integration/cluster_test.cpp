@@ -66,12 +66,14 @@ class Cluster {
                       .c_str());
       create += " 127.0.0.1:" + std::to_string(port);
     }
-    // Redis announces no event for "cluster formed": ask until it is, bounded.
-    for (int i = 0;
-         i < 100 && shell_output("redis-cli -p " + std::to_string(ports_[0]) + " ping").find("PONG") ==
-                        std::string::npos;
-         ++i) {
-      std::this_thread::sleep_for(50ms);
+    // Redis announces no event for "up" or "cluster formed" to a daemonized
+    // node: ask every node until it answers, bounded (create needs them all).
+    for (int port : ports_) {
+      for (int i = 0;
+           i < 200 && shell_output("redis-cli -p " + std::to_string(port) + " ping").find("PONG") == std::string::npos;
+           ++i) {
+        std::this_thread::sleep_for(50ms);
+      }
     }
     created_ = shell_output(create + " --cluster-replicas " + std::to_string(replicas) + " --cluster-yes 2>&1");
     for (int i = 0; i < 400 && !ok(); ++i) std::this_thread::sleep_for(50ms);
