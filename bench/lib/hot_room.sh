@@ -39,3 +39,29 @@ CONF
   nginx -c "$work/nginx.conf" 2>"$work/nginx.stderr" &
   sleep 0.5
 }
+
+# A hot room is never quiet: ~100 events/s (10 every 100 ms: enters, exits,
+# chat and gifts among 200 viewers) posted to room "hot" through the serve
+# on 127.0.0.1:$1, in the background of the calling shell until it ends.
+bench_room_events() {
+  local port=$1
+  (
+    local tick=0 events i uid
+    while :; do
+      events='{"events":['
+      for i in 0 1 2 3 4 5 6 7 8 9; do
+        uid="v$(((tick * 7 + i * 13) % 200))"
+        case $i in
+          0 | 1 | 2) events+="{\"type\":\"enter\",\"uid\":\"$uid\"}," ;;
+          3 | 4) events+="{\"type\":\"exit\",\"uid\":\"v$(((tick * 11 + i) % 200))\"}," ;;
+          5 | 6 | 7) events+="{\"type\":\"chat\",\"uid\":\"$uid\"}," ;;
+          *) events+="{\"type\":\"gift\",\"uid\":\"u$((tick % 30 + 1))\",\"value\":$((tick % 50 + 1))}," ;;
+        esac
+      done
+      curl -sf -H 'Authorization: Bearer t' -d "${events%,}]}" "http://127.0.0.1:$port/v1/rooms/hot/events" \
+        >/dev/null || true
+      tick=$((tick + 1))
+      sleep 0.1
+    done
+  ) &
+}

@@ -21,6 +21,15 @@ TEST(SealedFile, HoldsTheBytesAndCannotBeWrittenOrResized) {
   EXPECT_NE(::ftruncate(file->fd(), 1), 0) << "sealed against shrinking";
 }
 
+TEST(SealedFile, HoldsItsPartsOneAfterAnother) {
+  auto file = SealedFile::of({"HTTP/1.1 200 OK", "\r\n", "", "{}"});
+  ASSERT_TRUE(file);
+  EXPECT_EQ(file->size(), 19u);
+  char back[32] = {};
+  EXPECT_EQ(::pread(file->fd(), back, sizeof back, 0), 19);
+  EXPECT_EQ(std::string(back), "HTTP/1.1 200 OK\r\n{}");
+}
+
 TEST(SealedFile, AtMostMaxLiveExistAtOnceAndTheirPlacesComeBack) {
   // kMaxLive descriptors and some: the soft limit raised if it is lower.
   rlimit limit{};

@@ -1,29 +1,28 @@
 #include "micq/http/server.h"
 
+#include <spdlog/spdlog.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
-#include <spdlog/spdlog.h>
-
 #include <array>
-#include <cerrno>
-#include <csignal>
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
+#include <cerrno>
+#include <csignal>
 #include <limits>
 #include <mutex>
 #include <thread>
@@ -183,9 +182,9 @@ class Server::Impl {
   }
 
   // Over the connection cap: one 429, then close.
-  static asio::awaitable<void> refuse(tcp::socket socket,
-                                      std::string_view why = "The server has too many open connections; retry later.",
-                                      std::chrono::milliseconds write_timeout = std::chrono::seconds(1)) {
+  static asio::awaitable<void> refuse(
+      tcp::socket socket, std::string_view why = "The server has too many open connections; retry later.",
+      std::chrono::milliseconds write_timeout = std::chrono::seconds(1)) {
     beast::tcp_stream stream(std::move(socket));
     stream.expires_after(write_timeout);
     Response response = error_response(Status::too_many_requests, "overloaded", why);
@@ -202,7 +201,8 @@ class Server::Impl {
   // client of the backlog gets a 429 through the descriptor reserve (the
   // others get theirs on the next rounds), the log says so at most once a
   // second, and accepting pauses for 10 ms (100 ms without the reserve).
-  asio::awaitable<void> accept_failed(const error_code& ec, const asio::any_io_executor& connection_executor) {
+  asio::awaitable<void> accept_failed(const error_code& ec,
+                                      const asio::any_io_executor& connection_executor) {
     const bool out_of_descriptors = ec == asio::error::no_descriptors ||
                                     ec == boost::system::errc::too_many_files_open_in_system ||
                                     ec == asio::error::no_buffer_space || ec == asio::error::no_memory;
@@ -348,20 +348,24 @@ class Server::Impl {
     }
   }
 
-  // A prepared answer whose body is a sealed file: the head (MSG_MORE: it
-  // leaves with the body's first bytes), then sendfile(2) until the kernel
-  // has queued the whole file; both non-blocking, waiting for the socket
+  // A prepared answer in a sealed file: kept alive, the whole answer is
+  // the file (one sendfile(2) for a hit); else the head with
+  // "Connection: close" (MSG_MORE: it leaves with the body's first bytes),
+  // then the file past its own head. Non-blocking, waiting for the socket
   // to take more no longer than the write timeout, as every write.
-  asio::awaitable<error_code> send_with_file(beast::tcp_stream& stream, const SharedBytes& wire, bool keep_alive) {
+  asio::awaitable<error_code> send_with_file(beast::tcp_stream& stream, const SharedBytes& wire,
+                                             bool keep_alive) {
     tcp::socket& socket = stream.socket();
     error_code ec;
-    socket.native_non_blocking(true, ec);
+    // Asio makes the descriptor non-blocking at its first asynchronous
+    // read; asking again would cost an ioctl per hit.
+    if (!socket.native_non_blocking()) socket.native_non_blocking(true, ec);
     if (ec) co_return ec;
-    const std::string_view end = head_end(keep_alive);
-    const std::string& head = *wire.prepared_head;
+    const std::string_view end = keep_alive ? std::string_view() : head_end(false);
+    const std::string_view head = keep_alive ? std::string_view() : std::string_view(*wire.prepared_head);
     const std::size_t head_size = head.size() + end.size();
     std::size_t head_sent = 0;
-    off_t offset = 0;
+    auto offset = static_cast<off_t>(keep_alive ? 0 : wire.file_head_bytes);
     const auto size = static_cast<off_t>(wire.file->size());
     const auto deadline = std::chrono::steady_clock::now() + options_.write_timeout;
     asio::steady_timer timeout(socket.get_executor());
@@ -383,12 +387,14 @@ class Server::Impl {
         n = ::sendmsg(socket.native_handle(), &message, MSG_MORE | MSG_NOSIGNAL);
         if (n > 0) head_sent += static_cast<std::size_t>(n);
       } else {
-        n = ::sendfile(socket.native_handle(), wire.file->fd(), &offset, static_cast<std::size_t>(size - offset));
+        n = ::sendfile(socket.native_handle(), wire.file->fd(), &offset,
+                       static_cast<std::size_t>(size - offset));
         if (n == 0) co_return asio::error::eof;  // the file is shorter than it says: never, it is sealed
       }
       if (n > 0) continue;
       if (errno == EINTR) continue;
-      if (errno != EAGAIN && errno != EWOULDBLOCK) co_return error_code(errno, boost::system::system_category());
+      if (errno != EAGAIN && errno != EWOULDBLOCK)
+        co_return error_code(errno, boost::system::system_category());
       // The socket's buffer is full: wait until it takes more, or give up.
       if (std::chrono::steady_clock::now() >= deadline) co_return beast::error::timeout;
       timeout.expires_at(deadline);

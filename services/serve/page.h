@@ -55,27 +55,36 @@ class LazyGzip {
 // header lines), made by the first answer of each kind and kept for the
 // others: a hit then serializes nothing (Part 7's hit path). Never blocks
 // for long: one thread makes a head, under a lock taken once per kind.
+// One prepared answer head; for an identity answer of a page at least
+// --sendfile-min-bytes, also the whole keep-alive answer (head, blank line,
+// body) in a sealed file, so that a hit is one sendfile(2).
+struct PreparedHead {
+  std::shared_ptr<const std::string> head;
+  std::shared_ptr<const http::SealedFile> file;  // null: sent from memory
+};
+
 class PreparedHeads {
  public:
   enum Kind { kIdentity, kGzip, kNotModified, kKinds };
-  // The head of `kind`, made by `make()` the first time.
+  // The head of `kind`, made by `make()` (returning a PreparedHead) the
+  // first time.
   template <class Make>
-  std::shared_ptr<const std::string> get(Kind kind, Make make) const {
+  const PreparedHead& get(Kind kind, Make make) const {
     Slot& slot = slots_[kind];
     if (!slot.made.load(std::memory_order_acquire)) {
       std::lock_guard lock(slot.mu);
       if (!slot.made.load(std::memory_order_relaxed)) {
-        slot.head = std::make_shared<const std::string>(make());
+        slot.prepared = make();
         slot.made.store(true, std::memory_order_release);
       }
     }
-    return slot.head;
+    return slot.prepared;
   }
 
  private:
   struct Slot {
     std::mutex mu;
-    std::shared_ptr<const std::string> head;  // written once, under mu, before `made`
+    PreparedHead prepared;  // written once, under mu, before `made`
     std::atomic<bool> made{false};
   };
   mutable Slot slots_[kKinds];
@@ -83,12 +92,12 @@ class PreparedHeads {
 
 struct Page {
   std::shared_ptr<const std::string> body;
-  std::string etag;                // strong validator of `body`, quoted
-  std::shared_ptr<LazyGzip> gzip;  // null: compress per answer (nothing keeps the page)
+  std::string etag;                      // strong validator of `body`, quoted
+  std::shared_ptr<LazyGzip> gzip;        // null: compress per answer (nothing keeps the page)
   std::shared_ptr<PreparedHeads> heads;  // kept pages: their answers' heads in wire form
-  // Kept pages at least --sendfile-min-bytes: the body in a sealed file,
-  // sent with sendfile(2) (null: sent from `body`).
-  std::shared_ptr<const http::SealedFile> file;
+  // Kept pages at least --sendfile-min-bytes: identity answers go out with
+  // sendfile(2) from a sealed file (made with the identity head).
+  bool sealed = false;
   // How old the data was when the page was built: from L2, built elsewhere
   // earlier; from cached privilege records, the oldest record's age. The
   // page is fresh for the rest of the TTL only.

@@ -46,9 +46,7 @@ Page finish_page(std::string body, std::int64_t version, const BuildOptions& opt
     page.gzip = std::make_shared<LazyGzip>(options.gzip_level);
   }
   if (options.kept) page.heads = std::make_shared<PreparedHeads>();
-  if (options.kept && options.sendfile_min_bytes > 0 && body.size() >= options.sendfile_min_bytes) {
-    page.file = http::SealedFile::of(body);  // null if the kernel refuses: sent from memory
-  }
+  page.sealed = options.kept && options.sendfile_min_bytes > 0 && body.size() >= options.sendfile_min_bytes;
   page.body = std::make_shared<const std::string>(std::move(body));
   return page;
 }

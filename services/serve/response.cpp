@@ -67,7 +67,7 @@ http::Response page_response(const Page& page, const http::Request& request, boo
   if (!not_modified) {
     auto accept = request.message[field::field::accept_encoding];
     gzip = options.gzip_level > 0 && accepts_gzip(std::string_view(accept.data(), accept.size()));
-    body = !gzip ? page.body
+    body = !gzip       ? page.body
            : page.gzip ? page.gzip->get(*page.body)
                        : std::make_shared<const std::string>(gzip_of(*page.body, options.gzip_level));
   }
@@ -78,12 +78,21 @@ http::Response page_response(const Page& page, const http::Request& request, boo
     PreparedHeads::Kind kind = not_modified ? PreparedHeads::kNotModified
                                : gzip       ? PreparedHeads::kGzip
                                             : PreparedHeads::kIdentity;
-    auto head = page.heads->get(kind, [&] { return wire_head(shaped(page, status, body, gzip, false, age, options)); });
+    const PreparedHead& prepared = page.heads->get(kind, [&] {
+      PreparedHead made;
+      made.head = std::make_shared<const std::string>(
+          wire_head(shaped(page, status, body, gzip, false, age, options)));
+      if (kind == PreparedHeads::kIdentity && page.sealed) made.file = http::seal_answer(*made.head, *body);
+      return made;
+    });
     http::Response response;
     response.result(status);
     response.body().bytes = std::move(body);
-    response.body().prepared_head = std::move(head);
-    if (kind == PreparedHeads::kIdentity) response.body().file = page.file;
+    response.body().prepared_head = prepared.head;
+    if (prepared.file) {
+      response.body().file = prepared.file;
+      response.body().file_head_bytes = http::sealed_head_bytes(*prepared.head);
+    }
     return response;
   }
   return shaped(page, status, std::move(body), gzip, stale, age, options);

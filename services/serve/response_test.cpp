@@ -5,6 +5,7 @@
 #include "response.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <boost/beast/http/write.hpp>
 #include <sstream>
@@ -46,8 +47,9 @@ Page kept_page() {
   BuildOptions options;
   options.kept = true;
   options.gzip_level = 1;
-  return finish_page(R"({"room_id":"r1","version":7,"total":0,"page":0,"size":10,"items":[],"degraded_kinds":[]})", 7,
-                     options);
+  return finish_page(
+      R"({"room_id":"r1","version":7,"total":0,"page":0,"size":10,"items":[],"degraded_kinds":[]})", 7,
+      options);
 }
 
 // The same page without prepared heads: every answer built field by field.
@@ -87,7 +89,8 @@ TEST(PreparedResponse, IsByteForByteWhatBeastWritesForEveryKindOfAnswer) {
     http::Response built = page_response(plain, request, false, {}, kOptions);
     ASSERT_FALSE(built.body().prepared_head);
     EXPECT_EQ(prepared.result(), built.result());
-    EXPECT_EQ(on_the_wire(prepared, c.keep_alive, c.head_only), on_the_wire(built, c.keep_alive, c.head_only));
+    EXPECT_EQ(on_the_wire(prepared, c.keep_alive, c.head_only),
+              on_the_wire(built, c.keep_alive, c.head_only));
   }
 }
 
@@ -97,13 +100,49 @@ TEST(PreparedResponse, EachKindOfHeadIsSerializedOnceForThePage) {
   http::Request gzip = request_with({{field::field::accept_encoding, "gzip"}});
   auto first = page_response(page, identity, false, {}, kOptions);
   auto second = page_response(page, identity, false, {}, kOptions);
-  EXPECT_EQ(first.body().prepared_head.get(), second.body().prepared_head.get()) << "the same bytes, not a copy";
+  EXPECT_EQ(first.body().prepared_head.get(), second.body().prepared_head.get())
+      << "the same bytes, not a copy";
   EXPECT_EQ(first.body().bytes.get(), page.body.get()) << "the body itself, not a copy";
   auto zipped = page_response(page, gzip, false, {}, kOptions);
   auto zipped_again = page_response(page, gzip, false, {}, kOptions);
   EXPECT_NE(zipped.body().prepared_head.get(), first.body().prepared_head.get());
   EXPECT_EQ(zipped.body().prepared_head.get(), zipped_again.body().prepared_head.get());
   EXPECT_EQ(zipped.body().bytes.get(), zipped_again.body().bytes.get()) << "gzip made once";
+}
+
+// What a sealed file holds, read back.
+std::string contents(const http::SealedFile& file) {
+  std::string bytes(file.size(), '\0');
+  EXPECT_EQ(::pread(file.fd(), bytes.data(), bytes.size(), 0), static_cast<ssize_t>(bytes.size()));
+  return bytes;
+}
+
+TEST(PreparedResponse, ASealedPagesFileIsTheWholeKeepAliveIdentityAnswer) {
+  BuildOptions options;
+  options.kept = true;
+  options.gzip_level = 1;
+  options.sendfile_min_bytes = 1;
+  const Page page =
+      finish_page(R"({"room_id":"r1","version":7,"total":0,"page":0,"size":10,"items":[]})", 7, options);
+  const Page plain = unprepared(page);
+  http::Response identity = page_response(page, request_with({}), false, {}, kOptions);
+  ASSERT_TRUE(identity.body().file);
+  EXPECT_EQ(contents(*identity.body().file),
+            on_the_wire(page_response(plain, request_with({}), false, {}, kOptions), true, false))
+      << "one sendfile of it is the keep-alive answer, byte for byte";
+  EXPECT_EQ(identity.body().file_head_bytes, identity.body().prepared_head->size() + 2);
+  EXPECT_EQ(contents(*identity.body().file).substr(identity.body().file_head_bytes), *page.body)
+      << "past its head, the body: what a closing answer sends after its own head";
+  EXPECT_EQ(page_response(page, request_with({}), false, {}, kOptions).body().file, identity.body().file)
+      << "sealed once for the page";
+  EXPECT_FALSE(
+      page_response(page, request_with({{field::field::accept_encoding, "gzip"}}), false, {}, kOptions)
+          .body()
+          .file);
+  EXPECT_FALSE(
+      page_response(page, request_with({{field::field::if_none_match, page.etag}}), false, {}, kOptions)
+          .body()
+          .file);
 }
 
 TEST(PreparedResponse, AStaleAnswerIsBuiltWithItsWarningAndAge) {

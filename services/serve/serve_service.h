@@ -19,13 +19,13 @@
 #include <optional>
 #include <string>
 
+#include "admission.h"
+#include "fleet_records.h"
 #include "micq/http/client.h"
 #include "micq/http/router.h"
 #include "micq/metrics/metrics.h"
 #include "micq/redis/commands.h"
 #include "micq/redis/subscriber.h"
-#include "admission.h"
-#include "fleet_records.h"
 #include "page_builder.h"
 #include "page_source.h"
 #include "privilege_cache.h"
@@ -56,7 +56,7 @@ struct ServeConfig {
   int gzip_level = 1;
   // Cached pages at least this large are sent with sendfile(2) from a
   // sealed memfd (no copy of the body per answer); 0: never.
-  std::size_t sendfile_min_bytes = 64 * 1024;
+  std::size_t sendfile_min_bytes = 32 * 1024;
   // Second-level cache in Redis shared by every instance: one page build
   // per key per TTL for the whole fleet (SPEC §5, --l2 on).
   bool l2 = false;
@@ -106,7 +106,7 @@ class ServeService {
   Admission builds_;
   Admission batches_;
   AggregatorPrivileges privileges_;
-  std::optional<RoomChannels> channels_;      // cached with live rooms and Redis nodes to listen to
+  std::optional<RoomChannels> channels_;       // cached with live rooms and Redis nodes to listen to
   std::optional<FleetRecords> fleet_records_;  // with channels_, shared by a fleet (--l2 on, a cluster)
   std::optional<PrivilegeCache> records_;      // cached with live rooms
   std::unique_ptr<PageBuilder> builder_;

@@ -15,6 +15,7 @@
 #define MICQ_HTTP_SEALED_FILE_H_
 
 #include <cstddef>
+#include <initializer_list>
 #include <memory>
 #include <string_view>
 
@@ -27,6 +28,8 @@ class SealedFile {
   // `bytes` in a new sealed memfd, or null if the kernel refuses (no
   // memfd, out of descriptors or memory): the caller sends from memory.
   static std::shared_ptr<const SealedFile> of(std::string_view bytes);
+  // The parts one after another in one file (a response's head and body).
+  static std::shared_ptr<const SealedFile> of(std::initializer_list<std::string_view> parts);
 
   ~SealedFile();
   SealedFile(const SealedFile&) = delete;

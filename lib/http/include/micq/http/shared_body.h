@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "micq/http/sealed_file.h"
@@ -37,10 +38,21 @@ struct SharedBytes {
   // blank line and `bytes` (not for HEAD), in one gather write. The
   // message's own fields are then not written; its status still counts.
   std::shared_ptr<const std::string> prepared_head;
-  // With prepared_head: the same bytes as `bytes` in a sealed file, sent
-  // with sendfile(2) (no copy of the body from user memory).
+  // With prepared_head: the whole keep-alive answer in a sealed file:
+  // `prepared_head`, the blank line ("\r\n") and the same bytes as
+  // `bytes` (see seal_answer). A keep-alive answer is then one sendfile(2)
+  // of it all, with no copy from user memory; any other is the head, then
+  // the file past its first file_head_bytes.
   std::shared_ptr<const SealedFile> file;
+  std::size_t file_head_bytes = 0;
 };
+
+// The file for SharedBytes::file: `head` (as prepared_head), the blank
+// line, `body`. Null if the kernel refuses (the answer is sent from memory).
+inline std::shared_ptr<const SealedFile> seal_answer(std::string_view head, std::string_view body) {
+  return SealedFile::of({head, "\r\n", body});
+}
+inline constexpr std::size_t sealed_head_bytes(std::string_view head) { return head.size() + 2; }
 
 struct SharedBody {
   using value_type = SharedBytes;
