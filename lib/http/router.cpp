@@ -1,20 +1,34 @@
 #include "micq/http/router.h"
 
+#include <array>
 #include <boost/beast/http/verb.hpp>
+#include <stdexcept>
 
 namespace micq::http {
 namespace {
 
-std::vector<std::string_view> split_path(std::string_view path) {
-  std::vector<std::string_view> parts;
+// A path's segments, split once per request into fixed storage: no
+// allocation on the hit path. A path with more segments than any route may
+// have matches none.
+struct Segments {
+  std::array<std::string_view, Router::kMaxSegments> parts;
+  std::size_t count = 0;
+  bool too_many = false;
+};
+
+Segments split_path(std::string_view path) {
+  Segments segments;
   if (!path.empty() && path.front() == '/') path.remove_prefix(1);
   while (true) {
+    if (segments.count == segments.parts.size()) {
+      segments.too_many = true;
+      return segments;
+    }
     auto slash = path.find('/');
-    parts.push_back(path.substr(0, slash));
-    if (slash == std::string_view::npos) break;
+    segments.parts[segments.count++] = path.substr(0, slash);
+    if (slash == std::string_view::npos) return segments;
     path.remove_prefix(slash + 1);
   }
-  return parts;
 }
 
 bool is_capture(std::string_view segment) {
@@ -24,38 +38,44 @@ bool is_capture(std::string_view segment) {
 }  // namespace
 
 void Router::add(Method method, std::string_view pattern, std::string name, Handler handler) {
+  Segments segments = split_path(pattern);
+  if (segments.too_many)
+    throw std::invalid_argument("route pattern has too many segments: " + std::string(pattern));
   Route route{method, {}, std::move(name), std::move(handler)};
-  for (auto part : split_path(pattern)) route.segments.emplace_back(part);
+  for (std::size_t i = 0; i < segments.count; ++i) route.segments.emplace_back(segments.parts[i]);
   routes_.push_back(std::move(route));
 }
 
-bool Router::matches(const Route& route, std::string_view path,
-                     std::vector<std::pair<std::string_view, std::string_view>>* params) {
-  auto parts = split_path(path);
-  if (parts.size() != route.segments.size()) return false;
-  for (std::size_t i = 0; i < parts.size(); ++i) {
-    const std::string& segment = route.segments[i];
+namespace {
+
+bool matches(const std::vector<std::string>& pattern, const Segments& path, Request::Params* params) {
+  if (path.too_many || path.count != pattern.size()) return false;
+  for (std::size_t i = 0; i < path.count; ++i) {
+    const std::string& segment = pattern[i];
     if (is_capture(segment)) {
-      if (parts[i].empty()) return false;
+      if (path.parts[i].empty()) return false;
       if (params) {
         std::string_view name(segment);
-        params->emplace_back(name.substr(1, name.size() - 2), parts[i]);
+        params->emplace_back(name.substr(1, name.size() - 2), path.parts[i]);
       }
-    } else if (segment != parts[i]) {
+    } else if (segment != path.parts[i]) {
       return false;
     }
   }
   return true;
 }
 
+}  // namespace
+
 Router::Match Router::match(Request& request) const {
   Match result;
+  const Segments path = split_path(request.path);
   Method method = request.message.method();
   for (const Route& route : routes_) {
     bool same_method = route.method == method || (method == Method::head && route.method == Method::get);
     if (!same_method) continue;
     request.params.clear();
-    if (matches(route, request.path, &request.params)) {
+    if (matches(route.segments, path, &request.params)) {
       result.handler = &route.handler;
       result.name = route.name;
       return result;
@@ -63,7 +83,7 @@ Router::Match Router::match(Request& request) const {
   }
   request.params.clear();
   for (const Route& route : routes_) {
-    if (matches(route, request.path, nullptr)) {
+    if (matches(route.segments, path, nullptr)) {
       if (!result.allow.empty()) result.allow += ", ";
       result.allow += std::string(boost::beast::http::to_string(route.method));
       result.name = route.name;

@@ -73,6 +73,33 @@ TEST_F(RouterTest, HeadIsServedByGetRoutes) {
   EXPECT_TRUE(router.match(request).handler);
 }
 
+TEST_F(RouterTest, APathOfMoreSegmentsThanAnyRouteMayHaveMatchesNone) {
+  std::string path;
+  for (std::size_t i = 0; i < 4 * Router::kMaxSegments; ++i) path += "/healthz";
+  auto request = make(Method::get, path);
+  auto match = router.match(request);
+  EXPECT_FALSE(match.handler);
+  EXPECT_TRUE(match.allow.empty()) << "404, not 405";
+  Router wide;
+  std::string widest;
+  for (std::size_t i = 0; i < Router::kMaxSegments; ++i) widest += "/{p" + std::to_string(i) + "}";
+  wide.add(Method::get, widest, "widest", named("w"));
+  std::string sixteen;
+  for (std::size_t i = 0; i < Router::kMaxSegments; ++i) sixteen += "/s" + std::to_string(i);
+  auto at_the_bound = make(Method::get, sixteen);
+  ASSERT_TRUE(wide.match(at_the_bound).handler) << "kMaxSegments segments still match";
+  EXPECT_EQ(at_the_bound.param("p15"), "s15");
+  auto past = make(Method::get, sixteen + "/s16");
+  EXPECT_FALSE(wide.match(past).handler);
+}
+
+TEST(Router, RefusesAPatternOfTooManySegments) {
+  Router router;
+  std::string pattern;
+  for (std::size_t i = 0; i <= Router::kMaxSegments; ++i) pattern += "/x";
+  EXPECT_THROW(router.add(Method::get, pattern, "too_long", named("x")), std::invalid_argument);
+}
+
 TEST(ErrorJson, IsTheSpecShapeAndEscapes) {
   EXPECT_EQ(error_json("bad_page", "page must be \"0..999\""),
             R"({"error":{"code":"bad_page","message":"page must be \"0..999\""}})");

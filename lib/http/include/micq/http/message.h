@@ -7,6 +7,7 @@
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/status.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <boost/container/small_vector.hpp>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -24,8 +25,10 @@ struct Request {
   beast_http::request<beast_http::string_body> message;
   std::string_view path;   // target up to '?'
   std::string_view query;  // after '?', empty if none
-  // `{name}` segments of the matched route pattern, in order.
-  std::vector<std::pair<std::string_view, std::string_view>> params;
+  // `{name}` segments of the matched route pattern, in order (inline:
+  // no allocation for the few a route has).
+  using Params = boost::container::small_vector<std::pair<std::string_view, std::string_view>, 4>;
+  Params params;
 
   // The value of `{name}` in the matched route, or empty.
   std::string_view param(std::string_view name) const;

@@ -29,7 +29,9 @@ class Router {
  public:
   // `name` labels the route in metrics ("rooms_mic_queue"): bounded, never
   // the raw path, so a scan of random URLs cannot grow the metric set.
+  // Throws std::invalid_argument for a pattern of more than kMaxSegments.
   void add(Method method, std::string_view pattern, std::string name, Handler handler);
+  static constexpr std::size_t kMaxSegments = 16;
 
   struct Match {
     const Handler* handler = nullptr;  // null: not found or method not allowed
@@ -47,8 +49,6 @@ class Router {
     std::string name;
     Handler handler;
   };
-  static bool matches(const Route& route, std::string_view path,
-                      std::vector<std::pair<std::string_view, std::string_view>>* params);
   std::vector<Route> routes_;
 };
 
