@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "check.h"
-#include "micq/service/kinds.h"
+#include "micq/service/ids.h"
 #include "services/serve/request_parsing.h"
 
 namespace {
@@ -38,7 +38,8 @@ void check_event(const Event& event) {
       MICQ_FUZZ_CHECK(change == 5, "share adds " + std::to_string(change));
       break;
     default:
-      MICQ_FUZZ_CHECK(change == 0, std::string(micq::serve::event_type_name(event.type)) + " adds " + std::to_string(change));
+      MICQ_FUZZ_CHECK(change == 0, std::string(micq::serve::event_type_name(event.type)) + " adds " +
+                                       std::to_string(change));
   }
 }
 

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "check.h"
-#include "micq/service/kinds.h"
+#include "micq/service/ids.h"
 #include "micq/service/uid_batch.h"
 
 namespace {

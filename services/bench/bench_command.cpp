@@ -17,6 +17,7 @@
 #include "fleet_report.h"
 #include "hot_room.h"
 #include "micq/redis/client.h"
+#include "micq/service/ids.h"
 #include "micq/service/kinds.h"
 #include "micq/stack/stack.h"
 #include "proc_stats.h"
@@ -313,7 +314,8 @@ class Bench {
           fixed(std::chrono::duration<double>(settings.warmup).count(), 0) + " s warm-up");
       auto running = run_stage(endpoints, stage, settings);
       report_.stages.push_back(co_await std::move(running));
-      if (!stage.with_events && stage.conditional == false) report_.bodies_reference = report_.stages.size() - 1;
+      if (!stage.with_events && stage.conditional == false)
+        report_.bodies_reference = report_.stages.size() - 1;
       auto stopping = stack_.stop("serve", 5s);
       co_await std::move(stopping);
     }

@@ -30,17 +30,6 @@ TEST(Kinds, RejectsUnknownZeroTooManyDuplicatesEmpty) {
   EXPECT_FALSE(parse_kinds("vip,"));
 }
 
-TEST(Ids, FollowTheSpecRule) {
-  EXPECT_TRUE(is_valid_id("u1"));
-  EXPECT_TRUE(is_valid_id("A-z_0.9"));
-  EXPECT_TRUE(is_valid_id(std::string(64, 'a')));
-  EXPECT_FALSE(is_valid_id(std::string(65, 'a')));
-  EXPECT_FALSE(is_valid_id(""));
-  EXPECT_FALSE(is_valid_id("u 1"));
-  EXPECT_FALSE(is_valid_id("u/1"));
-  EXPECT_FALSE(is_valid_id("ü"));
-}
-
 TEST(Flags, EnvNameIsUpperSnake) { EXPECT_EQ(env_name("max-stale-ms"), "MICQ_MAX_STALE_MS"); }
 
 TEST(Flags, ListenParsesAddressAndPort) {

@@ -4,7 +4,7 @@
 #include <rapidjson/writer.h>
 #include <simdjson.h>
 
-#include "micq/service/kinds.h"
+#include "micq/service/ids.h"
 
 namespace micq::service {
 
@@ -27,7 +27,7 @@ boost::system::result<std::vector<std::string>, std::string> parse_uid_batch(std
   for (simdjson::dom::element element : array) {
     std::string_view uid;
     if (element.get_string().get(uid)) return fail("\"uids\" must be an array of strings.");
-    if (!is_valid_id(uid)) return fail("Each uid must be 1 to 64 characters of [A-Za-z0-9_.-].");
+    if (!is_valid_id(uid)) return fail(invalid_id_message("Each uid"));
     if (uids.size() == max_uids) {
       return fail("\"uids\" may hold at most " + std::to_string(max_uids) + " uids.");
     }

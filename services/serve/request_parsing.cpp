@@ -4,7 +4,7 @@
 
 #include <charconv>
 
-#include "micq/service/kinds.h"
+#include "micq/service/ids.h"
 
 namespace micq::serve {
 
@@ -63,7 +63,7 @@ boost::system::result<Event, std::string> parse_event(simdjson::dom::element ele
   std::string_view type, uid;
   if (object["type"].get_string().get(type)) return fail("needs a string \"type\".");
   if (object["uid"].get_string().get(uid)) return fail("needs a string \"uid\".");
-  if (!service::is_valid_id(uid)) return fail("uid must be 1 to 64 characters of [A-Za-z0-9_.-].");
+  if (!service::is_valid_id(uid)) return fail(service::invalid_id_message("uid"));
   Event event{EventType::kEnter, std::string(uid), 0};
   if (type == "enter") {
     event.type = EventType::kEnter;

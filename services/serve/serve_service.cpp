@@ -3,7 +3,7 @@
 #include <boost/beast/http/field.hpp>
 
 #include "demo_page.h"
-#include "micq/service/kinds.h"
+#include "micq/service/ids.h"
 #include "request_parsing.h"
 
 namespace micq::serve {
@@ -32,8 +32,7 @@ PrivilegeCacheOptions privilege_options(const ServeConfig& config) {
 }
 
 Response bad_room() {
-  return http::error_response(Status::bad_request, "bad_room_id",
-                              "room_id must be 1 to 64 characters of [A-Za-z0-9_.-].");
+  return http::error_response(Status::bad_request, "bad_room_id", service::invalid_id_message("room_id"));
 }
 
 }  // namespace
@@ -53,9 +52,10 @@ ServeService::ServeService(asio::any_io_executor executor, std::unique_ptr<redis
   // Notifications: for live rooms (other instances' events) and for shared
   // pages (another instance's build is awaited on a message).
   if ((live || config_.l2) && !config_.redis_nodes.empty()) {
-    channels_.emplace(executor, config_.redis_nodes,
-                      config_.redis_cluster ? redis::Subscriber::Mode::kCluster : redis::Subscriber::Mode::kNode,
-                      *redis_, config_.upstream_timeout, config_.notifications);
+    channels_.emplace(
+        executor, config_.redis_nodes,
+        config_.redis_cluster ? redis::Subscriber::Mode::kCluster : redis::Subscriber::Mode::kNode, *redis_,
+        config_.upstream_timeout, config_.notifications);
     if (live && (config_.l2 || config_.redis_cluster)) {
       record_source = &fleet_records_.emplace(privileges_, rooms_, *channels_, config_.ttl);
     }

@@ -11,8 +11,8 @@
 #include <cmath>
 #include <random>
 
+#include "micq/service/ids.h"
 #include "micq/service/json_splice.h"
-#include "micq/service/kinds.h"
 #include "micq/service/uid_batch.h"
 #include "record.h"
 
@@ -124,8 +124,7 @@ asio::awaitable<Response> SimService::batch(Request& request) {
 asio::awaitable<Response> SimService::bump(Request& request) {
   std::string uid(request.param("uid"));
   if (!service::is_valid_id(uid)) {
-    co_return http::error_response(Status::bad_request, "bad_uid",
-                                   "uid must be 1 to 64 characters of [A-Za-z0-9_.-].");
+    co_return http::error_response(Status::bad_request, "bad_uid", service::invalid_id_message("uid"));
   }
   std::uint64_t gen = 0;
   {

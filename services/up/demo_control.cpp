@@ -13,7 +13,7 @@
 
 #include "micq/http/client.h"
 #include "micq/http/message.h"
-#include "micq/service/kinds.h"
+#include "micq/service/ids.h"
 
 namespace micq::up {
 
@@ -166,7 +166,7 @@ struct DemoControl::State {
     std::string uid = query_value(request.query, "uid");
     if (!service::is_valid_id(uid))
       co_return allow_any_origin(
-          http::error_response(Status::bad_request, "bad_uid", "uid must be 1 to 64 of [A-Za-z0-9_.-]."));
+          http::error_response(Status::bad_request, "bad_uid", service::invalid_id_message("uid")));
     auto bump_call = sim->request(Method::post, "/admin/users/" + uid + "/bump", "", 1s);
     auto bumped = co_await std::move(bump_call);
     auto event_call = serve_events->request(Method::post, "/v1/rooms/" + endpoints.room + "/events",
@@ -190,14 +190,16 @@ DemoControl::DemoControl(DemoEndpoints endpoints, std::atomic<double>& events_pe
   router.add(Method::get, "/stats", "stats", [st](Request& r) { return st->stats(r); });
   router.add(Method::post, "/events", "events", [st](Request& r) { return st->set_rate(r); });
   router.add(Method::post, "/privilege", "privilege", [st](Request& r) { return st->privilege(r); });
-  router.add(Method::post, "/aggregator/stop", "aggregator_stop", [st](Request&) -> asio::awaitable<Response> {
-    st->set_aggregator_stopped(true);
-    co_return allow_any_origin(http::json_response(Status::ok, std::string(R"({"status":"stopped"})")));
-  });
-  router.add(Method::post, "/aggregator/start", "aggregator_start", [st](Request&) -> asio::awaitable<Response> {
-    st->set_aggregator_stopped(false);
-    co_return allow_any_origin(http::json_response(Status::ok, std::string(R"({"status":"started"})")));
-  });
+  router.add(
+      Method::post, "/aggregator/stop", "aggregator_stop", [st](Request&) -> asio::awaitable<Response> {
+        st->set_aggregator_stopped(true);
+        co_return allow_any_origin(http::json_response(Status::ok, std::string(R"({"status":"stopped"})")));
+      });
+  router.add(
+      Method::post, "/aggregator/start", "aggregator_start", [st](Request&) -> asio::awaitable<Response> {
+        st->set_aggregator_stopped(false);
+        co_return allow_any_origin(http::json_response(Status::ok, std::string(R"({"status":"started"})")));
+      });
 }
 
 DemoControl::~DemoControl() {

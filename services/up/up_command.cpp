@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -11,7 +12,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <optional>
@@ -21,6 +21,7 @@
 #include "demo_control.h"
 #include "micq/http/client.h"
 #include "micq/redis/client.h"
+#include "micq/service/ids.h"
 #include "micq/service/kinds.h"
 #include "micq/stack/stack.h"
 
@@ -141,9 +142,9 @@ class Up {
         AudienceOptions options;
         options.viewers = flags_.viewers;
         options.target = "/v1/rooms/" + flags_.room + "/mic-queue";
-        audience_ = std::make_shared<Audience>(ioc_.get_executor(),
-                                               http::Upstream{"127.0.0.1", static_cast<std::uint16_t>(serve_port_)},
-                                               options);
+        audience_ = std::make_shared<Audience>(
+            ioc_.get_executor(), http::Upstream{"127.0.0.1", static_cast<std::uint16_t>(serve_port_)},
+            options);
         asio::co_spawn(ioc_, audience_->run(stopping_), asio::detached);
       }
       // A stop asked for before this wait began (a child that died or a
@@ -360,8 +361,9 @@ void add_command(CLI::App& app, service::Action& action) {
   service::add_flag(*command, "events-per-second", flags->events_per_second,
                     "pace of the demo room's events");
   service::add_flag(*command, "kinds", flags->kinds, "privilege kinds to simulate");
-  command->add_flag("--prometheus", flags->prometheus,
-                    "also start Debian's prometheus scraping the stack, with deploy/rules.yml")
+  command
+      ->add_flag("--prometheus", flags->prometheus,
+                 "also start Debian's prometheus scraping the stack, with deploy/rules.yml")
       ->envname("MICQ_PROMETHEUS");
   service::add_flag(*command, "viewers", flags->viewers,
                     "simulated viewers of the demo room, each polling every 3 s with If-None-Match; 0: none");

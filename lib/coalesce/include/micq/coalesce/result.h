@@ -31,8 +31,6 @@ enum class Status : std::uint8_t {
   kTimedOut,    // this caller's own deadline passed; the load goes on.
 };
 
-std::string_view to_string(Status status);
-
 // An error a loader returned as a value: type-erased, as exception_ptr is,
 // but read without a throw. Null when the loader did not return one.
 using ErrorValue = std::shared_ptr<const std::any>;

@@ -18,9 +18,6 @@ std::span<const std::string_view> builtin_kinds();
 // message names the culprit).
 boost::system::result<std::vector<std::string>, std::string> parse_kinds(std::string_view flag);
 
-// SPEC §2: 1 to 64 characters of [A-Za-z0-9_.-] (room ids and uids).
-bool is_valid_id(std::string_view id);
-
 }  // namespace micq::service
 
 #endif  // MICQ_SERVICE_KINDS_H_
