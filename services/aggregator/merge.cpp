@@ -1,6 +1,5 @@
 #include "merge.h"
 
-#include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 #include <simdjson.h>
 
@@ -63,7 +62,7 @@ std::string merge_privileges(const std::vector<std::string>& uids, std::vector<K
   std::string merged;
   merged.reserve(total);
   service::StringOutput out(merged);
-  service::BasicSplicingWriter<service::StringOutput> writer(out);
+  service::SplicingWriter writer(out);
   writer.StartObject();
   writer.Key("users");
   writer.StartObject();

@@ -1,6 +1,5 @@
 #include "page_body.h"
 
-#include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
 #include <cmath>
@@ -34,7 +33,7 @@ std::string write_fast(const PageRequest& request, const RankPage& page, const L
   std::string body;
   body.reserve(privileges_bytes + 128 + page.entries.size() * 96);
   service::StringOutput out(body);
-  service::BasicSplicingWriter<service::StringOutput> writer(out);
+  service::SplicingWriter writer(out);
   writer.StartObject();
   writer.Key("room_id");
   writer.String(request.room_id.data(), static_cast<rapidjson::SizeType>(request.room_id.size()));

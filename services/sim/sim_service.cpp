@@ -107,7 +107,7 @@ asio::awaitable<Response> SimService::batch(Request& request) {
   std::string body;
   body.reserve(static_cast<std::size_t>(config.payload_bytes + 64) * uids->size() + 32);
   service::StringOutput out(body);
-  service::BasicSplicingWriter<service::StringOutput> writer(out);
+  service::SplicingWriter writer(out);
   writer.StartObject();
   writer.Key("users");
   writer.StartObject();
