@@ -233,10 +233,12 @@ class RedisCluster::Impl : public std::enable_shared_from_this<Impl> {
     std::vector<Endpoint> candidates = seeds_;
     {
       std::shared_lock lock(mu_);
-      for (const auto& [name, endpoint] : endpoints_) {
+      // Not a structured binding: clang 14 cannot capture one in the lambda.
+      for (const auto& known : endpoints_) {
+        const std::string& name = known.first;
         bool seed = std::any_of(seeds_.begin(), seeds_.end(),
                                 [&](const Endpoint& s) { return endpoint_name(s) == name; });
-        if (!seed) candidates.push_back(endpoint);
+        if (!seed) candidates.push_back(known.second);
       }
     }
     std::erase_if(candidates, [&](const Endpoint& e) { return !skip.empty() && endpoint_name(e) == skip; });
