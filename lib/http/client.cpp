@@ -55,7 +55,7 @@ ClientPool::ClientPool(asio::any_io_executor executor, Upstream upstream, Client
 ClientPool::~ClientPool() = default;
 
 std::unique_ptr<ClientPool::Connection> ClientPool::take_idle() {
-  std::lock_guard lock(mu_);
+  sync::MutexLock lock(mu_);
   if (idle_.empty()) return nullptr;
   auto connection = std::move(idle_.back());
   idle_.pop_back();
@@ -63,7 +63,7 @@ std::unique_ptr<ClientPool::Connection> ClientPool::take_idle() {
 }
 
 void ClientPool::give_back(std::unique_ptr<Connection> connection) {
-  std::lock_guard lock(mu_);
+  sync::MutexLock lock(mu_);
   if (connection && idle_.size() < options_.max_idle) {
     idle_.push_back(std::move(connection));
   } else {
@@ -214,7 +214,7 @@ asio::awaitable<boost::system::result<ClientResponse>> ClientPool::request(
     const bool reused = connection != nullptr;
     if (!connection) {
       {
-        std::lock_guard lock(mu_);
+        sync::MutexLock lock(mu_);
         if (open_ >= options_.max_connections)
           co_return boost::system::result<ClientResponse>(
               boost::system::error_code(asio::error::no_buffer_space));

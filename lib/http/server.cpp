@@ -24,12 +24,12 @@
 #include <cerrno>
 #include <csignal>
 #include <limits>
-#include <mutex>
 #include <thread>
 #include <unordered_set>
 #include <vector>
 
 #include "descriptor_reserve.h"
+#include "micq/sync/mutex.h"
 
 namespace micq::http {
 
@@ -129,7 +129,7 @@ class Server::Impl {
     acceptor_.close(ignored);
     std::vector<std::pair<asio::any_io_executor, std::shared_ptr<Connection>>> open;
     {
-      std::lock_guard lock(mu_);
+      sync::MutexLock lock(mu_);
       open.assign(connections_.begin(), connections_.end());
     }
     // Idle connections close now; busy ones finish their request first.
@@ -142,7 +142,7 @@ class Server::Impl {
     drain_timer_.async_wait([this](error_code) {
       std::size_t left;
       {
-        std::lock_guard lock(mu_);
+        sync::MutexLock lock(mu_);
         left = connections_.size();
       }
       if (left) spdlog::warn("shutdown: {} connection(s) still busy after the drain timeout", left);
@@ -152,7 +152,7 @@ class Server::Impl {
   }
 
   void maybe_finish_drain() {
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(mu_);
     if (stopping_ && connections_.empty()) {
       asio::post(ioc_, [this] { drain_timer_.cancel(); });
     }
@@ -242,7 +242,7 @@ class Server::Impl {
     auto executor = stream.get_executor();
     ++open_connections_;
     {
-      std::lock_guard lock(mu_);
+      sync::MutexLock lock(mu_);
       connections_.emplace(executor, connection);
     }
     co_await serve_connection(stream, *connection);
@@ -252,7 +252,7 @@ class Server::Impl {
     stream.socket().close(ignored);
     --open_connections_;
     {
-      std::lock_guard lock(mu_);
+      sync::MutexLock lock(mu_);
       connections_.erase({executor, connection});
     }
     maybe_finish_drain();
@@ -461,10 +461,10 @@ class Server::Impl {
   std::uint64_t failed_accepts_ = 0;
   std::atomic<bool> stopping_{false};
   std::atomic<std::size_t> open_connections_{0};
-  std::mutex mu_;
+  sync::Mutex mu_;
   std::unordered_set<std::pair<asio::any_io_executor, std::shared_ptr<Connection>>, ConnectionKeyHash,
                      ConnectionKeyEq>
-      connections_;  // guarded by mu_
+      connections_ MICQ_GUARDED_BY(mu_);
 };
 
 Server::Server(ServerOptions options, std::shared_ptr<metrics::Metrics> metrics)

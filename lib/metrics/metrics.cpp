@@ -2,8 +2,6 @@
 
 #include <prometheus/text_serializer.h>
 
-#include <mutex>
-
 namespace micq::metrics {
 
 Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
@@ -21,7 +19,7 @@ void Metrics::observe_request(std::string_view route, unsigned status, double se
   Series series{};
   bool found = false;
   {
-    std::shared_lock lock(mu_);
+    sync::ReaderLock lock(mu_);
     auto it = series_.find(std::pair<std::string_view, unsigned>(route, status));
     if (it != series_.end()) {
       series = it->second;
@@ -29,7 +27,7 @@ void Metrics::observe_request(std::string_view route, unsigned status, double se
     }
   }
   if (!found) {
-    std::unique_lock lock(mu_);
+    sync::WriterLock lock(mu_);
     auto key = std::make_pair(std::string(route), status);
     auto it = series_.find(key);
     if (it == series_.end()) {
@@ -46,14 +44,14 @@ void Metrics::observe_request(std::string_view route, unsigned status, double se
 }
 
 void Metrics::add_collectable(std::shared_ptr<prometheus::Collectable> collectable) {
-  std::unique_lock lock(mu_);
+  sync::WriterLock lock(mu_);
   collectables_.push_back(std::move(collectable));
 }
 
 std::string Metrics::render() const {
   std::vector<prometheus::MetricFamily> families = registry_->Collect();
   {
-    std::shared_lock lock(mu_);
+    sync::ReaderLock lock(mu_);
     for (const auto& collectable : collectables_) {
       auto more = collectable->Collect();
       families.insert(families.end(), std::make_move_iterator(more.begin()),

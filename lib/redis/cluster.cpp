@@ -6,13 +6,12 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <charconv>
-#include <mutex>
 #include <optional>
-#include <shared_mutex>
 #include <unordered_map>
 
 #include "micq/redis/client.h"
 #include "micq/redis/internal/wire.h"
+#include "micq/sync/mutex.h"
 
 namespace micq::redis {
 
@@ -232,7 +231,7 @@ class RedisCluster::Impl : public std::enable_shared_from_this<Impl> {
   asio::awaitable<void> refresh_map(std::chrono::steady_clock::time_point expiry, std::string skip = {}) {
     std::vector<Endpoint> candidates = seeds_;
     {
-      std::shared_lock lock(mu_);
+      sync::ReaderLock lock(mu_);
       // Not a structured binding: clang 14 cannot capture one in the lambda.
       for (const auto& known : endpoints_) {
         const std::string& name = known.first;
@@ -248,7 +247,7 @@ class RedisCluster::Impl : public std::enable_shared_from_this<Impl> {
       auto call = node->command(cluster_slots_command(), left_until(expiry));
       auto reply = co_await std::move(call);
       if (!reply || reply->type != Reply::Type::kArray) continue;
-      std::unique_lock lock(mu_);
+      sync::WriterLock lock(mu_);
       for (const Reply& range : reply->elements) {
         if (range.elements.size() < 3 || range.elements[2].elements.size() < 2) continue;
         Endpoint owner{range.elements[2].elements[0].str,
@@ -273,13 +272,13 @@ class RedisCluster::Impl : public std::enable_shared_from_this<Impl> {
   std::shared_ptr<RedisClient> node_for(std::uint16_t slot) {
     std::string name;
     {
-      std::shared_lock lock(mu_);
+      sync::ReaderLock lock(mu_);
       name = owners_[slot];
       if (name.empty()) return nullptr;
     }
     Endpoint endpoint;
     {
-      std::shared_lock lock(mu_);
+      sync::ReaderLock lock(mu_);
       endpoint = endpoints_.at(name);
     }
     return client_for(endpoint);
@@ -287,7 +286,7 @@ class RedisCluster::Impl : public std::enable_shared_from_this<Impl> {
 
   std::shared_ptr<RedisClient> client_for(const Endpoint& endpoint) {
     std::string name = endpoint_name(endpoint);
-    std::unique_lock lock(mu_);
+    sync::WriterLock lock(mu_);
     auto& client = clients_[name];
     if (!client) client = std::make_shared<RedisClient>(executor_, endpoint);
     endpoints_.emplace(name, endpoint);
@@ -295,7 +294,7 @@ class RedisCluster::Impl : public std::enable_shared_from_this<Impl> {
   }
 
   void set_owner(std::uint16_t slot, const Endpoint& endpoint) {
-    std::unique_lock lock(mu_);
+    sync::WriterLock lock(mu_);
     owners_[slot] = endpoint_name(endpoint);
     endpoints_.emplace(owners_[slot], endpoint);
   }
@@ -315,10 +314,10 @@ class RedisCluster::Impl : public std::enable_shared_from_this<Impl> {
  private:
   static constexpr std::chrono::milliseconds kRefreshGap{100};
   std::atomic<std::chrono::steady_clock::rep> last_failure_refresh_{0};
-  std::shared_mutex mu_;
-  std::array<std::string, kSlots> owners_;               // guarded by mu_: slot -> node name
-  std::unordered_map<std::string, Endpoint> endpoints_;  // guarded by mu_
-  std::unordered_map<std::string, std::shared_ptr<RedisClient>> clients_;  // guarded by mu_
+  sync::SharedMutex mu_;
+  std::array<std::string, kSlots> owners_ MICQ_GUARDED_BY(mu_);  // slot -> node name
+  std::unordered_map<std::string, Endpoint> endpoints_ MICQ_GUARDED_BY(mu_);
+  std::unordered_map<std::string, std::shared_ptr<RedisClient>> clients_ MICQ_GUARDED_BY(mu_);
 };
 
 RedisCluster::RedisCluster(asio::any_io_executor executor, std::vector<Endpoint> seeds)

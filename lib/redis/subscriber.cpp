@@ -16,13 +16,13 @@
 #include <boost/asio/write.hpp>
 #include <deque>
 #include <map>
-#include <mutex>
 #include <unordered_map>
 #include <utility>
 
 #include "micq/redis/cluster.h"
 #include "micq/redis/internal/reply_conversion.h"
 #include "micq/redis/internal/wire.h"
+#include "micq/sync/mutex.h"
 
 namespace micq::redis {
 
@@ -86,7 +86,7 @@ class Subscriber::Impl : public std::enable_shared_from_this<Impl> {
 
   // From any thread: no callback starts after this returns.
   void close_callbacks() {
-    std::lock_guard lock(callback_mu_);
+    sync::MutexLock lock(callback_mu_);
     closed_ = true;
     callbacks_ = {};
   }
@@ -202,13 +202,13 @@ class Subscriber::Impl : public std::enable_shared_from_this<Impl> {
   void confirm(const std::string& channel, ChannelState& state) {
     if (state.confirmed) return;
     set_confirmed(state, true);
-    std::lock_guard lock(callback_mu_);
+    sync::MutexLock lock(callback_mu_);
     if (!closed_ && callbacks_.on_subscribed) callbacks_.on_subscribed(channel);
   }
   void unconfirm(const std::string& channel, ChannelState& state) {
     if (!state.confirmed) return;
     set_confirmed(state, false);
-    std::lock_guard lock(callback_mu_);
+    sync::MutexLock lock(callback_mu_);
     if (!closed_ && callbacks_.on_lost) callbacks_.on_lost(channel);
   }
 
@@ -470,7 +470,7 @@ class Subscriber::Impl : public std::enable_shared_from_this<Impl> {
   void deliver_message(const std::string& channel, const std::string& payload) {
     if (!wanted_.contains(channel)) return;  // unsubscribed meanwhile
     messages_.fetch_add(1, std::memory_order_relaxed);
-    std::lock_guard lock(callback_mu_);
+    sync::MutexLock lock(callback_mu_);
     if (!closed_ && callbacks_.on_message) callbacks_.on_message(channel, payload);
   }
 
@@ -484,8 +484,8 @@ class Subscriber::Impl : public std::enable_shared_from_this<Impl> {
 
   // The destructor clears the callbacks under this lock, so none runs
   // after it returns (one running meanwhile finishes first).
-  std::mutex callback_mu_;
-  SubscriberCallbacks callbacks_;  // guarded by callback_mu_
+  sync::Mutex callback_mu_;
+  SubscriberCallbacks callbacks_ MICQ_GUARDED_BY(callback_mu_);
   std::atomic<bool> closed_{false};
 
   std::atomic<std::size_t> channels_{0}, subscribed_{0};

@@ -9,9 +9,10 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <memory>
-#include <mutex>
 #include <set>
 #include <thread>
+
+#include "micq/sync/mutex.h"
 
 namespace micq::bench {
 
@@ -25,18 +26,18 @@ namespace {
 // owns this last stops and joins the helpers, so none outlives the
 // results it writes to.
 struct Helpers;
-std::mutex registry_mu;
-std::set<Helpers*> registry;  // guarded by registry_mu: every live Helpers
+sync::Mutex registry_mu;
+std::set<Helpers*> registry MICQ_GUARDED_BY(registry_mu);  // every live Helpers
 
 struct Helpers {
   Helpers(asio::any_io_executor executor, std::size_t count)
       : remaining(count), all_done(std::move(executor), asio::steady_timer::time_point::max()) {
-    std::lock_guard lock(registry_mu);
+    sync::MutexLock lock(registry_mu);
     registry.insert(this);
   }
   ~Helpers() {
     {
-      std::lock_guard lock(registry_mu);
+      sync::MutexLock lock(registry_mu);
       registry.erase(this);
     }
     shut_down();
@@ -44,7 +45,7 @@ struct Helpers {
   // Idempotent; on the waiter's thread.
   void shut_down() {
     {
-      std::lock_guard lock(mu);
+      sync::MutexLock lock(mu);
       waiter_gone = true;
     }
     for (auto& ioc : contexts) ioc->stop();
@@ -53,8 +54,8 @@ struct Helpers {
   }
   std::size_t remaining;  // touched only on the waiter's executor
   asio::steady_timer all_done;
-  std::mutex mu;
-  bool waiter_gone = false;  // guarded by mu
+  sync::Mutex mu;
+  bool waiter_gone MICQ_GUARDED_BY(mu) = false;
   std::vector<std::unique_ptr<asio::io_context>> contexts;
   std::vector<std::thread> threads;
 };
@@ -89,7 +90,7 @@ asio::awaitable<void> run_spread_load(http::ClientPool& here, http::Upstream ups
             asio::co_spawn(*ioc, run_here(pool, share, (*results)[t]), asio::detached);
             ioc->run();
           }
-          std::lock_guard lock(shared->mu);
+          sync::MutexLock lock(shared->mu);
           if (shared->waiter_gone) return;
           asio::post(executor, [shared] {
             if (--shared->remaining == 0) shared->all_done.cancel();
@@ -102,7 +103,7 @@ asio::awaitable<void> run_spread_load(http::ClientPool& here, http::Upstream ups
 }
 
 void stop_spread_loads() {
-  std::lock_guard lock(registry_mu);
+  sync::MutexLock lock(registry_mu);
   for (Helpers* helpers : registry) helpers->shut_down();
 }
 

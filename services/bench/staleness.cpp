@@ -30,7 +30,7 @@ void StalenessTracker::record(std::size_t room, std::chrono::nanoseconds stalene
 }
 
 void StalenessTracker::sent(std::size_t room) {
-  std::lock_guard lock(mu_);
+  sync::MutexLock lock(mu_);
   for (std::size_t observer = 0; observer < observers_; ++observer) {
     std::size_t at = slot(room, observer);
     ++rooms_[at].events_in_flight;
@@ -39,7 +39,7 @@ void StalenessTracker::sent(std::size_t room) {
 }
 
 void StalenessTracker::failed(std::size_t room) {
-  std::lock_guard lock(mu_);
+  sync::MutexLock lock(mu_);
   for (std::size_t observer = 0; observer < observers_; ++observer) {
     std::size_t at = slot(room, observer);
     RoomState& state = rooms_[at];
@@ -49,7 +49,7 @@ void StalenessTracker::failed(std::size_t room) {
 }
 
 void StalenessTracker::applied(std::size_t room, std::int64_t version, Clock::time_point at) {
-  std::lock_guard lock(mu_);
+  sync::MutexLock lock(mu_);
   for (std::size_t observer = 0; observer < observers_; ++observer)
     applied_for(room, slot(room, observer), version, at);
 }
@@ -77,7 +77,7 @@ void StalenessTracker::applied_for(std::size_t room, std::size_t slot, std::int6
 
 void StalenessTracker::seen(std::size_t room, std::int64_t version, Clock::time_point at,
                             std::size_t observer) {
-  std::lock_guard lock(mu_);
+  sync::MutexLock lock(mu_);
   std::size_t from = slot(room, observer);
   RoomState& state = rooms_[from];
   state.highest_seen = std::max(state.highest_seen, version);
@@ -93,17 +93,17 @@ bool StalenessTracker::waiting_on(std::size_t room, std::size_t observer) const 
 }
 
 loadgen::LatencyHistogram StalenessTracker::all() const {
-  std::lock_guard lock(mu_);
+  sync::MutexLock lock(mu_);
   return all_;
 }
 
 loadgen::LatencyHistogram StalenessTracker::hot_room() const {
-  std::lock_guard lock(mu_);
+  sync::MutexLock lock(mu_);
   return hot_;
 }
 
 std::uint64_t StalenessTracker::unseen() const {
-  std::lock_guard lock(mu_);
+  sync::MutexLock lock(mu_);
   std::uint64_t count = dropped_;
   for (const auto& state : rooms_) count += state.pending.size();
   return count;

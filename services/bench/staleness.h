@@ -21,10 +21,10 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
-#include <mutex>
 #include <vector>
 
 #include "micq/loadgen/latency_histogram.h"
+#include "micq/sync/mutex.h"
 
 namespace micq::bench {
 
@@ -67,21 +67,21 @@ class StalenessTracker {
   };
   static constexpr std::size_t kMaxPendingPerRoom = 100'000;
 
-  void record(std::size_t room, std::chrono::nanoseconds staleness);  // REQUIRES: mu_ held
-  // REQUIRES: mu_ held; refreshes interested_[slot].
-  void publish(std::size_t slot);
+  void record(std::size_t room, std::chrono::nanoseconds staleness) MICQ_REQUIRES(mu_);
+  // Refreshes interested_[slot].
+  void publish(std::size_t slot) MICQ_REQUIRES(mu_);
   // The index of (room, observer) in rooms_ and interested_.
   std::size_t slot(std::size_t room, std::size_t observer) const;
-  void applied_for(std::size_t room, std::size_t slot, std::int64_t version,
-                   Clock::time_point at);  // REQUIRES: mu_ held
+  void applied_for(std::size_t room, std::size_t slot, std::int64_t version, Clock::time_point at)
+      MICQ_REQUIRES(mu_);
 
   const std::size_t rooms_count_;
   const std::size_t observers_;
-  mutable std::mutex mu_;
-  std::vector<RoomState> rooms_;   // guarded by mu_; per (room, observer), observer-major
-  loadgen::LatencyHistogram all_;  // guarded by mu_
-  loadgen::LatencyHistogram hot_;  // guarded by mu_
-  std::uint64_t dropped_ = 0;      // guarded by mu_: pending entries given up to stay bounded
+  mutable sync::Mutex mu_;
+  std::vector<RoomState> rooms_ MICQ_GUARDED_BY(mu_);  // per (room, observer), observer-major
+  loadgen::LatencyHistogram all_ MICQ_GUARDED_BY(mu_);
+  loadgen::LatencyHistogram hot_ MICQ_GUARDED_BY(mu_);
+  std::uint64_t dropped_ MICQ_GUARDED_BY(mu_) = 0;  // pending entries given up to stay bounded
   // Per (room, observer): whether an event is pending or on its way — written under
   // mu_, read without it, so answers of rooms with nothing to wait for (all
   // but ~1%) take no lock.

@@ -34,12 +34,12 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string_view>
 #include <utility>
 
 #include "api_error.h"
+#include "micq/sync/mutex.h"
 
 namespace micq::serve {
 
@@ -100,9 +100,9 @@ class Admission {
   void release();
 
   const AdmissionOptions options_;
-  mutable std::mutex mu_;
-  std::size_t in_flight_ = 0;                  // guarded by mu_
-  std::deque<std::shared_ptr<Waiter>> queue_;  // guarded by mu_; oldest first
+  mutable sync::Mutex mu_;
+  std::size_t in_flight_ MICQ_GUARDED_BY(mu_) = 0;
+  std::deque<std::shared_ptr<Waiter>> queue_ MICQ_GUARDED_BY(mu_);  // oldest first
   std::atomic<std::uint64_t> admitted_{0};
   std::atomic<std::uint64_t> rejected_queue_full_{0};
   std::atomic<std::uint64_t> rejected_wait_{0};

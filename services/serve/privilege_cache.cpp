@@ -5,13 +5,13 @@
 #include <boost/asio/this_coro.hpp>
 #include <functional>
 #include <list>
-#include <mutex>
 #include <optional>
 #include <unordered_map>
 #include <utility>
 
 #include "micq/coalesce/internal/expiry.h"
 #include "micq/coalesce/shared_load.h"
+#include "micq/sync/mutex.h"
 
 namespace micq::serve {
 
@@ -49,10 +49,10 @@ struct PrivilegeCache::State {
     std::size_t bytes = 0;
   };
   struct Shard {
-    std::mutex mu;
-    std::unordered_map<std::string, Slot> slots;  // guarded by mu
-    std::list<const std::string*> lru;            // guarded by mu; most recent first; points at keys
-    std::size_t bytes = 0;                        // guarded by mu
+    sync::Mutex mu;
+    std::unordered_map<std::string, Slot> slots MICQ_GUARDED_BY(mu);
+    std::list<const std::string*> lru MICQ_GUARDED_BY(mu);  // most recent first; points at keys
+    std::size_t bytes MICQ_GUARDED_BY(mu) = 0;
   };
 
   State(PrivilegeSource& s, PrivilegeCacheOptions o)
@@ -106,9 +106,9 @@ struct PrivilegeCache::State {
     return std::min(options.ttl - window_floor(), youngest_renewed / 2);
   }
 
-  // REQUIRES: shard.mu held. The slot of `uid`, created (and the shard
-  // trimmed to its bounds) if absent, and marked most recently used.
-  Slot& touch(Shard& shard, const std::string& uid) {
+  // The slot of `uid`, created (and the shard trimmed to its bounds) if
+  // absent, and marked most recently used.
+  Slot& touch(Shard& shard, const std::string& uid) MICQ_REQUIRES(shard.mu) {
     auto [it, inserted] = shard.slots.try_emplace(uid);
     Slot& slot = it->second;
     if (inserted) {
@@ -123,9 +123,9 @@ struct PrivilegeCache::State {
     return slot;
   }
 
-  // REQUIRES: shard.mu held. Evicts least recently used slots (never
-  // `spare`) until the shard is within its bounds.
-  void trim(Shard& shard, const std::string* spare) {
+  // Evicts least recently used slots (never `spare`) until the shard is
+  // within its bounds.
+  void trim(Shard& shard, const std::string* spare) MICQ_REQUIRES(shard.mu) {
     while ((shard.slots.size() > entries_per_shard || shard.bytes > bytes_per_shard) &&
            shard.lru.size() > 1) {
       const std::string* victim = shard.lru.back();
@@ -143,7 +143,7 @@ struct PrivilegeCache::State {
     for (std::size_t i = 0; i < outcome.uids.size(); ++i) {
       const std::string& uid = outcome.uids[i];
       Shard& shard = shard_for(uid);
-      std::lock_guard lock(shard.mu);
+      sync::MutexLock lock(shard.mu);
       if (outcome.error) {
         auto it = shard.slots.find(uid);
         if (it != shard.slots.end() && it->second.flight.get() == flight) it->second.flight.reset();
@@ -255,7 +255,7 @@ asio::awaitable<ApiResult<PageRecords>> PrivilegeCache::get(std::vector<std::str
   };
   for (std::size_t i = 0; i < uids.size(); ++i) {
     State::Shard& shard = st->shard_for(uids[i]);
-    std::lock_guard lock(shard.mu);
+    sync::MutexLock lock(shard.mu);
     State::Slot& slot = st->touch(shard, uids[i]);
     const auto& record = slot.record;
     bool invalidated = record && record->batch_seq < slot.invalidated_seq;
@@ -293,7 +293,7 @@ asio::awaitable<ApiResult<PageRecords>> PrivilegeCache::get(std::vector<std::str
       const auto record = out.records[i];
       if (!record || now - record->fetched_at < st->renew_age()) continue;
       State::Shard& shard = st->shard_for(uids[i]);
-      std::lock_guard lock(shard.mu);
+      sync::MutexLock lock(shard.mu);
       auto it = shard.slots.find(uids[i]);
       if (it == shard.slots.end() || it->second.flight) continue;
       plan.fallback[i] = record;
@@ -353,7 +353,7 @@ asio::awaitable<ApiResult<PageRecords>> PrivilegeCache::get(std::vector<std::str
 
 void PrivilegeCache::invalidate(std::string_view uid) {
   State::Shard& shard = state_->shard_for(uid);
-  std::lock_guard lock(shard.mu);
+  sync::MutexLock lock(shard.mu);
   auto it = shard.slots.find(std::string(uid));
   if (it == shard.slots.end()) return;  // nothing cached: the next get() fetches it anyway
   // Every batch created from now on is numbered at least this.
@@ -371,7 +371,7 @@ PrivilegeCacheStats PrivilegeCache::stats() const {
   s.users_joined = st.users_joined.load(std::memory_order_relaxed);
   s.evictions = st.evictions.load(std::memory_order_relaxed);
   for (auto& shard : st.shards) {
-    std::lock_guard lock(shard.mu);
+    sync::MutexLock lock(shard.mu);
     s.entries += shard.slots.size();
     s.bytes += shard.bytes;
   }

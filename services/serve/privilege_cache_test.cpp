@@ -14,13 +14,13 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <memory>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "micq/sync/mutex.h"
 #include "testing/gate.h"
 
 namespace micq::serve {
@@ -66,7 +66,7 @@ class FakePrivileges final : public PrivilegeSource {
     Gate* gate = nullptr;
     bool failing = false;
     {
-      std::lock_guard lock(mu_);
+      sync::MutexLock lock(mu_);
       gen = batches_.size();
       batches_.push_back(uids);
       failing = fail;
@@ -86,31 +86,31 @@ class FakePrivileges final : public PrivilegeSource {
 
   // The uids of every batch asked for so far, in order.
   std::vector<Uids> batches() const {
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(mu_);
     return batches_;
   }
   std::size_t batch_count() const {
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(mu_);
     return batches_.size();
   }
   // Lets batch `n` finish. Single-threaded use (the io_context's thread).
   void open(std::size_t n) {
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(mu_);
     ASSERT_LT(n, gates_.size());
     ASSERT_NE(gates_[n], nullptr) << "batch " << n << " was not held";
     gates_[n]->open();
   }
   void open_all() {
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(mu_);
     for (auto& gate : gates_) {
       if (gate) gate->open();
     }
   }
 
  private:
-  mutable std::mutex mu_;
-  std::vector<Uids> batches_;                 // guarded by mu_
-  std::vector<std::unique_ptr<Gate>> gates_;  // guarded by mu_; null for a batch not held
+  mutable sync::Mutex mu_;
+  std::vector<Uids> batches_ MICQ_GUARDED_BY(mu_);
+  std::vector<std::unique_ptr<Gate>> gates_ MICQ_GUARDED_BY(mu_);  // null for a batch not held
 };
 
 using Outcome = std::shared_ptr<std::optional<ApiResult<PageRecords>>>;

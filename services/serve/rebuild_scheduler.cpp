@@ -11,10 +11,11 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
+
+#include "micq/sync/mutex.h"
 
 namespace micq::serve {
 
@@ -53,15 +54,14 @@ struct RebuildScheduler::State : std::enable_shared_from_this<RebuildScheduler::
   const StillCached still_cached;
   const RoomsWatch rooms_watch;
 
-  mutable std::mutex mu;
-  std::unordered_map<std::string, RoomState> rooms;  // guarded by mu
-  std::size_t pages = 0;                                          // guarded by mu
-  std::uint64_t next_seq = 0;                                     // guarded by mu
+  mutable sync::Mutex mu;
+  std::unordered_map<std::string, RoomState> rooms MICQ_GUARDED_BY(mu);
+  std::size_t pages MICQ_GUARDED_BY(mu) = 0;
+  std::uint64_t next_seq MICQ_GUARDED_BY(mu) = 0;
   std::atomic<std::uint64_t> rebuilds_started{0};
   std::atomic<std::uint64_t> events_coalesced{0};
 
-  // REQUIRES: mu held.
-  PageState* find(const PageKey& key) {
+  PageState* find(const PageKey& key) MICQ_REQUIRES(mu) {
     auto room = rooms.find(key.room_id);
     if (room == rooms.end()) return nullptr;
     for (auto& page : room->second.pages) {
@@ -70,8 +70,7 @@ struct RebuildScheduler::State : std::enable_shared_from_this<RebuildScheduler::
     return nullptr;
   }
 
-  // REQUIRES: mu held.
-  void forget(const PageKey& key) {
+  void forget(const PageKey& key) MICQ_REQUIRES(mu) {
     auto room = rooms.find(key.room_id);
     if (room == rooms.end()) return;
     auto& pages_of_room = room->second.pages;
@@ -83,16 +82,16 @@ struct RebuildScheduler::State : std::enable_shared_from_this<RebuildScheduler::
     if (pages_of_room.empty()) erase_room(room);
   }
 
-  // REQUIRES: mu held. Returns the next room.
+  // Returns the next room.
   std::unordered_map<std::string, RoomState>::iterator erase_room(
-      std::unordered_map<std::string, RoomState>::iterator room) {
+      std::unordered_map<std::string, RoomState>::iterator room) MICQ_REQUIRES(mu) {
     if (rooms_watch) rooms_watch(room->first, false);
     return rooms.erase(room);
   }
 
-  // REQUIRES: mu held. Forgets idle pages until at most 3/4 of the bound
-  // is used: first those no longer cached, then the least recently loaded.
-  void trim() {
+  // Forgets idle pages until at most 3/4 of the bound is used: first those
+  // no longer cached, then the least recently loaded.
+  void trim() MICQ_REQUIRES(mu) {
     std::size_t goal = max_pages - max_pages / 4;
     std::vector<std::pair<std::uint64_t, PageKey>> idle;
     for (auto room = rooms.begin(); room != rooms.end();) {
@@ -124,7 +123,7 @@ struct RebuildScheduler::State : std::enable_shared_from_this<RebuildScheduler::
   bool mark(std::string_view room_id, RoomWants room_wants, PageNeeds page_needs) {
     std::vector<std::pair<PageKey, Clock::duration>> to_start;
     {
-      std::lock_guard lock(mu);
+      sync::MutexLock lock(mu);
       auto room = rooms.find(std::string(room_id));
       if (room == rooms.end()) return true;  // no cached page: nothing to rebuild
       if (!room_wants(room->second)) return false;
@@ -159,7 +158,7 @@ struct RebuildScheduler::State : std::enable_shared_from_this<RebuildScheduler::
         co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
       }
       {
-        std::lock_guard lock(st->mu);
+        sync::MutexLock lock(st->mu);
         PageState* page = st->find(key);
         if (!page) co_return;
         page->dirty = false;
@@ -173,7 +172,7 @@ struct RebuildScheduler::State : std::enable_shared_from_this<RebuildScheduler::
       } catch (const std::exception& e) {
         spdlog::warn("page rebuild failed: {}", e.what());
       }
-      std::lock_guard lock(st->mu);
+      sync::MutexLock lock(st->mu);
       PageState* page = st->find(key);
       if (!page) co_return;
       if (!still_cached) {
@@ -198,7 +197,7 @@ RebuildScheduler::RebuildScheduler(asio::any_io_executor executor, std::chrono::
 RebuildScheduler::~RebuildScheduler() {
   // The rooms still tracked stop being so (rebuilds in flight keep the
   // state, not the watcher's interest).
-  std::lock_guard lock(state_->mu);
+  sync::MutexLock lock(state_->mu);
   if (state_->rooms_watch) {
     for (const auto& [room, ignored] : state_->rooms) state_->rooms_watch(room, false);
   }
@@ -208,7 +207,7 @@ RebuildScheduler::~RebuildScheduler() {
 
 void RebuildScheduler::page_cached(const PageKey& key, std::int64_t version) {
   State& st = *state_;
-  std::lock_guard lock(st.mu);
+  sync::MutexLock lock(st.mu);
   State::PageState* page = st.find(key);
   if (!page) {
     auto [room, inserted] = st.rooms.try_emplace(key.room_id);
@@ -223,7 +222,7 @@ void RebuildScheduler::page_cached(const PageKey& key, std::int64_t version) {
 }
 
 bool RebuildScheduler::is_new_version(std::string_view room_id, std::int64_t version) const {
-  std::lock_guard lock(state_->mu);
+  sync::MutexLock lock(state_->mu);
   auto room = state_->rooms.find(std::string(room_id));
   return room == state_->rooms.end() || version > room->second.version;
 }
@@ -247,7 +246,7 @@ RebuildStats RebuildScheduler::stats() const {
   RebuildStats s;
   s.rebuilds_started = state_->rebuilds_started.load(std::memory_order_relaxed);
   s.events_coalesced = state_->events_coalesced.load(std::memory_order_relaxed);
-  std::lock_guard lock(state_->mu);
+  sync::MutexLock lock(state_->mu);
   s.pages_tracked = state_->pages;
   return s;
 }

@@ -17,7 +17,6 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
-#include <condition_variable>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -27,6 +26,7 @@
 #include <tuple>
 #include <vector>
 
+#include "micq/sync/mutex.h"
 #include "testing/gate.h"
 
 namespace micq::serve {
@@ -71,31 +71,35 @@ class FakeRebuilds {
   }
 
   std::vector<Start> starts() const {
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(mu_);
     return starts_;
   }
   std::size_t start_count() const {
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(mu_);
     return starts_.size();
   }
   std::size_t finished() const {
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(mu_);
     return finished_;
   }
   std::vector<Clock::time_point> ends() const {
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(mu_);
     return ends_;
   }
   // The most rebuilds of one page that ever ran at once.
   int most_at_once() const {
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(mu_);
     return most_at_once_;
   }
   // Waits (on the calling thread, not an io_context's) until at least `n`
   // rebuilds have begun; false on timing out.
   bool wait_for_starts(std::size_t n, Clock::duration timeout) {
-    std::unique_lock lock(mu_);
-    return started_.wait_for(lock, timeout, [&] { return starts_.size() >= n; });
+    sync::MutexLock lock(mu_);
+    const Clock::time_point deadline = Clock::now() + timeout;
+    while (starts_.size() < n) {
+      if (!started_.wait_until(mu_, deadline)) return starts_.size() >= n;
+    }
+    return true;
   }
 
  private:
@@ -103,25 +107,25 @@ class FakeRebuilds {
   static Id id_of(const PageKey& key) { return {key.room_id, key.page, key.size}; }
 
   void begin(const PageKey& key) {
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(mu_);
     starts_.push_back(Start{key, Clock::now()});
     most_at_once_ = std::max(most_at_once_, ++running_[id_of(key)]);
     started_.notify_all();
   }
   void end(const PageKey& key) {
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(mu_);
     --running_[id_of(key)];
     ends_.push_back(Clock::now());
     ++finished_;
   }
 
-  mutable std::mutex mu_;
-  std::condition_variable started_;
-  std::vector<Start> starts_;            // guarded by mu_
-  std::vector<Clock::time_point> ends_;  // guarded by mu_
-  std::map<Id, int> running_;            // guarded by mu_
-  int most_at_once_ = 0;                 // guarded by mu_
-  std::size_t finished_ = 0;             // guarded by mu_
+  mutable sync::Mutex mu_;
+  sync::CondVar started_;
+  std::vector<Start> starts_ MICQ_GUARDED_BY(mu_);
+  std::vector<Clock::time_point> ends_ MICQ_GUARDED_BY(mu_);
+  std::map<Id, int> running_ MICQ_GUARDED_BY(mu_);
+  int most_at_once_ MICQ_GUARDED_BY(mu_) = 0;
+  std::size_t finished_ MICQ_GUARDED_BY(mu_) = 0;
 };
 
 std::vector<std::string> rooms_of(const std::vector<Start>& starts) {
@@ -141,14 +145,14 @@ class RebuildSchedulerTest : public ::testing::Test {
     if (!scheduler_) {
       scheduler_.emplace(ctx.get_executor(), interval, max_pages, fake.rebuild(), fake.still_cached(),
                          [this](const std::string& room, bool tracked) {
-                           std::lock_guard lock(watch_mu);
+                           sync::MutexLock lock(watch_mu);
                            watched.push_back((tracked ? "+" : "-") + room);
                          });
     }
     return *scheduler_;
   }
-  std::mutex watch_mu;
-  std::vector<std::string> watched;  // guarded by watch_mu: "+room" tracked, "-room" no longer
+  sync::Mutex watch_mu;
+  std::vector<std::string> watched MICQ_GUARDED_BY(watch_mu);  // "+room" tracked, "-room" no longer
 
   // Holds every rebuild until the returned gate is opened.
   Gate& hold_rebuilds() {
@@ -263,7 +267,7 @@ TEST_F(RebuildSchedulerTest, TheRoomsWatchHearsARoomTrackedAndForgotten) {
   s.page_cached(kR1P0);
   s.page_cached(PageKey{"r1", 1, 10});  // same room: no second "+r1"
   for (int i = 2; i <= 4; ++i) s.page_cached(PageKey{"r" + std::to_string(i), 0, 10});
-  std::lock_guard lock(watch_mu);
+  sync::MutexLock lock(watch_mu);
   ASSERT_GE(watched.size(), 5u);
   EXPECT_EQ(std::vector<std::string>(watched.begin(), watched.begin() + 4),
             (std::vector<std::string>{"+r1", "+r2", "+r3", "+r4"}));

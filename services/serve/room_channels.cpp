@@ -3,11 +3,11 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <charconv>
-#include <mutex>
 #include <unordered_map>
 #include <utility>
 
 #include "micq/coalesce/shared_load.h"
+#include "micq/sync/mutex.h"
 #include "room_store.h"
 
 namespace micq::serve {
@@ -80,7 +80,7 @@ struct RoomChannels::State : std::enable_shared_from_this<RoomChannels::State> {
   ~State() { subscriber.reset(); }  // first: no callback runs into the members below after this
 
   RoomChannelHandlers current_handlers() const {
-    std::lock_guard lock(mu);
+    sync::MutexLock lock(mu);
     return handlers;
   }
 
@@ -116,7 +116,7 @@ struct RoomChannels::State : std::enable_shared_from_this<RoomChannels::State> {
     if (kind == ChannelKind::kChanged) {
       bool again = false;
       {
-        std::lock_guard lock(mu);
+        sync::MutexLock lock(mu);
         auto it = rooms.find(room);
         if (it == rooms.end()) return;
         again = std::exchange(it->second.heard, true);
@@ -150,7 +150,7 @@ struct RoomChannels::State : std::enable_shared_from_this<RoomChannels::State> {
   void wake(const std::string& room) {
     std::shared_ptr<Notice> woken;
     {
-      std::lock_guard lock(mu);
+      sync::MutexLock lock(mu);
       auto it = rooms.find(room);
       if (it == rooms.end() || !it->second.notice) return;
       woken = std::move(it->second.notice);
@@ -160,7 +160,7 @@ struct RoomChannels::State : std::enable_shared_from_this<RoomChannels::State> {
   }
 
   void hold(const std::string& room) {
-    std::lock_guard lock(mu);
+    sync::MutexLock lock(mu);
     if (rooms[room].holds++ == 0) {
       subscriber->subscribe(changed_channel(room));
       subscriber->subscribe(fleet_channel(room));
@@ -168,7 +168,7 @@ struct RoomChannels::State : std::enable_shared_from_this<RoomChannels::State> {
   }
 
   void release(const std::string& room) {
-    std::lock_guard lock(mu);
+    sync::MutexLock lock(mu);
     auto it = rooms.find(room);
     if (it == rooms.end() || --it->second.holds > 0) return;
     subscriber->unsubscribe(changed_channel(room));
@@ -179,9 +179,9 @@ struct RoomChannels::State : std::enable_shared_from_this<RoomChannels::State> {
   const asio::any_io_executor executor;
   redis::Commands& redis;
   const std::chrono::milliseconds timeout;
-  mutable std::mutex mu;
-  RoomChannelHandlers handlers;                 // guarded by mu; called outside it
-  std::unordered_map<std::string, Room> rooms;  // guarded by mu
+  mutable sync::Mutex mu;
+  RoomChannelHandlers handlers MICQ_GUARDED_BY(mu);  // called outside it
+  std::unordered_map<std::string, Room> rooms MICQ_GUARDED_BY(mu);
   std::unique_ptr<redis::Subscriber> subscriber;
 };
 
@@ -198,7 +198,7 @@ RoomChannels::Watch::~Watch() {
   if (!impl_) return;
   State& st = *impl_->state;
   {
-    std::lock_guard lock(st.mu);
+    sync::MutexLock lock(st.mu);
     auto it = st.rooms.find(impl_->room);
     if (it != st.rooms.end() && --it->second.watchers == 0) it->second.notice.reset();
   }
@@ -210,7 +210,7 @@ asio::awaitable<bool> RoomChannels::Watch::next(std::chrono::milliseconds timeou
   coalesce::Result<bool> woken = co_await std::move(waiting);
   if (!woken.ok()) co_return false;
   State& st = *impl_->state;
-  std::lock_guard lock(st.mu);
+  sync::MutexLock lock(st.mu);
   auto it = st.rooms.find(impl_->room);
   if (it != st.rooms.end() && it->second.notice) impl_->notice = it->second.notice;
   co_return true;
@@ -224,7 +224,7 @@ RoomChannels::RoomChannels(asio::any_io_executor executor, std::vector<redis::En
 RoomChannels::~RoomChannels() = default;
 
 void RoomChannels::set_handlers(RoomChannelHandlers handlers) {
-  std::lock_guard lock(state_->mu);
+  sync::MutexLock lock(state_->mu);
   state_->handlers = std::move(handlers);
 }
 
@@ -236,7 +236,7 @@ RoomChannels::Watch RoomChannels::watch(const std::string& room) {
   impl->state = state_;
   impl->room = room;
   state_->hold(room);
-  std::lock_guard lock(state_->mu);
+  sync::MutexLock lock(state_->mu);
   State::Room& entry = state_->rooms[room];
   ++entry.watchers;
   if (!entry.notice) entry.notice = Notice::create(state_->executor);
@@ -247,7 +247,7 @@ RoomChannels::Watch RoomChannels::watch(const std::string& room) {
 RoomChannelStats RoomChannels::stats() const {
   RoomChannelStats s;
   {
-    std::lock_guard lock(state_->mu);
+    sync::MutexLock lock(state_->mu);
     s.rooms = state_->rooms.size();
   }
   s.subscriber = state_->subscriber->stats();

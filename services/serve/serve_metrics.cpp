@@ -38,7 +38,7 @@ double d(std::uint64_t value) { return static_cast<double>(value); }
 }  // namespace
 
 void ServeMetrics::detach() {
-  std::lock_guard lock(mu_);
+  sync::MutexLock lock(mu_);
   pages_ = nullptr;
   rooms_ = nullptr;
   privileges_ = nullptr;
@@ -49,7 +49,7 @@ void ServeMetrics::detach() {
 }
 
 std::vector<prometheus::MetricFamily> ServeMetrics::Collect() const {
-  std::lock_guard lock(mu_);
+  sync::MutexLock lock(mu_);
   std::vector<prometheus::MetricFamily> families;
   if (!pages_) return families;
   SourceStats pages = pages_->stats();

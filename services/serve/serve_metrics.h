@@ -10,11 +10,11 @@
 #include <prometheus/collectable.h>
 #include <prometheus/metric_family.h>
 
-#include <mutex>
 #include <vector>
 
 #include "admission.h"
 #include "fleet_records.h"
+#include "micq/sync/mutex.h"
 #include "page_source.h"
 #include "privilege_source.h"
 #include "room_store.h"
@@ -29,7 +29,7 @@ class ServeMetrics final : public prometheus::Collectable {
 
   // Live rooms: the notifications and (shared by a fleet) the records.
   void add_fleet(const RoomChannels* channels, const FleetRecords* records) {
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(mu_);
     channels_ = channels;
     fleet_records_ = records;
   }
@@ -38,15 +38,15 @@ class ServeMetrics final : public prometheus::Collectable {
   std::vector<prometheus::MetricFamily> Collect() const override;
 
  private:
-  mutable std::mutex mu_;
-  // Guarded by mu_; null once detached.
-  const PageSource* pages_;
-  const RoomStore* rooms_;
-  const AggregatorPrivileges* privileges_;
-  const Admission* builds_;
-  const Admission* batches_;
-  const RoomChannels* channels_ = nullptr;
-  const FleetRecords* fleet_records_ = nullptr;
+  mutable sync::Mutex mu_;
+  // Null once detached.
+  const PageSource* pages_ MICQ_GUARDED_BY(mu_);
+  const RoomStore* rooms_ MICQ_GUARDED_BY(mu_);
+  const AggregatorPrivileges* privileges_ MICQ_GUARDED_BY(mu_);
+  const Admission* builds_ MICQ_GUARDED_BY(mu_);
+  const Admission* batches_ MICQ_GUARDED_BY(mu_);
+  const RoomChannels* channels_ MICQ_GUARDED_BY(mu_) = nullptr;
+  const FleetRecords* fleet_records_ MICQ_GUARDED_BY(mu_) = nullptr;
 };
 
 }  // namespace micq::serve

@@ -27,14 +27,14 @@ std::shared_ptr<const std::string> RecordCache::get(const RecordKey& key, std::s
   std::string text = key_text(key, payload_bytes);
   Shard& shard = shards_[std::hash<std::string_view>{}(text) % kShards];
   {
-    std::lock_guard lock(shard.mu);
+    sync::MutexLock lock(shard.mu);
     auto it = shard.records.find(text);
     if (it != shard.records.end()) return it->second;
   }
   auto record = std::make_shared<const std::string>(make_record(key, payload_bytes));
   const std::size_t cost = record->size() + text.size() + kEntryOverhead;
   if (cost > shard_budget_) return record;  // never held: it alone would empty the shard
-  std::lock_guard lock(shard.mu);
+  sync::MutexLock lock(shard.mu);
   if (shard.bytes + cost > shard_budget_) {
     shard.records.clear();
     shard.bytes = 0;
@@ -47,7 +47,7 @@ std::shared_ptr<const std::string> RecordCache::get(const RecordKey& key, std::s
 std::size_t RecordCache::bytes() const {
   std::size_t total = 0;
   for (const Shard& shard : shards_) {
-    std::lock_guard lock(shard.mu);
+    sync::MutexLock lock(shard.mu);
     total += shard.bytes;
   }
   return total;
@@ -56,7 +56,7 @@ std::size_t RecordCache::bytes() const {
 std::size_t RecordCache::size() const {
   std::size_t total = 0;
   for (const Shard& shard : shards_) {
-    std::lock_guard lock(shard.mu);
+    sync::MutexLock lock(shard.mu);
     total += shard.records.size();
   }
   return total;

@@ -21,10 +21,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <unordered_map>
 
+#include "micq/sync/mutex.h"
 #include "record.h"
 
 namespace micq::sim {
@@ -48,9 +48,9 @@ class RecordCache {
  private:
   static constexpr std::size_t kShards = 16;
   struct Shard {
-    mutable std::mutex mu;
-    std::unordered_map<std::string, std::shared_ptr<const std::string>> records;  // guarded by mu
-    std::size_t bytes = 0;                                                        // guarded by mu
+    mutable sync::Mutex mu;
+    std::unordered_map<std::string, std::shared_ptr<const std::string>> records MICQ_GUARDED_BY(mu);
+    std::size_t bytes MICQ_GUARDED_BY(mu) = 0;
   };
   const std::size_t shard_budget_;
   std::array<Shard, kShards> shards_;

@@ -59,7 +59,7 @@ SimService::SimService(std::vector<std::string> kinds, SimConfig config, std::si
 }
 
 SimConfig SimService::config() const {
-  std::lock_guard lock(config_mu_);
+  sync::MutexLock lock(config_mu_);
   return config_;
 }
 
@@ -76,7 +76,7 @@ void SimService::add_routes(http::Router& router) {
 }
 
 std::uint64_t SimService::gen_of(std::string_view uid) const {
-  std::shared_lock lock(gens_mu_);
+  sync::ReaderLock lock(gens_mu_);
   auto it = gens_.find(std::string(uid));
   return it == gens_.end() ? 0 : it->second;
 }
@@ -128,7 +128,7 @@ asio::awaitable<Response> SimService::bump(Request& request) {
   }
   std::uint64_t gen = 0;
   {
-    std::unique_lock lock(gens_mu_);
+    sync::WriterLock lock(gens_mu_);
     auto it = gens_.find(uid);
     if (it == gens_.end() && gens_.size() < max_bumped_users_) it = gens_.emplace(uid, 0).first;
     if (it != gens_.end()) gen = ++it->second;
@@ -145,7 +145,7 @@ asio::awaitable<Response> SimService::set_config(Request& request) {
   auto next = parse_config_update(request.message.body(), config());
   if (!next) co_return http::error_response(Status::bad_request, "bad_body", next.error());
   {
-    std::lock_guard lock(config_mu_);
+    sync::MutexLock lock(config_mu_);
     config_ = *next;
   }
   co_return http::json_response(Status::ok, config_json(*next));

@@ -10,13 +10,12 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
-#include <mutex>
-#include <shared_mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "micq/http/router.h"
+#include "micq/sync/mutex.h"
 #include "record_cache.h"
 #include "sim_config.h"
 
@@ -49,10 +48,10 @@ class SimService {
 
   const std::vector<std::string> kinds_;                     // constant
   std::unordered_map<std::string, std::size_t> kind_index_;  // constant after construction
-  mutable std::mutex config_mu_;
-  SimConfig config_;  // guarded by config_mu_
-  mutable std::shared_mutex gens_mu_;
-  std::unordered_map<std::string, std::uint64_t> gens_;  // guarded by gens_mu_; absent = 0
+  mutable sync::Mutex config_mu_;
+  SimConfig config_ MICQ_GUARDED_BY(config_mu_);
+  mutable sync::SharedMutex gens_mu_;
+  std::unordered_map<std::string, std::uint64_t> gens_ MICQ_GUARDED_BY(gens_mu_);  // absent = 0
   const std::size_t max_bumped_users_;
   RecordCache records_;  // thread-safe
   std::atomic<std::uint64_t> requests_total_{0};

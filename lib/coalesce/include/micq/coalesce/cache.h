@@ -65,9 +65,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
-#include <shared_mutex>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -77,6 +75,7 @@
 #include "micq/coalesce/internal/counters.h"
 #include "micq/coalesce/internal/expiry.h"
 #include "micq/coalesce/result.h"
+#include "micq/sync/mutex.h"
 
 namespace micq::coalesce {
 
@@ -173,7 +172,7 @@ class Cache {
       }
     }
     Shard& shard = st.shard_for(key);
-    std::shared_lock lock(shard.mu);
+    sync::ReaderLock lock(shard.mu);
     auto it = shard.entries.find(key);
     if (it == shard.entries.end()) return std::nullopt;
     Entry& entry = *it->second;
@@ -306,8 +305,8 @@ class Cache {
   };
 
   struct alignas(64) Shard {
-    std::shared_mutex mu;
-    std::unordered_map<Key, std::shared_ptr<Entry>, Hash, KeyEqual> entries;  // guarded by mu
+    sync::SharedMutex mu;
+    std::unordered_map<Key, std::shared_ptr<Entry>, Hash, KeyEqual> entries MICQ_GUARDED_BY(mu);
   };
 
   struct Counters {
@@ -371,7 +370,7 @@ class Cache {
     Probe probe(const Key& key, TimePoint now) {
       Probe probe;
       Shard& shard = shard_for(key);
-      std::shared_lock lock(shard.mu);
+      sync::ReaderLock lock(shard.mu);
       auto it = shard.entries.find(key);
       if (it == shard.entries.end()) return probe;
       Entry& entry = *it->second;
@@ -394,13 +393,13 @@ class Cache {
 
     bool contains(const Key& key) {
       Shard& shard = shard_for(key);
-      std::shared_lock lock(shard.mu);
+      sync::ReaderLock lock(shard.mu);
       return shard.entries.count(key) > 0;
     }
 
     std::optional<CacheResult<V>> stale_fallback(const Key& key, TimePoint now) {
       Shard& shard = shard_for(key);
-      std::shared_lock lock(shard.mu);
+      sync::ReaderLock lock(shard.mu);
       auto it = shard.entries.find(key);
       if (it == shard.entries.end() || !it->second->value || now >= it->second->stale_until) {
         return std::nullopt;
@@ -410,7 +409,7 @@ class Cache {
 
     bool claim_refresh(const Key& key) {
       Shard& shard = shard_for(key);
-      std::shared_lock lock(shard.mu);
+      sync::ReaderLock lock(shard.mu);
       auto it = shard.entries.find(key);
       if (it == shard.entries.end()) return false;
       return !it->second->refresh_claimed.exchange(true, std::memory_order_acq_rel);
@@ -420,7 +419,7 @@ class Cache {
     // shard is full); returns the generation the load may store into.
     std::uint64_t begin_load(const Key& key, TimePoint now) {
       Shard& shard = shard_for(key);
-      std::unique_lock lock(shard.mu);
+      sync::WriterLock lock(shard.mu);
       auto [it, inserted] = shard.entries.try_emplace(key);
       if (inserted) it->second = std::make_shared<Entry>();
       Entry& entry = *it->second;
@@ -437,7 +436,7 @@ class Cache {
     // being inserted. Entries with a load in flight go only if the sample
     // holds nothing else (their load then completes without storing), so
     // the bound holds even when every key is loading.
-    void evict_one(Shard& shard, const Key& spare) {
+    void evict_one(Shard& shard, const Key& spare) MICQ_REQUIRES(shard.mu) {
       constexpr std::size_t kSample = 8;
       auto& map = shard.entries;
       std::size_t buckets = map.bucket_count();
@@ -476,7 +475,7 @@ class Cache {
                      TimePoint ended) {
       std::shared_ptr<const V>& value = loaded.value;
       Shard& shard = shard_for(key);
-      std::unique_lock lock(shard.mu);
+      sync::WriterLock lock(shard.mu);
       auto it = shard.entries.find(key);
       if (it == shard.entries.end() || it->second->generation != generation) return;  // invalidated
       Entry& entry = *it->second;
@@ -526,7 +525,7 @@ class Cache {
     void invalidate(const Key& key) {
       {
         Shard& shard = shard_for(key);
-        std::unique_lock lock(shard.mu);
+        sync::WriterLock lock(shard.mu);
         auto it = shard.entries.find(key);
         if (it != shard.entries.end()) {
           it->second->version.fetch_add(1, std::memory_order_release);
@@ -539,7 +538,7 @@ class Cache {
     std::size_t size() {
       std::size_t n = 0;
       for (auto& shard : shards) {
-        std::shared_lock lock(shard.mu);
+        sync::ReaderLock lock(shard.mu);
         n += shard.entries.size();
       }
       return n;

@@ -53,7 +53,6 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <unordered_map>
@@ -61,6 +60,7 @@
 
 #include "micq/coalesce/internal/flight.h"
 #include "micq/coalesce/result.h"
+#include "micq/sync/mutex.h"
 
 namespace micq::coalesce {
 
@@ -138,8 +138,8 @@ class Group {
   struct State {
     static constexpr std::size_t kShards = 16;
     struct Shard {
-      std::mutex mu;
-      std::unordered_map<Key, FlightPtr, Hash, KeyEqual> flights;  // guarded by mu
+      sync::Mutex mu;
+      std::unordered_map<Key, FlightPtr, Hash, KeyEqual> flights MICQ_GUARDED_BY(mu);
     };
     std::array<Shard, kShards> shards;
     std::atomic<std::uint64_t> loads_started{0};
@@ -151,7 +151,7 @@ class Group {
     std::pair<FlightPtr, bool> join_or_start(const Key& key,
                                              const std::optional<boost::asio::any_io_executor>& driver) {
       Shard& shard = shard_for(key);
-      std::lock_guard lock(shard.mu);
+      sync::MutexLock lock(shard.mu);
       auto [it, inserted] = shard.flights.try_emplace(key);
       if (inserted) {
         it->second = std::make_shared<internal::Flight<V>>(driver);
@@ -166,7 +166,7 @@ class Group {
     void finish(const Key& key, const FlightPtr& flight, internal::Outcome<V> outcome) {
       {
         Shard& shard = shard_for(key);
-        std::lock_guard lock(shard.mu);
+        sync::MutexLock lock(shard.mu);
         auto it = shard.flights.find(key);
         if (it != shard.flights.end() && it->second == flight) shard.flights.erase(it);
       }
@@ -175,14 +175,14 @@ class Group {
 
     bool forget(const Key& key) {
       Shard& shard = shard_for(key);
-      std::lock_guard lock(shard.mu);
+      sync::MutexLock lock(shard.mu);
       return shard.flights.erase(key) > 0;
     }
 
     std::size_t in_flight() {
       std::size_t n = 0;
       for (auto& shard : shards) {
-        std::lock_guard lock(shard.mu);
+        sync::MutexLock lock(shard.mu);
         n += shard.flights.size();
       }
       return n;

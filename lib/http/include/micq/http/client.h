@@ -38,13 +38,13 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 #include "micq/http/padded_string_body.h"
+#include "micq/sync/mutex.h"
 
 namespace micq::http {
 
@@ -109,9 +109,9 @@ class ClientPool {
   boost::asio::any_io_executor executor_;
   const Upstream upstream_;
   const ClientOptions options_;
-  std::mutex mu_;
-  std::vector<std::unique_ptr<Connection>> idle_;  // guarded by mu_
-  std::size_t open_ = 0;                           // guarded by mu_: idle + in use
+  sync::Mutex mu_;
+  std::vector<std::unique_ptr<Connection>> idle_ MICQ_GUARDED_BY(mu_);
+  std::size_t open_ MICQ_GUARDED_BY(mu_) = 0;  // idle + in use
   std::atomic<std::uint64_t> retries_{0};
 };
 

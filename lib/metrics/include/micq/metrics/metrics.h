@@ -21,11 +21,12 @@
 
 #include <map>
 #include <memory>
-#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "micq/sync/mutex.h"
 
 namespace micq::metrics {
 
@@ -55,7 +56,7 @@ class Metrics {
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>* requests_;
   prometheus::Family<prometheus::Histogram>* latency_;
-  mutable std::shared_mutex mu_;
+  mutable sync::SharedMutex mu_;
   // Orders (route, status) keys whether the route is held or only viewed,
   // so the hot path looks a series up without building a string.
   struct SeriesLess {
@@ -66,8 +67,8 @@ class Metrics {
       return ra < rb || (ra == rb && a.second < b.second);
     }
   };
-  std::map<std::pair<std::string, unsigned>, Series, SeriesLess> series_;  // guarded by mu_
-  std::vector<std::shared_ptr<prometheus::Collectable>> collectables_;     // guarded by mu_
+  std::map<std::pair<std::string, unsigned>, Series, SeriesLess> series_ MICQ_GUARDED_BY(mu_);
+  std::vector<std::shared_ptr<prometheus::Collectable>> collectables_ MICQ_GUARDED_BY(mu_);
 };
 
 }  // namespace micq::metrics
