@@ -88,7 +88,8 @@ class CacheTest : public ::testing::Test {
   CacheResult<std::string> get_with(const std::string& key, Loader loader) {
     std::optional<CacheResult<std::string>> out;
     asio::co_spawn(
-        ctx, [this, key, loader, &out]() -> asio::awaitable<void> { out = co_await cache().get(key, loader); },
+        ctx,
+        [this, key, loader, &out]() -> asio::awaitable<void> { out = co_await cache().get(key, loader); },
         asio::detached);
     ctx.restart();
     while (!out && ctx.run_one() > 0) {

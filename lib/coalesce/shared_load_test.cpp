@@ -84,7 +84,8 @@ TEST_F(SharedLoadTest, AReturnedErrorReachesEveryWaiterWithoutAThrow) {
   await_into(load, a);
   await_into(load, b);
   load->start([]() -> asio::awaitable<boost::system::result<std::string, std::string>> {
-    co_return boost::system::result<std::string, std::string>(boost::system::in_place_error, "aggregator down");
+    co_return boost::system::result<std::string, std::string>(boost::system::in_place_error,
+                                                              "aggregator down");
   });
   drain();
   for (auto* out : {&a, &b}) {

@@ -386,8 +386,8 @@ asio::awaitable<boost::system::result<Reply>> RedisClient::Impl::load_script(std
 }
 
 asio::awaitable<boost::system::result<std::vector<Reply>>> RedisClient::Impl::eval(
-    std::shared_ptr<Impl> self, std::string script, std::vector<std::string> keys, std::vector<std::string> args,
-    std::vector<Command> after, Clock::time_point expiry) {
+    std::shared_ptr<Impl> self, std::string script, std::vector<std::string> keys,
+    std::vector<std::string> args, std::vector<Command> after, Clock::time_point expiry) {
   if (!self->script_shas_.contains(script)) {
     auto op = load_script(self, script, expiry);
     auto loaded = co_await std::move(op);
@@ -471,7 +471,8 @@ asio::awaitable<boost::system::result<Replicated>> replicated_reply(
   Replicated out;
   out.reply = std::move(replies->front());
   // A failed script load answers alone: nothing ran, nothing to replicate.
-  if (replies->size() == 2 && (*replies)[1].type == Reply::Type::kInteger) out.replicas = (*replies)[1].integer;
+  if (replies->size() == 2 && (*replies)[1].type == Reply::Type::kInteger)
+    out.replicas = (*replies)[1].integer;
   co_return out;
 }
 
@@ -490,7 +491,8 @@ asio::awaitable<boost::system::result<Replicated>> RedisClient::eval_replicated(
     std::chrono::milliseconds wait, std::chrono::milliseconds deadline) {
   std::vector<Command> after;
   after.push_back(wait_command(replicas, wait));
-  auto inner = Impl::eval(impl_, script, std::move(keys), std::move(args), std::move(after), expiry_after(deadline));
+  auto inner =
+      Impl::eval(impl_, script, std::move(keys), std::move(args), std::move(after), expiry_after(deadline));
   return replicated_reply(asio::co_spawn(impl_->strand_, std::move(inner), asio::use_awaitable));
 }
 

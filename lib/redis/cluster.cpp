@@ -253,7 +253,8 @@ class RedisCluster::Impl : public std::enable_shared_from_this<Impl> {
         Endpoint owner{range.elements[2].elements[0].str,
                        static_cast<std::uint16_t>(range.elements[2].elements[1].integer)};
         std::string name = endpoint_name(owner);
-        for (std::int64_t s = range.elements[0].integer; s <= range.elements[1].integer && s < static_cast<std::int64_t>(kSlots); ++s) {
+        for (std::int64_t s = range.elements[0].integer;
+             s <= range.elements[1].integer && s < static_cast<std::int64_t>(kSlots); ++s) {
           owners_[static_cast<std::size_t>(s)] = name;
         }
         endpoints_.emplace(name, owner);
@@ -360,7 +361,8 @@ asio::awaitable<boost::system::result<Reply>> RedisCluster::eval(const std::stri
 }
 
 namespace {
-asio::awaitable<boost::system::result<Replicated>> unknown_replicas(asio::awaitable<boost::system::result<Reply>> reply_of) {
+asio::awaitable<boost::system::result<Replicated>> unknown_replicas(
+    asio::awaitable<boost::system::result<Reply>> reply_of) {
   auto reply = co_await std::move(reply_of);
   if (!reply) co_return reply.error();
   co_return Replicated{std::move(*reply), -1};

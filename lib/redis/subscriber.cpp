@@ -262,7 +262,8 @@ class Subscriber::Impl : public std::enable_shared_from_this<Impl> {
     }
     for (auto& [slot, channels] : by_slot) {
       for (std::size_t i = 0; i < channels.size(); i += kChannelsPerCommand) {
-        auto end = channels.begin() + static_cast<std::ptrdiff_t>(std::min(channels.size(), i + kChannelsPerCommand));
+        auto end = channels.begin() +
+                   static_cast<std::ptrdiff_t>(std::min(channels.size(), i + kChannelsPerCommand));
         self->send(link, Expect::kSubscribe,
                    std::vector<std::string>(channels.begin() + static_cast<std::ptrdiff_t>(i), end));
       }
@@ -395,7 +396,8 @@ class Subscriber::Impl : public std::enable_shared_from_this<Impl> {
   // A SSUBSCRIBE refused: MOVED names the slot's owner (subscribe there);
   // anything else (CLUSTERDOWN during a failover, TRYAGAIN) is retried
   // after a back-off.
-  void subscribe_failed(const std::shared_ptr<Link>& link, const Reply& error, const std::vector<std::string>& channels) {
+  void subscribe_failed(const std::shared_ptr<Link>& link, const Reply& error,
+                        const std::vector<std::string>& channels) {
     if (auto owner = internal::redirect_target(error, "MOVED ")) {
       for (const std::string& channel : channels) {
         auto it = wanted_.find(channel);
@@ -440,7 +442,8 @@ class Subscriber::Impl : public std::enable_shared_from_this<Impl> {
       // Forget what this node owned; whoever is asked next redirects.
       const std::string name = internal::endpoint_name(link->endpoint);
       for (auto owner = self->owners_.begin(); owner != self->owners_.end();) {
-        owner = internal::endpoint_name(owner->second) == name ? self->owners_.erase(owner) : std::next(owner);
+        owner =
+            internal::endpoint_name(owner->second) == name ? self->owners_.erase(owner) : std::next(owner);
       }
       std::vector<std::string> here;
       for (auto& [channel, state] : self->wanted_) {
@@ -479,7 +482,7 @@ class Subscriber::Impl : public std::enable_shared_from_this<Impl> {
   const SubscriberOptions options_;
   std::size_t next_guess_ = 0;
   std::unordered_map<std::string, ChannelState> wanted_;
-  std::unordered_map<std::uint16_t, Endpoint> owners_;  // slot -> node, as redirects taught
+  std::unordered_map<std::uint16_t, Endpoint> owners_;            // slot -> node, as redirects taught
   std::unordered_map<std::string, std::shared_ptr<Link>> links_;  // by endpoint name
 
   // The destructor clears the callbacks under this lock, so none runs
@@ -494,7 +497,8 @@ class Subscriber::Impl : public std::enable_shared_from_this<Impl> {
 
 Subscriber::Subscriber(asio::any_io_executor executor, std::vector<Endpoint> nodes, Mode mode,
                        SubscriberCallbacks callbacks, SubscriberOptions options)
-    : impl_(std::make_shared<Impl>(std::move(executor), std::move(nodes), mode, std::move(callbacks), options)) {}
+    : impl_(std::make_shared<Impl>(std::move(executor), std::move(nodes), mode, std::move(callbacks),
+                                   options)) {}
 
 Subscriber::~Subscriber() {
   auto impl = impl_;

@@ -5,12 +5,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <algorithm>
 #include <deque>
 #include <string>
 #include <vector>
@@ -117,7 +117,8 @@ TEST_F(SubscriberTest, DeliversWhatIsPublishedOnceSubscribed) {
       confirmed.push_back(co_await std::move(next));
     }
     std::sort(confirmed.begin(), confirmed.end());
-    EXPECT_EQ(confirmed, (std::vector<std::string>{"subscribed micq:{r1}:changed", "subscribed micq:{r2}:changed"}));
+    EXPECT_EQ(confirmed,
+              (std::vector<std::string>{"subscribed micq:{r1}:changed", "subscribed micq:{r2}:changed"}));
     auto sent = publish(redis, "micq:{r1}:changed", "42");
     EXPECT_EQ(co_await std::move(sent), 1);
     auto step1 = expect("message micq:{r1}:changed 42");

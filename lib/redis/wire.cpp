@@ -32,7 +32,8 @@ bool append_command(const Command& command, std::string& out) {
   return true;
 }
 
-asio::awaitable<error_code> connect_to(tcp::socket& socket, tcp::resolver& resolver, const Endpoint& endpoint) {
+asio::awaitable<error_code> connect_to(tcp::socket& socket, tcp::resolver& resolver,
+                                       const Endpoint& endpoint) {
   constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
   error_code ec;
   auto address = asio::ip::make_address(endpoint.host, ec);

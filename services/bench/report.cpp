@@ -234,7 +234,8 @@ void print_table(const Report& report, std::FILE* out) {
     if (report.bodies_reference && *report.bodies_reference < stages.size()) {
       const StageResult& bodies = stages[*report.bodies_reference];
       auto beyond = event_cost(bodies, stages[1]);
-      std::fprintf(out, "events vs every answer a body (%s against %s): p50 %s, p99 %s, serve CPU per 1,000 %s\n",
+      std::fprintf(out,
+                   "events vs every answer a body (%s against %s): p50 %s, p99 %s, serve CPU per 1,000 %s\n",
                    stages[1].name.c_str(), bodies.name.c_str(), times(beyond.p50).c_str(),
                    times(beyond.p99).c_str(), times(beyond.serve_cpu_per_thousand).c_str());
     }

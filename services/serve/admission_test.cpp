@@ -2,7 +2,6 @@
 // contention, on a thread pool with a strand per build), with builds held
 // on gates so the test decides when each one ends.
 #include "admission.h"
-#include "page_builder.h"
 
 #include <gtest/gtest.h>
 
@@ -18,6 +17,7 @@
 #include <optional>
 #include <vector>
 
+#include "page_builder.h"
 #include "testing/gate.h"
 
 namespace micq::serve {

@@ -89,7 +89,8 @@ std::vector<redis::Command> share_commands(const std::string& room, const std::v
     }
   }
   if (!held_lock.empty()) commands.push_back({"DEL", held_lock});
-  if (!commands.empty()) commands.push_back({"SPUBLISH", fleet_channel(room), std::string(kRecordsPublished)});
+  if (!commands.empty())
+    commands.push_back({"SPUBLISH", fleet_channel(room), std::string(kRecordsPublished)});
   return commands;
 }
 
@@ -120,7 +121,8 @@ asio::awaitable<std::optional<FleetRecords::Found>> FleetRecords::read_shared(st
     const redis::Reply& value = reply->elements[2 * i];
     const redis::Reply& left = reply->elements[2 * i + 1];
     if (value.type != redis::Reply::Type::kString || value.str.empty() || left.integer <= 0) continue;
-    nanoseconds age = std::max(nanoseconds::zero(), nanoseconds(ttl_) - nanoseconds(milliseconds(left.integer)));
+    nanoseconds age =
+        std::max(nanoseconds::zero(), nanoseconds(ttl_) - nanoseconds(milliseconds(left.integer)));
     if (age > accept_age) continue;
     auto record = decode(value.str);
     if (!record) continue;
@@ -202,7 +204,7 @@ asio::awaitable<std::string> FleetRecords::claim_or_wait(const std::string& room
 }
 
 asio::awaitable<ApiResult<std::vector<PrivilegeRecord>>> FleetRecords::records(std::vector<std::string> uids,
-                                                                              RecordsScope scope) {
+                                                                               RecordsScope scope) {
   if (scope.room.empty()) {
     auto direct = inner_.records(std::move(uids), RecordsScope{});
     co_return co_await std::move(direct);
@@ -228,7 +230,8 @@ asio::awaitable<ApiResult<std::vector<PrivilegeRecord>>> FleetRecords::records(s
   auto fetching = fetch_and_share(room, pending.missing_uids(), std::move(held_lock));
   ApiResult<std::vector<PrivilegeRecord>> fetched = co_await std::move(fetching);
   if (!fetched) co_return fetched.error();
-  for (std::size_t k = 0; k < pending.missing.size(); ++k) pending.out[pending.missing[k]] = std::move((*fetched)[k]);
+  for (std::size_t k = 0; k < pending.missing.size(); ++k)
+    pending.out[pending.missing[k]] = std::move((*fetched)[k]);
   co_return std::move(pending.out);
 }
 

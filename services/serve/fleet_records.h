@@ -47,7 +47,8 @@ struct FleetRecordsStats {
 class FleetRecords final : public PrivilegeSource {
  public:
   // `inner` (the aggregator), `rooms` and `channels` must outlive this.
-  FleetRecords(PrivilegeSource& inner, RoomStore& rooms, RoomChannels& channels, std::chrono::milliseconds ttl)
+  FleetRecords(PrivilegeSource& inner, RoomStore& rooms, RoomChannels& channels,
+               std::chrono::milliseconds ttl)
       : inner_(inner), rooms_(rooms), channels_(channels), ttl_(ttl) {}
 
   boost::asio::awaitable<ApiResult<std::string>> batch_body(std::vector<std::string> uids) override;
@@ -61,8 +62,8 @@ class FleetRecords final : public PrivilegeSource {
   // One records() call's progress: what it has and what it still needs.
   struct Pending {
     std::vector<std::string> uids;
-    std::vector<PrivilegeRecord> out;   // one per uid
-    std::vector<std::size_t> missing;   // indexes into uids not yet in out
+    std::vector<PrivilegeRecord> out;  // one per uid
+    std::vector<std::size_t> missing;  // indexes into uids not yet in out
     // Takes `found` (aligned with `missing`) into `out`.
     void take(const Found& found, std::atomic<std::uint64_t>& shared);
     std::vector<std::string> missing_uids() const;

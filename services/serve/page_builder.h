@@ -28,7 +28,7 @@ namespace micq::serve {
 
 struct BuildOptions {
   JsonEngine json = JsonEngine::kFast;
-  int gzip_level = 1;      // for the precomputed variant
+  int gzip_level = 1;  // for the precomputed variant
   // Kept pages (cached): gzip once per build (when asked for), not per
   // answer, and each kind of answer's head serialized once.
   bool kept = false;

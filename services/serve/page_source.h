@@ -26,8 +26,8 @@
 #include "page_builder.h"
 #include "privilege_cache.h"
 #include "rebuild_scheduler.h"
-#include "room_channels.h"
 #include "request_parsing.h"
+#include "room_channels.h"
 
 namespace micq::serve {
 
@@ -45,7 +45,7 @@ struct SourceStats {
   std::uint64_t load_waits = 0;  // requests that waited for a load
   std::uint64_t early_refreshes = 0;
   std::uint64_t evictions = 0;
-  std::uint64_t entries = 0;  // pages the cache holds now
+  std::uint64_t entries = 0;                      // pages the cache holds now
   std::optional<RebuildStats> rebuilds;           // cached with live rooms
   std::optional<PrivilegeCacheStats> privileges;  // cached with live rooms
 };

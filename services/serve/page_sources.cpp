@@ -126,7 +126,9 @@ class CachedSource final : public PageSource {
             if (!rebuilds_->is_new_version(room, version)) return;
             for (const auto& uid : uids) records_->invalidate(uid);
           },
-          [this](const std::string& room, std::int64_t version) { rebuilds_->room_caught_up(room, version); }});
+          [this](const std::string& room, std::int64_t version) {
+            rebuilds_->room_caught_up(room, version);
+          }});
     }
   }
 

@@ -89,7 +89,8 @@ TEST_P(PageSourcesTest, ConcurrentCallersShareOneBuild) {
 
 TEST_P(PageSourcesTest, AFailedBuildHandsItsApiErrorToEveryCaller) {
   auto source = make_source();
-  builder.failure = ApiError::unavailable("aggregator_unavailable", "The privilege aggregator is not answering.");
+  builder.failure =
+      ApiError::unavailable("aggregator_unavailable", "The privilege aggregator is not answering.");
   ask(*source, 20);
   ctx.poll();
   gate.open();

@@ -226,7 +226,7 @@ struct Plan {
 }  // namespace
 
 asio::awaitable<ApiResult<PageRecords>> PrivilegeCache::get(std::vector<std::string> uids, RecordNeed need,
-                                                         std::string room) {
+                                                            std::string room) {
   std::shared_ptr<State> st = state_;
   auto executor = co_await asio::this_coro::executor;
   TimePoint now = st->options.clock->now();

@@ -60,7 +60,7 @@ class FakePrivileges final : public PrivilegeSource {
   }
 
   asio::awaitable<ApiResult<std::vector<PrivilegeRecord>>> records(std::vector<std::string> uids,
-                                                                    RecordsScope) override {
+                                                                   RecordsScope) override {
     auto executor = co_await asio::this_coro::executor;
     std::size_t gen = 0;
     Gate* gate = nullptr;

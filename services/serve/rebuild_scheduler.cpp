@@ -143,7 +143,8 @@ struct RebuildScheduler::State : std::enable_shared_from_this<RebuildScheduler::
     // Outside the lock: co_spawn may run the rebuild's first steps inline
     // (a fresh strand over the io_context we are running on), and those lock.
     for (auto& [key, delay] : to_start) {
-      asio::co_spawn(asio::make_strand(executor), run(shared_from_this(), std::move(key), delay), asio::detached);
+      asio::co_spawn(asio::make_strand(executor), run(shared_from_this(), std::move(key), delay),
+                     asio::detached);
     }
     return true;
   }
@@ -228,18 +229,22 @@ bool RebuildScheduler::is_new_version(std::string_view room_id, std::int64_t ver
 }
 
 bool RebuildScheduler::room_changed(std::string_view room_id, std::optional<std::int64_t> version) {
-  return state_->mark(room_id, [&](State::RoomState& room) {
-    if (version) {
-      if (*version <= room.version) return false;
-      room.version = *version;
-    }
-    return true;
-  }, [](const State::PageState&) { return true; });
+  return state_->mark(
+      room_id,
+      [&](State::RoomState& room) {
+        if (version) {
+          if (*version <= room.version) return false;
+          room.version = *version;
+        }
+        return true;
+      },
+      [](const State::PageState&) { return true; });
 }
 
 void RebuildScheduler::room_caught_up(std::string_view room_id, std::int64_t version) {
-  state_->mark(room_id, [](State::RoomState&) { return true; },
-               [&](const State::PageState& page) { return page.version < version; });
+  state_->mark(
+      room_id, [](State::RoomState&) { return true; },
+      [&](const State::PageState& page) { return page.version < version; });
 }
 
 RebuildStats RebuildScheduler::stats() const {

@@ -60,7 +60,7 @@ struct RoomChannels::State : std::enable_shared_from_this<RoomChannels::State> {
   struct Room {
     int holds = 0;
     int watchers = 0;
-    bool heard = false;  // its changed channel was confirmed once already
+    bool heard = false;              // its changed channel was confirmed once already
     std::shared_ptr<Notice> notice;  // the next wake-up; set while watchers > 0
   };
 
@@ -71,10 +71,11 @@ struct RoomChannels::State : std::enable_shared_from_this<RoomChannels::State> {
         timeout(t),
         subscriber(std::make_unique<redis::Subscriber>(
             ex, std::move(nodes), mode,
-            redis::SubscriberCallbacks{
-                [this](const std::string& channel, const std::string& payload) { on_message(channel, payload); },
-                [this](const std::string& channel) { on_subscribed(channel); },
-                {}},
+            redis::SubscriberCallbacks{[this](const std::string& channel, const std::string& payload) {
+                                         on_message(channel, payload);
+                                       },
+                                       [this](const std::string& channel) { on_subscribed(channel); },
+                                       {}},
             options)) {}
 
   ~State() { subscriber.reset(); }  // first: no callback runs into the members below after this
@@ -90,7 +91,8 @@ struct RoomChannels::State : std::enable_shared_from_this<RoomChannels::State> {
     auto& [room, kind] = *parsed;
     RoomChannelHandlers handlers = current_handlers();
     if (kind == ChannelKind::kChanged) {
-      if (auto version = parse_version(payload); version && handlers.changed) handlers.changed(room, *version);
+      if (auto version = parse_version(payload); version && handlers.changed)
+        handlers.changed(room, *version);
       return;
     }
     std::vector<std::string_view> words = words_of(payload);
@@ -217,8 +219,8 @@ asio::awaitable<bool> RoomChannels::Watch::next(std::chrono::milliseconds timeou
 }
 
 RoomChannels::RoomChannels(asio::any_io_executor executor, std::vector<redis::Endpoint> nodes,
-                           redis::Subscriber::Mode mode, redis::Commands& redis, std::chrono::milliseconds timeout,
-                           redis::SubscriberOptions options)
+                           redis::Subscriber::Mode mode, redis::Commands& redis,
+                           std::chrono::milliseconds timeout, redis::SubscriberOptions options)
     : state_(std::make_shared<State>(std::move(executor), std::move(nodes), mode, redis, timeout, options)) {}
 
 RoomChannels::~RoomChannels() = default;

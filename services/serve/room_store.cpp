@@ -189,8 +189,8 @@ asio::awaitable<ApiResult<Applied>> RoomStore::apply(std::string room, const std
   const int asked = seen ? std::min(wait_replicas_, seen->load(std::memory_order_relaxed)) : 0;
   boost::system::result<redis::Reply> reply = redis::Reply{};
   if (asked > 0) {
-    auto call = redis_.eval_replicated(kApplyEventsScript, std::move(keys), std::move(args), asked, wait,
-                                       timeout_);
+    auto call =
+        redis_.eval_replicated(kApplyEventsScript, std::move(keys), std::move(args), asked, wait, timeout_);
     auto replicated = co_await std::move(call);
     if (replicated) {
       replicas = replicated->replicas;
@@ -235,21 +235,23 @@ asio::awaitable<ApiResult<Applied>> RoomStore::apply(std::string room, const std
     case 1:
       co_return Applied{std::move(reply->elements[1].str), 0, true};
     default: {
-      if (wait_replicas_ == 0) co_return Applied{std::move(reply->elements[1].str), reply->elements[2].integer, false};
+      if (wait_replicas_ == 0)
+        co_return Applied{std::move(reply->elements[1].str), reply->elements[2].integer, false};
       // Acknowledged once every replica the master has (up to the wanted
       // number) has it: with none left (its replica promoted, none joined
       // yet) the master's own copy is all there is to have.
       const auto connected = reply->elements[3].integer;
-      seen->store(static_cast<int>(std::min<std::int64_t>(connected, wait_replicas_)), std::memory_order_relaxed);
+      seen->store(static_cast<int>(std::min<std::int64_t>(connected, wait_replicas_)),
+                  std::memory_order_relaxed);
       const std::int64_t needed = std::min<std::int64_t>(wait_replicas_, connected);
       if (std::max<std::int64_t>(0, replicas) < needed) {
         count_error();
         co_return ApiError::unavailable(
-            "outcome_unknown", "The events were applied but reached " +
-                                   std::to_string(std::max<std::int64_t>(0, replicas)) + " of " +
-                                   std::to_string(needed) + " Redis replicas within " + std::to_string(wait.count()) +
-                                   " ms; a failover now could lose them (a retry with the same Idempotency-Key "
-                                   "is safe).");
+            "outcome_unknown",
+            "The events were applied but reached " + std::to_string(std::max<std::int64_t>(0, replicas)) +
+                " of " + std::to_string(needed) + " Redis replicas within " + std::to_string(wait.count()) +
+                " ms; a failover now could lose them (a retry with the same Idempotency-Key "
+                "is safe).");
       }
       co_return Applied{std::move(reply->elements[1].str), reply->elements[2].integer, false};
     }

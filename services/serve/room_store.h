@@ -64,7 +64,7 @@ class RoomStore {
   // users' shared records and says so on the fleet channel); with an
   // idempotency key a replay gets the first answer again.
   boost::asio::awaitable<ApiResult<Applied>> apply(std::string room, const std::vector<Event>& events,
-                                                       std::optional<std::string> idempotency);
+                                                   std::optional<std::string> idempotency);
 
   redis::Commands& redis() { return redis_; }
   std::chrono::milliseconds timeout() const { return timeout_; }

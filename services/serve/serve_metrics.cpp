@@ -115,11 +115,13 @@ std::vector<prometheus::MetricFamily> ServeMetrics::Collect() const {
         "Sharded pub/sub channels wanted, and of those subscribed now (fewer: notifications are being "
         "lost, and the TTL bounds staleness until they are back).",
         prometheus::MetricType::Gauge,
-        {{{{"state", "wanted"}}, d(c.subscriber.channels)}, {{{"state", "subscribed"}}, d(c.subscriber.subscribed)}});
+        {{{{"state", "wanted"}}, d(c.subscriber.channels)},
+         {{{"state", "subscribed"}}, d(c.subscriber.subscribed)}});
     counter(families, "micq_notification_subscriptions_lost_total",
             "Channel subscriptions ended by a lost connection or a moved slot (each resubscribed).",
             d(c.subscriber.subscriptions_lost));
-    counter(families, "micq_notification_messages_total", "Notifications received.", d(c.subscriber.messages));
+    counter(families, "micq_notification_messages_total", "Notifications received.",
+            d(c.subscriber.messages));
   }
   if (fleet_records_) {
     FleetRecordsStats f = fleet_records_->stats();

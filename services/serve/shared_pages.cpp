@@ -100,7 +100,8 @@ asio::awaitable<ApiResult<Page>> SharedPageBuilder::build(PageKey key, RecordNee
         std::optional<Lookup> now = co_await std::move(again);
         if (young(now)) co_return std::move(*now->page);
         if (!now || now->version != found->version) break;  // Redis failing, or an event moved the room on
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(give_up - std::chrono::steady_clock::now());
+        auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(give_up - std::chrono::steady_clock::now());
         if (left.count() <= 0) break;
         auto waiting = watch.next(left);
         if (!co_await std::move(waiting)) break;

@@ -25,8 +25,8 @@ namespace micq::serve {
 class SharedPageBuilder final : public PageBuilder {
  public:
   // `channels` must outlive this.
-  SharedPageBuilder(RoomStore& rooms, PageBuilder& inner, RoomChannels& channels, std::chrono::milliseconds ttl,
-                    BuildOptions options)
+  SharedPageBuilder(RoomStore& rooms, PageBuilder& inner, RoomChannels& channels,
+                    std::chrono::milliseconds ttl, BuildOptions options)
       : rooms_(rooms), inner_(inner), channels_(channels), ttl_(ttl), options_(options) {}
   boost::asio::awaitable<ApiResult<Page>> build(PageKey key, RecordNeed need) override;
 

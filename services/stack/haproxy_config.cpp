@@ -16,7 +16,8 @@ global
     # 10,000 viewers, each a keep-alive connection, plus the connections
     # to the instances; haproxy raises its descriptor limit to fit (micq
     # asks for less when the hard limit cannot hold two per connection).
-    maxconn )" + maxconn + R"(
+    maxconn )" + maxconn +
+                       R"(
 
 defaults
     mode http
@@ -29,7 +30,8 @@ defaults
     timeout http-keep-alive 10s
     timeout queue 2s
     timeout check 1s
-    maxconn )" + maxconn + R"(
+    maxconn )" + maxconn +
+                       R"(
 
 frontend micq
     bind )" + listen + R"(

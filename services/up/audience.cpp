@@ -45,8 +45,8 @@ asio::awaitable<void> Audience::run(const bool& stopping) {
   asio::steady_timer tick(executor);
   while (!stopping) {
     auto elapsed = std::chrono::steady_clock::now() - start;
-    auto due = static_cast<std::uint64_t>(static_cast<double>(elapsed.count()) / static_cast<double>(period.count()) *
-                                          static_cast<double>(viewers));
+    auto due = static_cast<std::uint64_t>(static_cast<double>(elapsed.count()) /
+                                          static_cast<double>(period.count()) * static_cast<double>(viewers));
     for (; sent < due; ++sent) {
       if (in_flight_ >= options_.max_in_flight) {
         ++stats_.skipped;

@@ -240,7 +240,8 @@ TEST_F(BenchTest, HotRoomScenarioComparesTheSamePollsWithoutEventsWithThemOnAPla
 }
 
 TEST_F(BenchTest, FleetScenarioMeasuresEachFleetSizeBehindHaproxyOnARedisCluster) {
-  if (!std::filesystem::exists("/usr/sbin/haproxy")) GTEST_SKIP() << "haproxy not installed (scripts/test installs it)";
+  if (!std::filesystem::exists("/usr/sbin/haproxy"))
+    GTEST_SKIP() << "haproxy not installed (scripts/test installs it)";
   // 100 viewers polling every second, the hot room's events at a tenth of
   // their rate, on fleets of 1 and 2 instances.
   ChildProcess bench(

@@ -2,12 +2,12 @@
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <chrono>
-#include <cstdlib>
-#include <atomic>
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <random>
 #include <thread>
@@ -70,12 +70,14 @@ class Cluster {
     // node: ask every node until it answers, bounded (create needs them all).
     for (int port : ports_) {
       for (int i = 0;
-           i < 200 && shell_output("redis-cli -p " + std::to_string(port) + " ping").find("PONG") == std::string::npos;
+           i < 200 &&
+           shell_output("redis-cli -p " + std::to_string(port) + " ping").find("PONG") == std::string::npos;
            ++i) {
         std::this_thread::sleep_for(50ms);
       }
     }
-    created_ = shell_output(create + " --cluster-replicas " + std::to_string(replicas) + " --cluster-yes 2>&1");
+    created_ =
+        shell_output(create + " --cluster-replicas " + std::to_string(replicas) + " --cluster-yes 2>&1");
     for (int i = 0; i < 400 && !ok(); ++i) std::this_thread::sleep_for(50ms);
   }
   ~Cluster() {
@@ -229,7 +231,6 @@ TEST(ClusterTest, ServeFollowsARoomWhoseSlotMovesToAnotherNode) {
   EXPECT_GT(std::atoi(cluster.cli(to, "cluster countkeysinslot " + slot).c_str()), 0);
 }
 
-
 // Two instances on the cluster (SPEC §5 across instances, freshness): an
 // event applied through one is in the other's answers by notification,
 // well within a 5 s TTL, from whichever node owns the room; the fleet asks
@@ -293,15 +294,19 @@ TEST(ClusterTest, TwoInstancesHearEachOthersEventsAndFollowAMovedSlot) {
   const std::string slot = cluster.cli(0, "cluster keyslot micq:{" + room + "}:rank").substr(0, 5);
   int from = owned_by(1, room) ? 1 : 2;
   int to = (from + 1) % 3;
-  ASSERT_NE(cluster.cli(to, "cluster setslot " + slot + " importing " + cluster.id(from)).find("OK"), std::string::npos);
-  ASSERT_NE(cluster.cli(from, "cluster setslot " + slot + " migrating " + cluster.id(to)).find("OK"), std::string::npos);
+  ASSERT_NE(cluster.cli(to, "cluster setslot " + slot + " importing " + cluster.id(from)).find("OK"),
+            std::string::npos);
+  ASSERT_NE(cluster.cli(from, "cluster setslot " + slot + " migrating " + cluster.id(to)).find("OK"),
+            std::string::npos);
   std::string keys = cluster.cli(from, "cluster getkeysinslot " + slot + " 100");
   for (char& c : keys) c = c == '\n' ? ' ' : c;
-  ASSERT_NE(cluster.cli(from, "migrate 127.0.0.1 " + std::to_string(cluster.port(to)) + " \"\" 0 5000 keys " + keys)
-                .find("OK"),
-            std::string::npos);
+  ASSERT_NE(
+      cluster.cli(from, "migrate 127.0.0.1 " + std::to_string(cluster.port(to)) + " \"\" 0 5000 keys " + keys)
+          .find("OK"),
+      std::string::npos);
   for (int node = 0; node < 3; ++node)
-    ASSERT_NE(cluster.cli(node, "cluster setslot " + slot + " node " + cluster.id(to)).find("OK"), std::string::npos);
+    ASSERT_NE(cluster.cli(node, "cluster setslot " + slot + " node " + cluster.id(to)).find("OK"),
+              std::string::npos);
   ASSERT_EQ(post(ports[0], events, R"({"type":"gift","uid":"c","value":30})", kAuth).result_int(), 200);
   EXPECT_TRUE(reaches(ports[1], "c")) << "the subscription did not follow the slot";
   EXPECT_GE(metric_value(ports[1], "micq_notification_subscriptions_lost_total"), 2.0)
@@ -309,7 +314,6 @@ TEST(ClusterTest, TwoInstancesHearEachOthersEventsAndFollowAMovedSlot) {
   EXPECT_EQ(metric_value(ports[1], "micq_notification_channels{state=\"subscribed\"}"),
             metric_value(ports[1], "micq_notification_channels{state=\"wanted\"}"));
 }
-
 
 // A master with a replica dies (SIGKILL) while events keep coming (SPEC §2,
 // §5): serve keeps answering the list (stale within --max-stale-ms while
@@ -370,7 +374,8 @@ TEST(ClusterTest, AMasterFailoverLosesNoAcknowledgedEventAndServeKeepsAnswering)
   });
   auto wait_acknowledged = [&](int count) {
     auto deadline = std::chrono::steady_clock::now() + 30s;
-    while (acknowledged < count && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(5ms);
+    while (acknowledged < count && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(5ms);
     return acknowledged >= count;
   };
   EXPECT_TRUE(wait_acknowledged(20));

@@ -8,19 +8,18 @@
 #include <rapidjson/document.h>
 
 #include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <set>
-#include <cstdlib>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
 
 #include "http_client.h"
 #include "micq/stack/haproxy_config.h"
@@ -58,10 +57,17 @@ class FleetTest : public ::testing::Test {
     aggregator = start_service(
         {"aggregator", "--downstream", base_url(sim.port), "--kinds", "3", "--timeout-ms", "2000"});
     for (int i = 0; i < instances; ++i) {
-      std::vector<std::string> args{"serve",          "--redis",       "127.0.0.1:" + std::to_string(redis.port()),
-                                    "--aggregator",   base_url(aggregator.port),
-                                    "--events-token", "s3cret",        "--ttl-ms",
-                                    ttl_ms,           "--upstream-timeout-ms", "2000"};
+      std::vector<std::string> args{"serve",
+                                    "--redis",
+                                    "127.0.0.1:" + std::to_string(redis.port()),
+                                    "--aggregator",
+                                    base_url(aggregator.port),
+                                    "--events-token",
+                                    "s3cret",
+                                    "--ttl-ms",
+                                    ttl_ms,
+                                    "--upstream-timeout-ms",
+                                    "2000"};
       args.insert(args.end(), flags.begin(), flags.end());
       serves.push_back(start_service(args));
       ASSERT_GT(serves.back().port, 0);
@@ -123,13 +129,15 @@ class FleetTest : public ::testing::Test {
 
 TEST_F(FleetTest, AnEventOnOneInstanceIsInTheOthersAnswersWellWithinTheTtl) {
   start({});
-  ASSERT_EQ(event(0, R"({"events":[{"type":"gift","uid":"a","value":10},{"type":"gift","uid":"b","value":20}]})")
-                .result_int(),
-            200);
+  ASSERT_EQ(
+      event(0, R"({"events":[{"type":"gift","uid":"a","value":10},{"type":"gift","uid":"b","value":20}]})")
+          .result_int(),
+      200);
   ASSERT_TRUE(top_is(list(1), "b"));  // instance 1 holds the page now, for 5 s
   ASSERT_TRUE(subscribed(1));
   ASSERT_EQ(event(0, R"({"type":"gift","uid":"c","value":100})").result_int(), 200);
-  auto took = until(1, [](const auto& page) { return top_is(page, "c"); }, 2500ms);
+  auto took = until(
+      1, [](const auto& page) { return top_is(page, "c"); }, 2500ms);
   ASSERT_TRUE(took) << "instance 1 still answers the old list halfway through its TTL";
   EXPECT_LT(*took, 2500ms);
   EXPECT_GE(metric_value(port(1), "micq_notification_messages_total"), 1.0);
@@ -141,10 +149,10 @@ TEST_F(FleetTest, AnEventOnOneInstanceIsInTheOthersAnswersWellWithinTheTtl) {
 // The SPEC §8 channel itself, read as any other program would (redis-cli).
 TEST_F(FleetTest, AnAppliedRequestPublishesTheRoomsNewVersionOnItsChangedChannel) {
   start({}, 1);
-  FILE* listener = popen(("timeout 20 redis-cli -p " + std::to_string(redis.port()) +
-                          " ssubscribe 'micq:{fr}:changed' 2>&1")
-                             .c_str(),
-                         "r");
+  FILE* listener = popen(
+      ("timeout 20 redis-cli -p " + std::to_string(redis.port()) + " ssubscribe 'micq:{fr}:changed' 2>&1")
+          .c_str(),
+      "r");
   ASSERT_NE(listener, nullptr);
   auto line = [&] {
     char buffer[256];
@@ -182,9 +190,10 @@ TEST_F(FleetTest, AnAppliedRequestPublishesTheRoomsNewVersionOnItsChangedChannel
 TEST_F(FleetTest, TheFleetAsksTheAggregatorOncePerChangeNotOncePerInstance) {
   constexpr int kInstances = 3;
   start({"--l2", "on"}, kInstances);
-  ASSERT_EQ(event(0, R"({"events":[{"type":"gift","uid":"a","value":10},{"type":"gift","uid":"b","value":20}]})")
-                .result_int(),
-            200);
+  ASSERT_EQ(
+      event(0, R"({"events":[{"type":"gift","uid":"a","value":10},{"type":"gift","uid":"b","value":20}]})")
+          .result_int(),
+      200);
   ASSERT_TRUE(top_is(list(0), "b"));
   EXPECT_EQ(batches(), 1) << "instance 0 fetched the page's users";
   for (int i = 1; i < kInstances; ++i) {
@@ -196,7 +205,9 @@ TEST_F(FleetTest, TheFleetAsksTheAggregatorOncePerChangeNotOncePerInstance) {
   // A user new to the page: every instance rebuilds, one fetches.
   ASSERT_EQ(event(0, R"({"type":"gift","uid":"c","value":100})").result_int(), 200);
   for (int i = 0; i < kInstances; ++i) {
-    ASSERT_TRUE(until(i, [](const auto& page) { return top_is(page, "c"); }, 2500ms)) << "instance " << i;
+    ASSERT_TRUE(until(
+        i, [](const auto& page) { return top_is(page, "c"); }, 2500ms))
+        << "instance " << i;
   }
   EXPECT_EQ(batches(), 2);
 
@@ -223,7 +234,8 @@ TEST_F(FleetTest, WithoutNotificationsTheTtlStillBoundsStalenessAndTheLossIsShow
   EXPECT_NE(ready.body().find(R"("notifications":"lost for )"), std::string::npos) << ready.body();
   EXPECT_EQ(metric_value(port(1), "micq_notification_channels{state=\"subscribed\"}"), 0.0);
   ASSERT_EQ(event(0, R"({"type":"gift","uid":"b","value":100})").result_int(), 200);
-  auto took = until(1, [](const auto& page) { return top_is(page, "b"); }, 3000ms);
+  auto took = until(
+      1, [](const auto& page) { return top_is(page, "b"); }, 3000ms);
   ASSERT_TRUE(took) << "the TTL (1 s) did not bring the change";
   EXPECT_GT(*took, 100ms) << "too soon for the TTL: something else carried the change";
 
@@ -231,7 +243,6 @@ TEST_F(FleetTest, WithoutNotificationsTheTtlStillBoundsStalenessAndTheLossIsShow
   ASSERT_NE(redis_cli(redis.port(), "acl setuser default +ssubscribe").find("OK"), std::string::npos);
   EXPECT_TRUE(subscribed(1)) << get(port(1), "/readyz").body();
 }
-
 
 // Redis restarts (its data gone): the subscriptions are lost, shown, and
 // come back on their own; the next event reaches the other instance by
@@ -255,7 +266,8 @@ TEST_F(FleetTest, NotificationsComeBackAfterRedisRestarts) {
     std::this_thread::sleep_for(20ms);
   }
   ASSERT_EQ(status, 200);
-  EXPECT_TRUE(until(1, [](const auto& page) { return top_is(page, "b"); }, 2500ms))
+  EXPECT_TRUE(until(
+      1, [](const auto& page) { return top_is(page, "b"); }, 2500ms))
       << "no notification after the restart (TTL 5 s)";
 }
 
@@ -264,12 +276,13 @@ TEST_F(FleetTest, NotificationsComeBackAfterRedisRestarts) {
 // that provably did not run are retried on the other), and the other
 // answers from then on.
 TEST_F(FleetTest, AnInstanceKilledBehindHaproxyCostsNoErrorBeyondItsRequestsInFlight) {
-  if (!std::filesystem::exists("/usr/sbin/haproxy")) GTEST_SKIP() << "haproxy not installed (scripts/test installs it)";
+  if (!std::filesystem::exists("/usr/sbin/haproxy"))
+    GTEST_SKIP() << "haproxy not installed (scripts/test installs it)";
   start({"--l2", "on"});
   ASSERT_EQ(event(0, R"({"type":"gift","uid":"a","value":10})").result_int(), 200);
   const int front = free_port();
-  const std::string config_path = std::filesystem::temp_directory_path() /
-                                  ("micq-fleet-haproxy-" + std::to_string(::getpid()) + ".cfg");
+  const std::string config_path =
+      std::filesystem::temp_directory_path() / ("micq-fleet-haproxy-" + std::to_string(::getpid()) + ".cfg");
   {
     std::ofstream config(config_path);
     config << stack::haproxy_config("127.0.0.1:" + std::to_string(front), {port(0), port(1)}, 1000);

@@ -6,10 +6,10 @@
 #include <zlib.h>
 
 #include <atomic>
-#include <future>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <future>
 #include <thread>
 #include <vector>
 
@@ -420,7 +420,8 @@ TEST_F(ServeTest, RedisPausedPastTheDeadlineAppliesNothingAndAnswersOutcomeUnkno
   while (evalsha_calls() < 2 && std::chrono::steady_clock::now() - resumed < 10s) {
   }
   ASSERT_EQ(evalsha_calls(), 2) << "the stalled script ran";
-  EXPECT_EQ(redis_call(redis_server.port(), {"ZSCORE", "micq:{r1}:rank", "u0"}).str, "5") << "nothing applied";
+  EXPECT_EQ(redis_call(redis_server.port(), {"ZSCORE", "micq:{r1}:rank", "u0"}).str, "5")
+      << "nothing applied";
   EXPECT_EQ(redis_call(redis_server.port(), {"GET", "micq:{r1}:ver"}).str, "1");
 }
 
@@ -428,7 +429,8 @@ TEST_F(ServeTest, RedisPausedPastTheDeadlineAppliesNothingAndAnswersOutcomeUnkno
 // applies none of its events.
 TEST_F(ServeTest, AScorePastTwoTo53IsScoreOverflowAndAppliesNothing) {
   start("cached");
-  ASSERT_EQ(redis_call(redis_server.port(), {"ZADD", "micq:{r1}:rank", "9007199254740990", "top"}).integer, 1);
+  ASSERT_EQ(redis_call(redis_server.port(), {"ZADD", "micq:{r1}:rank", "9007199254740990", "top"}).integer,
+            1);
   auto last_step = events("r1", R"({"type":"chat","uid":"top"})");
   ASSERT_EQ(last_step.result_int(), 200) << "2^53 - 1 itself is allowed: " << last_step.body();
   EXPECT_EQ(redis_call(redis_server.port(), {"ZSCORE", "micq:{r1}:rank", "top"}).str, "9007199254740991");
@@ -443,18 +445,21 @@ TEST_F(ServeTest, AScorePastTwoTo53IsScoreOverflowAndAppliesNothing) {
   EXPECT_EQ(redis_call(redis_server.port(), {"GET", "micq:{r1}:ver"}).str, "1") << "no version step";
   // Within one request: a gift that a later exit and enter reset is fine,
   // the same gifts on a member that stays are not.
-  ASSERT_EQ(redis_call(redis_server.port(), {"ZADD", "micq:{r1}:rank", "9007199254740000", "big"}).integer, 1);
+  ASSERT_EQ(redis_call(redis_server.port(), {"ZADD", "micq:{r1}:rank", "9007199254740000", "big"}).integer,
+            1);
   auto reset = events("r1", R"({"events":[{"type":"exit","uid":"big"},{"type":"enter","uid":"big"},)"
                             R"({"type":"gift","uid":"big","value":1000000000}]})");
   EXPECT_EQ(reset.result_int(), 200) << reset.body();
   EXPECT_EQ(redis_call(redis_server.port(), {"ZSCORE", "micq:{r1}:rank", "big"}).str, "1000000000");
-  ASSERT_EQ(redis_call(redis_server.port(), {"ZADD", "micq:{r1}:rank", "9007199254740000", "big"}).integer, 0);
+  ASSERT_EQ(redis_call(redis_server.port(), {"ZADD", "micq:{r1}:rank", "9007199254740000", "big"}).integer,
+            0);
   auto twice = events("r1", R"({"events":[{"type":"gift","uid":"big","value":500},)"
                             R"({"type":"gift","uid":"big","value":500}]})");
   EXPECT_EQ(twice.result_int(), 400) << twice.body();
   auto page = get(serve.port, "/v1/rooms/r1/mic-queue");
   ASSERT_EQ(page.result_int(), 200);
-  EXPECT_NE(page.body().find(R"("score":9007199254740991,)"), std::string::npos) << "an integer: " << page.body();
+  EXPECT_NE(page.body().find(R"("score":9007199254740991,)"), std::string::npos)
+      << "an integer: " << page.body();
 }
 
 // F2 (issue 13): what serve keeps per room is bounded, however many
@@ -468,7 +473,8 @@ TEST_F(ServeTest, ManyDistinctRoomsKeepEveryPerRoomStructureBounded) {
   }
   EXPECT_LE(metric_value(serve.port, "micq_cache_entries"), 64);
   EXPECT_GE(metric_value(serve.port, "micq_cache_evictions_total"), 300 - 64);
-  EXPECT_LE(metric_value(serve.port, "micq_rebuild_pages_tracked"), 2 * 64) << "the rebuild index follows the cache";
+  EXPECT_LE(metric_value(serve.port, "micq_rebuild_pages_tracked"), 2 * 64)
+      << "the rebuild index follows the cache";
   EXPECT_GE(metric_value(serve.port, "micq_rebuild_pages_tracked"), 1);
 }
 
@@ -503,15 +509,17 @@ TEST_P(OverloadTest, WorkBeyondTheLimitGetsAStalePageOr429) {
   EXPECT_EQ(cold.result_int(), 429) << cold.body();
   EXPECT_EQ(error_code_of(cold.body()), "overloaded");
   std::string retry_after(cold[boost::beast::http::field::retry_after]);
-  EXPECT_TRUE(retry_after == "1" || retry_after == "2" || retry_after == "3") << "jittered 1..3 s: " << retry_after;
+  EXPECT_TRUE(retry_after == "1" || retry_after == "2" || retry_after == "3")
+      << "jittered 1..3 s: " << retry_after;
 
   auto expired = get(serve.port, "/v1/rooms/r1/mic-queue");
   EXPECT_EQ(expired.result_int(), 200) << "a stale page beats a 429: " << expired.body();
   EXPECT_NE(std::string(expired[boost::beast::http::field::warning]).find("110"), std::string::npos);
 
   EXPECT_EQ(slow.get().result_int(), 200) << "the admitted work completes";
-  EXPECT_GE(metric_value(serve.port, "micq_admission_rejected_total{work=\"" + work + "\",reason=\"queue_full\"}"),
-            2);
+  EXPECT_GE(
+      metric_value(serve.port, "micq_admission_rejected_total{work=\"" + work + "\",reason=\"queue_full\"}"),
+      2);
   EXPECT_EQ(get(serve.port, "/readyz").result_int(), 200) << "overload is not a dependency down";
 }
 

@@ -2,8 +2,8 @@
 // micq sim process: limits, malformed input, routing errors, keep-alive,
 // shutdown and start-up failures.
 #include <gtest/gtest.h>
-#include <rapidjson/document.h>
 #include <poll.h>
+#include <rapidjson/document.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -155,7 +155,8 @@ TEST(ServerLimitsTest, OutOfDescriptorsAnswers429WithoutSpinningAndRecovers) {
   std::vector<boost::asio::ip::tcp::socket> clients;
   for (int i = 0; i < 24; ++i) {
     clients.emplace_back(ioc);
-    clients.back().connect({boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(sim.port)});
+    clients.back().connect(
+        {boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(sim.port)});
   }
   // Await the refusals: each client the server took keeps waiting (it
   // sends nothing); every other one is answered 429 and closed.
@@ -194,7 +195,8 @@ TEST(ServerLimitsTest, OutOfDescriptorsAnswers429WithoutSpinningAndRecovers) {
     } catch (const std::exception&) {
       // refused (429, then closed) while descriptors are still coming back
     }
-  } while (health.result_int() != 200 && std::chrono::steady_clock::now() - recovered < std::chrono::seconds(20));
+  } while (health.result_int() != 200 &&
+           std::chrono::steady_clock::now() - recovered < std::chrono::seconds(20));
   EXPECT_EQ(health.result_int(), 200) << "accepting again";
   ASSERT_TRUE(sim.process->terminate());
   EXPECT_LE(count(sim.process->output(), "accept failed"), 60)

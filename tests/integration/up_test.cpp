@@ -71,7 +71,8 @@ TEST(UpTest, TheSimulatedAudiencePollsTheRoomAndIsServedFromTheCache) {
   int port = std::stoi(match[1]);
   // 600 viewers every 3 s: 200 requests a second, none of them the test's.
   auto started = std::chrono::steady_clock::now();
-  while (metric_value(port, "micq_cache_hits_total") < 200 && std::chrono::steady_clock::now() - started < 30s) {
+  while (metric_value(port, "micq_cache_hits_total") < 200 &&
+         std::chrono::steady_clock::now() - started < 30s) {
   }
   double hits = metric_value(port, "micq_cache_hits_total");
   double builds = metric_value(port, "micq_page_loads_started_total");
@@ -86,7 +87,8 @@ TEST(UpTest, TheSimulatedAudiencePollsTheRoomAndIsServedFromTheCache) {
 // issue 14: `micq up --prometheus` runs Debian's Prometheus on the stack,
 // with deploy/rules.yml: the batches-per-request rule gets a value.
 TEST(UpTest, PrometheusScrapesTheStackAndEvaluatesTheRules) {
-  if (!std::filesystem::exists("/usr/bin/prometheus")) GTEST_SKIP() << "prometheus not installed (scripts/test installs it)";
+  if (!std::filesystem::exists("/usr/bin/prometheus"))
+    GTEST_SKIP() << "prometheus not installed (scripts/test installs it)";
   ChildProcess up({"up", "--listen", "127.0.0.1:0", "--viewers", "300", "--prometheus"});
   auto line = up.wait_for_line("Prometheus scrapes the stack", 90s);
   ASSERT_TRUE(line) << up.output();
@@ -113,12 +115,14 @@ TEST(UpTest, PrometheusScrapesTheStackAndEvaluatesTheRules) {
 // port; round robin reaches every one of them (each answer names its
 // instance in X-Micq-Instance), and Ctrl-C stops haproxy with the rest.
 TEST(UpTest, InstancesAnswerInTurnBehindHaproxyOnThePrintedPort) {
-  if (!std::filesystem::exists("/usr/sbin/haproxy")) GTEST_SKIP() << "haproxy not installed (scripts/test installs it)";
+  if (!std::filesystem::exists("/usr/sbin/haproxy"))
+    GTEST_SKIP() << "haproxy not installed (scripts/test installs it)";
   ChildProcess up({"up", "--listen", "127.0.0.1:0", "--room", "fleet", "--instances", "2", "--viewers", "0"});
   auto ready = up.wait_for_line("micq up: up. Open ", 60s);
   ASSERT_TRUE(ready) << up.output();
   std::smatch match;
-  ASSERT_TRUE(std::regex_search(*ready, match, std::regex(R"(127\.0\.0\.1:(\d+)/demo\?room=fleet)"))) << *ready;
+  ASSERT_TRUE(std::regex_search(*ready, match, std::regex(R"(127\.0\.0\.1:(\d+)/demo\?room=fleet)")))
+      << *ready;
   int port = std::stoi(match[1]);
   std::set<std::string> instances;
   for (int i = 0; i < 20 && instances.size() < 2; ++i) {

@@ -58,9 +58,9 @@
 #include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/system/result.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <boost/system/result.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
