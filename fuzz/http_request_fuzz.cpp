@@ -223,12 +223,8 @@ Connection serve(std::string_view bytes, std::size_t piece) {
     parser.body_limit(options.body_limit);
     beast::http::read(stream, buffer, parser, connection.end);
     if (connection.end) break;
-    http::Request request{parser.release(), {}, {}, {}};
-    // serve_connection's split, copied: server.cpp keeps it inline.
+    http::Request request = http::request_of(parser.release());
     std::string_view target(request.message.target().data(), request.message.target().size());
-    auto question = target.find('?');
-    request.path = target.substr(0, question);
-    if (question != std::string_view::npos) request.query = target.substr(question + 1);
 
     Seen seen;
     seen.method = std::string(request.message.method_string());

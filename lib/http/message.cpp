@@ -14,6 +14,15 @@ std::string_view Request::param(std::string_view name) const {
   return {};
 }
 
+Request request_of(beast_http::request<beast_http::string_body> message) {
+  Request request{std::move(message), {}, {}, {}};
+  std::string_view target(request.message.target().data(), request.message.target().size());
+  auto question = target.find('?');
+  request.path = target.substr(0, question);
+  if (question != std::string_view::npos) request.query = target.substr(question + 1);
+  return request;
+}
+
 Response json_response(Status status, std::shared_ptr<const std::string> body) {
   Response response{status, 11};
   response.set(beast_http::field::content_type, "application/json");

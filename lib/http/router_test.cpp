@@ -89,7 +89,8 @@ TEST_F(RouterTest, APathOfMoreSegmentsThanAnyRouteMayHaveMatchesNone) {
   auto at_the_bound = make(Method::get, sixteen);
   ASSERT_TRUE(wide.match(at_the_bound).handler) << "kMaxSegments segments still match";
   EXPECT_EQ(at_the_bound.param("p15"), "s15");
-  auto past = make(Method::get, sixteen + "/s16");
+  const std::string seventeen = sixteen + "/s16";  // the request's path views it
+  auto past = make(Method::get, seventeen);
   EXPECT_FALSE(wide.match(past).handler);
 }
 
@@ -98,6 +99,23 @@ TEST(Router, RefusesAPatternOfTooManySegments) {
   std::string pattern;
   for (std::size_t i = 0; i <= Router::kMaxSegments; ++i) pattern += "/x";
   EXPECT_THROW(router.add(Method::get, pattern, "too_long", named("x")), std::invalid_argument);
+}
+
+TEST(RequestOf, SplitsPathAndQueryAndTheViewsMoveWithTheRequest) {
+  beast_http::request<beast_http::string_body> message;
+  message.method(Method::get);
+  message.target("/v1/rooms/r1/mic-queue?page=2&size=5");
+  Request request = request_of(std::move(message));
+  EXPECT_EQ(request.path, "/v1/rooms/r1/mic-queue");
+  EXPECT_EQ(request.query, "page=2&size=5");
+  Request moved = std::move(request);
+  EXPECT_EQ(moved.path, "/v1/rooms/r1/mic-queue");
+  EXPECT_EQ(moved.path.data(), moved.message.target().data()) << "a view into the message it holds";
+  beast_http::request<beast_http::string_body> bare;
+  bare.target("/healthz");
+  Request no_query = request_of(std::move(bare));
+  EXPECT_EQ(no_query.path, "/healthz");
+  EXPECT_TRUE(no_query.query.empty());
 }
 
 TEST(ErrorJson, IsTheSpecShapeAndEscapes) {

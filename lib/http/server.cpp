@@ -286,11 +286,7 @@ class Server::Impl {
       }
       connection.busy = true;
       auto started = std::chrono::steady_clock::now();
-      Request request{parser.release(), {}, {}, {}};
-      std::string_view target(request.message.target().data(), request.message.target().size());
-      auto question = target.find('?');
-      request.path = target.substr(0, question);
-      if (question != std::string_view::npos) request.query = target.substr(question + 1);
+      Request request = request_of(parser.release());
       Router::Match match = router_.match(request);
       Response response;
       if (match.handler) {

@@ -8,9 +8,13 @@
 
 namespace micq::sim {
 
+namespace {
+constexpr std::uint64_t kMaxPayloadBytes = std::uint64_t{1024} * 1024;
+constexpr const char* kPayloadRule = "payload_bytes must be 1..1048576";
+}  // namespace
+
 std::string validate(const SimConfig& config) {
-  if (config.payload_bytes < 1 || config.payload_bytes > std::uint64_t{1024} * 1024)
-    return "payload_bytes must be 1..1048576";
+  if (config.payload_bytes < 1 || config.payload_bytes > kMaxPayloadBytes) return kPayloadRule;
   if (!(config.latency_ms >= 0 && config.latency_ms <= 60'000)) return "latency_ms must be 0..60000";
   if (!(config.jitter_ms >= 0 && config.jitter_ms <= 60'000)) return "jitter_ms must be 0..60000";
   if (!(config.error_rate >= 0 && config.error_rate <= 1)) return "error_rate must be 0..1";
@@ -38,8 +42,10 @@ boost::system::result<SimConfig, std::string> parse_config_update(std::string_vi
       number = static_cast<double>(integer);
     }
     if (key == "payload_bytes") {
-      if (number != std::floor(number) || number < 1 || number > 1024 * 1024) {
-        return fail("payload_bytes must be 1..1048576.");
+      // A whole number in range before the conversion (out of range it
+      // would be undefined); validate() below says the same of the result.
+      if (number != std::floor(number) || number < 1 || number > static_cast<double>(kMaxPayloadBytes)) {
+        return fail(std::string(kPayloadRule) + ".");
       }
       next.payload_bytes = static_cast<std::uint64_t>(number);
     } else if (key == "latency_ms") {

@@ -34,6 +34,10 @@ struct Request {
   std::string_view param(std::string_view name) const;
 };
 
+// `message` as a Request: path and query split from its target (the
+// views point into the message, which moves with the Request).
+Request request_of(beast_http::request<beast_http::string_body> message);
+
 using Response = beast_http::response<SharedBody>;
 
 // 200-style JSON answer; `body` is already serialized JSON.
