@@ -24,6 +24,7 @@
 #include <cerrno>
 #include <csignal>
 #include <limits>
+#include <optional>
 #include <thread>
 #include <unordered_set>
 #include <vector>
@@ -44,7 +45,7 @@ namespace {
 
 // What ends a prepared head: the blank line, with the Connection line
 // before it when the connection closes after this answer.
-std::string_view head_end(bool keep_alive) { return keep_alive ? "\r\n" : "Connection: close\r\n\r\n"; }
+std::string_view head_end(bool keep_alive) { return keep_alive ? kHeadEnd : "Connection: close\r\n\r\n"; }
 
 // "1 MiB", "64 KiB", or bytes: the body limit as the 413 message says it.
 std::string size_text(std::uint64_t bytes) {
@@ -361,10 +362,10 @@ class Server::Impl {
     const std::string_view head = keep_alive ? std::string_view() : std::string_view(*wire.prepared_head);
     const std::size_t head_size = head.size() + end.size();
     std::size_t head_sent = 0;
-    auto offset = static_cast<off_t>(keep_alive ? 0 : wire.file_head_bytes);
+    auto offset = static_cast<off_t>(keep_alive ? 0 : wire.prepared_head->size() + kHeadEnd.size());
     const auto size = static_cast<off_t>(wire.file->size());
     const auto deadline = std::chrono::steady_clock::now() + options_.write_timeout;
-    asio::steady_timer timeout(socket.get_executor());
+    std::optional<asio::steady_timer> timeout;  // made only if the socket's buffer fills
     while (head_sent < head_size || offset < size) {
       ssize_t n = 0;
       if (head_sent < head_size) {
@@ -393,8 +394,9 @@ class Server::Impl {
         co_return error_code(errno, boost::system::system_category());
       // The socket's buffer is full: wait until it takes more, or give up.
       if (std::chrono::steady_clock::now() >= deadline) co_return beast::error::timeout;
-      timeout.expires_at(deadline);
-      auto writable = socket.async_wait(tcp::socket::wait_write, use_tuple) || timeout.async_wait(use_tuple);
+      if (!timeout) timeout.emplace(socket.get_executor());
+      timeout->expires_at(deadline);
+      auto writable = socket.async_wait(tcp::socket::wait_write, use_tuple) || timeout->async_wait(use_tuple);
       auto which = co_await std::move(writable);
       if (which.index() == 1) co_return beast::error::timeout;
       if (auto [wait_ec] = std::get<0>(which); wait_ec) co_return wait_ec;

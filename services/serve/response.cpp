@@ -89,10 +89,7 @@ http::Response page_response(const Page& page, const http::Request& request, boo
     response.result(status);
     response.body().bytes = std::move(body);
     response.body().prepared_head = prepared.head;
-    if (prepared.file) {
-      response.body().file = prepared.file;
-      response.body().file_head_bytes = http::sealed_head_bytes(*prepared.head);
-    }
+    response.body().file = prepared.file;
     return response;
   }
   return shaped(page, status, std::move(body), gzip, stale, age, options);

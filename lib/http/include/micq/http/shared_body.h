@@ -42,17 +42,18 @@ struct SharedBytes {
   // `prepared_head`, the blank line ("\r\n") and the same bytes as
   // `bytes` (see seal_answer). A keep-alive answer is then one sendfile(2)
   // of it all, with no copy from user memory; any other is the head, then
-  // the file past its first file_head_bytes.
+  // the file past its own (prepared_head and kHeadEnd).
   std::shared_ptr<const SealedFile> file;
-  std::size_t file_head_bytes = 0;
 };
+
+// The blank line that ends a head.
+inline constexpr std::string_view kHeadEnd = "\r\n";
 
 // The file for SharedBytes::file: `head` (as prepared_head), the blank
 // line, `body`. Null if the kernel refuses (the answer is sent from memory).
 inline std::shared_ptr<const SealedFile> seal_answer(std::string_view head, std::string_view body) {
-  return SealedFile::of({head, "\r\n", body});
+  return SealedFile::of({head, kHeadEnd, body});
 }
-inline constexpr std::size_t sealed_head_bytes(std::string_view head) { return head.size() + 2; }
 
 struct SharedBody {
   using value_type = SharedBytes;
