@@ -34,31 +34,18 @@ target="/v1/rooms/hot/mic-queue?size=$size"
 curl -sf "http://127.0.0.1:18386$target" > /dev/null
 bench_nginx_serving 18385 18380 "$target"
 echo "body: $(wc -c < "$work/www/v1/rooms/hot/mic-queue") bytes"
-hz=$(getconf CLK_TCK)
 new_pid=$(bench_pid_on 18380); old_pid=$(bench_pid_on 18386); nginx_pid=$(pgrep -P "$(cat "$work/nginx.pid")" | head -1)
-# One round of wrk at a port: "req/s" and, for a serve pid, "CPU us per request".
+# One round at a port for the server with that pid: "req/s CPU-us-per-request".
 measure() {
-  local port=$1 pid=${2:-} before after
-  [ -n "$pid" ] && before=$(bench_ticks "$pid")
-  wrk -t1 -c64 -d"${seconds}s" "http://127.0.0.1:$port$target" > "$work/w.txt"
-  grep -hE "Non-2xx|Socket errors" "$work/w.txt" >&2 || true
-  local rps total
-  rps=$(awk '/Requests\/sec/ {print $2}' "$work/w.txt")
-  total=$(awk '/requests in/ {print $1}' "$work/w.txt")
-  if [ -n "$pid" ]; then
-    after=$(bench_ticks "$pid")
-    echo "$rps $(awk -v t=$((after - before)) -v n="$total" -v hz="$hz" 'BEGIN {printf "%.2f", t / hz * 1e6 / n}')"
-  else
-    echo "$rps -"
-  fi
+  local rps total ticks
+  read -r rps total ticks < <(bench_round "$seconds" "http://127.0.0.1:$1$target" "$2")
+  echo "$rps $(awk -v t="$ticks" -v n="$total" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.2f", t / hz * 1e6 / n}')"
 }
 for ((r = 1; r <= rounds; r++)); do
   read -r n nc < <(measure 18385 "$nginx_pid")
   read -r m mc < <(measure 18380 "$new_pid")
   read -r o oc < <(measure 18386 "$old_pid")
   echo "round $r: nginx $n req/s, ${nc} us CPU/req | this build $m req/s, ${mc} us CPU/req | other build $o req/s, ${oc} us CPU/req |" \
-    "this/nginx $(awk -v a="$m" -v b="$n" 'BEGIN {printf "%.2f", a/b}')," \
-    "CPU/req nginx/this $(awk -v a="$nc" -v b="$mc" 'BEGIN {printf "%.2f", a/b}')," \
-    "this/other req/s $(awk -v a="$m" -v b="$o" 'BEGIN {printf "%.2f", a/b}')," \
-    "CPU/req this/other $(awk -v a="$mc" -v b="$oc" 'BEGIN {printf "%.2f", a/b}')"
+    "this/nginx $(bench_ratio "$m" "$n"), CPU/req nginx/this $(bench_ratio "$nc" "$mc")," \
+    "this/other req/s $(bench_ratio "$m" "$o"), CPU/req this/other $(bench_ratio "$mc" "$oc")"
 done
