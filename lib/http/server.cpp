@@ -10,7 +10,6 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -24,11 +23,11 @@
 #include <cerrno>
 #include <csignal>
 #include <limits>
-#include <optional>
 #include <thread>
 #include <unordered_set>
 #include <vector>
 
+#include "connection_deadline.h"
 #include "descriptor_reserve.h"
 #include "micq/sync/mutex.h"
 
@@ -39,7 +38,6 @@ namespace beast = boost::beast;
 using tcp = asio::ip::tcp;
 using boost::system::error_code;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
-using namespace asio::experimental::awaitable_operators;
 
 namespace {
 
@@ -57,8 +55,8 @@ std::string size_text(std::uint64_t bytes) {
 // What shutdown needs to know about one connection. Touched only on the
 // connection's strand (the session coroutine and the posted closer).
 struct Connection {
-  beast::tcp_stream* stream = nullptr;  // null once the session ended
-  bool busy = false;                    // between a complete request and its response
+  tcp::socket* socket = nullptr;  // null once the session ended
+  bool busy = false;              // between a complete request and its response
 };
 
 Response internal_error() {
@@ -136,7 +134,7 @@ class Server::Impl {
     // Idle connections close now; busy ones finish their request first.
     for (auto& [executor, connection] : open) {
       asio::post(executor, [connection = connection] {
-        if (connection->stream && !connection->busy) connection->stream->socket().close();
+        if (connection->socket && !connection->busy) connection->socket->close();
       });
     }
     drain_timer_.expires_after(options_.drain_timeout);
@@ -237,20 +235,21 @@ class Server::Impl {
     // sendfile(2) in page-sized pieces meets every time.
     error_code nodelay_ec;
     socket.set_option(tcp::no_delay(true), nodelay_ec);
-    beast::tcp_stream stream(std::move(socket));
     auto connection = std::make_shared<Connection>();
-    connection->stream = &stream;
-    auto executor = stream.get_executor();
+    connection->socket = &socket;
+    auto executor = socket.get_executor();
     ++open_connections_;
     {
       sync::MutexLock lock(mu_);
       connections_.emplace(executor, connection);
     }
-    co_await serve_connection(stream, *connection);
-    connection->stream = nullptr;
+    auto deadline = internal::ConnectionDeadline::start(socket);
+    co_await serve_connection(socket, *deadline, *connection);
+    deadline->stop();
+    connection->socket = nullptr;
     error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    stream.socket().close(ignored);
+    socket.shutdown(tcp::socket::shutdown_both, ignored);
+    socket.close(ignored);
     --open_connections_;
     {
       sync::MutexLock lock(mu_);
@@ -259,33 +258,38 @@ class Server::Impl {
     maybe_finish_drain();
   }
 
-  asio::awaitable<void> serve_connection(beast::tcp_stream& stream, Connection& connection) {
+  // One connection's requests, in order. Its socket's reads and writes
+  // are bounded by `deadline` (the read and write timeouts); while a
+  // handler runs there is none.
+  asio::awaitable<void> serve_connection(tcp::socket& socket, internal::ConnectionDeadline& deadline,
+                                         Connection& connection) {
     beast::flat_buffer buffer;
     while (!stopping_) {
       beast_http::request_parser<beast_http::string_body> parser;
       parser.header_limit(static_cast<std::uint32_t>(options_.header_limit));
       parser.body_limit(options_.body_limit);
-      stream.expires_after(options_.read_timeout);
-      auto [read_ec, read_bytes] = co_await beast_http::async_read(stream, buffer, parser, use_tuple);
+      deadline.expires_after(options_.read_timeout);
+      auto [read_ec, read_bytes] = co_await beast_http::async_read(socket, buffer, parser, use_tuple);
       if (read_ec) {
         if (read_ec == beast_http::error::body_limit) {
-          co_await write_error(stream, Status::payload_too_large, "payload_too_large",
+          co_await write_error(socket, deadline, Status::payload_too_large, "payload_too_large",
                                "The request body is larger than " + size_text(options_.body_limit) + ".");
         } else if (read_ec == beast_http::error::header_limit) {
-          co_await write_error(stream, Status::request_header_fields_too_large, "headers_too_large",
+          co_await write_error(socket, deadline, Status::request_header_fields_too_large, "headers_too_large",
                                "The request headers are too large.");
-        } else if (read_ec != beast_http::error::end_of_stream && read_ec != beast::error::timeout &&
+        } else if (read_ec != beast_http::error::end_of_stream && !deadline.expired() &&
                    read_ec != asio::error::operation_aborted && read_ec != asio::error::eof &&
                    read_ec != asio::error::connection_reset && read_ec != asio::error::bad_descriptor &&
                    (read_bytes > 0 || buffer.size() > 0)) {
           // Bytes arrived and the parser refused them (read_bytes counts only
           // what it accepted: 0 for a bad request line).
-          co_await write_error(stream, Status::bad_request, "bad_request",
+          co_await write_error(socket, deadline, Status::bad_request, "bad_request",
                                "The request is not valid HTTP/1.1.");
         }
         co_return;
       }
       connection.busy = true;
+      deadline.suspend();
       auto started = std::chrono::steady_clock::now();
       Request request = request_of(parser.release());
       Router::Match match = router_.match(request);
@@ -313,12 +317,13 @@ class Server::Impl {
       }
       // Counted once the response is ready, before it is written: a client
       // that reads /metrics right after its answer then always sees it.
-      double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      const auto ready = std::chrono::steady_clock::now();
+      double seconds = std::chrono::duration<double>(ready - started).count();
       metrics_->observe_request(match.name, static_cast<unsigned>(response.result_int()), seconds);
-      stream.expires_after(options_.write_timeout);
+      deadline.expires_at(ready + options_.write_timeout);
       error_code write_ec;
       if (prepared && response.body().file && !head_only) {
-        auto sending = send_with_file(stream, response.body(), keep_alive);
+        auto sending = send_with_file(socket, deadline, response.body(), keep_alive);
         write_ec = co_await std::move(sending);
       } else if (prepared) {
         // The bytes as they are: head, its end, body; one gather write
@@ -334,10 +339,10 @@ class Server::Impl {
         auto whole = [](const error_code& ec, std::size_t) -> std::size_t {
           return ec ? 0 : std::numeric_limits<std::size_t>::max();
         };
-        auto [ec, written] = co_await asio::async_write(stream, buffers, whole, use_tuple);
+        auto [ec, written] = co_await asio::async_write(socket, buffers, whole, use_tuple);
         write_ec = ec;
       } else {
-        auto [ec, written] = co_await beast_http::async_write(stream, response, use_tuple);
+        auto [ec, written] = co_await beast_http::async_write(socket, response, use_tuple);
         write_ec = ec;
       }
       connection.busy = false;
@@ -349,10 +354,11 @@ class Server::Impl {
   // the file (one sendfile(2) for a hit); else the head with
   // "Connection: close" (MSG_MORE: it leaves with the body's first bytes),
   // then the file past its own head. Non-blocking, waiting for the socket
-  // to take more no longer than the write timeout, as every write.
-  asio::awaitable<error_code> send_with_file(beast::tcp_stream& stream, const SharedBytes& wire,
-                                             bool keep_alive) {
-    tcp::socket& socket = stream.socket();
+  // to take more no longer than `deadline` (the write timeout), as every
+  // write.
+  asio::awaitable<error_code> send_with_file(tcp::socket& socket,
+                                             const internal::ConnectionDeadline& deadline,
+                                             const SharedBytes& wire, bool keep_alive) {
     error_code ec;
     // Asio makes the descriptor non-blocking at its first asynchronous
     // read; asking again would cost an ioctl per hit.
@@ -364,8 +370,6 @@ class Server::Impl {
     std::size_t head_sent = 0;
     auto offset = static_cast<off_t>(keep_alive ? 0 : wire.prepared_head->size() + kHeadEnd.size());
     const auto size = static_cast<off_t>(wire.file->size());
-    const auto deadline = std::chrono::steady_clock::now() + options_.write_timeout;
-    std::optional<asio::steady_timer> timeout;  // made only if the socket's buffer fills
     while (head_sent < head_size || offset < size) {
       ssize_t n = 0;
       if (head_sent < head_size) {
@@ -392,42 +396,39 @@ class Server::Impl {
       if (errno == EINTR) continue;
       if (errno != EAGAIN && errno != EWOULDBLOCK)
         co_return error_code(errno, boost::system::system_category());
-      // The socket's buffer is full: wait until it takes more, or give up.
-      if (std::chrono::steady_clock::now() >= deadline) co_return beast::error::timeout;
-      if (!timeout) timeout.emplace(socket.get_executor());
-      timeout->expires_at(deadline);
-      auto writable = socket.async_wait(tcp::socket::wait_write, use_tuple) || timeout->async_wait(use_tuple);
-      auto which = co_await std::move(writable);
-      if (which.index() == 1) co_return beast::error::timeout;
-      if (auto [wait_ec] = std::get<0>(which); wait_ec) co_return wait_ec;
+      // The socket's buffer is full: wait until it takes more, or the
+      // deadline cancels the wait.
+      auto [wait_ec] = co_await socket.async_wait(tcp::socket::wait_write, use_tuple);
+      if (deadline.expired()) co_return beast::error::timeout;
+      if (wait_ec) co_return wait_ec;
     }
     co_return error_code();
   }
 
   // Answers a request that cannot be read to its end, then closes politely.
-  asio::awaitable<void> write_error(beast::tcp_stream& stream, Status status, std::string_view code,
-                                    std::string_view message) {
+  asio::awaitable<void> write_error(tcp::socket& socket, internal::ConnectionDeadline& deadline,
+                                    Status status, std::string_view code, std::string_view message) {
     Response response = error_response(status, code, message);
     response.keep_alive(false);
-    stream.expires_after(options_.write_timeout);
+    deadline.expires_after(options_.write_timeout);
     metrics_->observe_request("unparsed", static_cast<unsigned>(status), 0);
-    auto [ec, written] = co_await beast_http::async_write(stream, response, use_tuple);
-    if (!ec) co_await linger(stream);
+    auto [ec, written] = co_await beast_http::async_write(socket, response, use_tuple);
+    if (!ec) co_await linger(socket, deadline);
   }
 
   // Closing a socket with unread input makes the kernel send RST, which can
   // destroy the error response before the client reads it. So: stop
   // sending, then read and discard for a short, bounded while (as nginx's
   // lingering close does).
-  static asio::awaitable<void> linger(beast::tcp_stream& stream) {
+  static asio::awaitable<void> linger(tcp::socket& socket, internal::ConnectionDeadline& deadline) {
     error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    socket.shutdown(tcp::socket::shutdown_send, ignored);
     const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(2);
     std::array<char, 16 * 1024> sink;
     std::size_t discarded = 0;
     while (discarded < std::size_t{4} * 1024 * 1024 && std::chrono::steady_clock::now() < give_up) {
-      stream.expires_after(std::chrono::milliseconds(250));  // a quiet client is done
-      auto [ec, n] = co_await stream.async_read_some(asio::buffer(sink), use_tuple);
+      deadline.expires_after(std::chrono::milliseconds(250));  // a quiet client is done
+      auto [ec, n] = co_await socket.async_read_some(asio::buffer(sink), use_tuple);
       if (ec) break;
       discarded += n;
     }

@@ -2,9 +2,32 @@
 
 #include <prometheus/text_serializer.h>
 
+#include <atomic>
+#include <cstdint>
+
 namespace micq::metrics {
 
-Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
+namespace {
+
+// Every Metrics gets an id never given again, so a thread's remembered
+// series can never be taken for a later Metrics at the same address.
+std::atomic<std::uint64_t> next_metrics_id{1};
+
+// The series this thread counted last: a server thread counts the same
+// route and status request after request (every hit), and then needs
+// neither the shared lock nor the map.
+struct LastSeries {
+  std::uint64_t metrics_id = 0;
+  std::string route;
+  unsigned status = 0;
+  prometheus::Counter* requests = nullptr;
+  prometheus::Histogram* latency = nullptr;
+};
+thread_local LastSeries last_series;
+
+}  // namespace
+
+Metrics::Metrics() : id_(next_metrics_id.fetch_add(1)), registry_(std::make_shared<prometheus::Registry>()) {
   requests_ = &prometheus::BuildCounter()
                    .Name("micq_http_requests_total")
                    .Help("HTTP requests served, by route and status code.")
@@ -16,6 +39,12 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
 }
 
 void Metrics::observe_request(std::string_view route, unsigned status, double seconds) {
+  LastSeries& last = last_series;
+  if (last.metrics_id == id_ && last.status == status && last.route == route) {
+    last.requests->Increment();
+    last.latency->Observe(seconds);
+    return;
+  }
   Series series{};
   bool found = false;
   {
@@ -39,6 +68,11 @@ void Metrics::observe_request(std::string_view route, unsigned status, double se
     }
     series = it->second;
   }
+  last.metrics_id = id_;
+  last.route.assign(route);
+  last.status = status;
+  last.requests = series.requests;
+  last.latency = series.latency;
   series.requests->Increment();
   series.latency->Observe(seconds);
 }

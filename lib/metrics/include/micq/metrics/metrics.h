@@ -19,6 +19,7 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
@@ -37,7 +38,9 @@ class Metrics {
   prometheus::Registry& registry() { return *registry_; }
 
   // Counts one HTTP request and its latency, labelled by route name and
-  // status code. Route names come from the router (bounded set).
+  // status code. Route names come from the router (bounded set). A thread
+  // that counts the series it counted last (a server's hits) takes no lock
+  // of its own and looks nothing up.
   void observe_request(std::string_view route, unsigned status, double seconds);
 
   // Adds a collectable whose metrics are rendered too (e.g. gauges computed
@@ -53,6 +56,7 @@ class Metrics {
     prometheus::Histogram* latency;
   };
 
+  const std::uint64_t id_;  // unique per Metrics, for the thread's last series (metrics.cpp)
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>* requests_;
   prometheus::Family<prometheus::Histogram>* latency_;
