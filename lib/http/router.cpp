@@ -42,23 +42,29 @@ void Router::add(Method method, std::string_view pattern, std::string name, Hand
   if (segments.too_many)
     throw std::invalid_argument("route pattern has too many segments: " + std::string(pattern));
   Route route{method, {}, std::move(name), std::move(handler)};
-  for (std::size_t i = 0; i < segments.count; ++i) route.segments.emplace_back(segments.parts[i]);
+  for (std::size_t i = 0; i < segments.count; ++i) {
+    std::string_view part = segments.parts[i];
+    if (is_capture(part)) {
+      route.segments.push_back({std::string(part.substr(1, part.size() - 2)), true});
+    } else {
+      route.segments.push_back({std::string(part), false});
+    }
+  }
   routes_.push_back(std::move(route));
 }
 
 namespace {
 
-bool matches(const std::vector<std::string>& pattern, const Segments& path, Request::Params* params) {
+// Segment kinds are known from add(): a match compares sizes and bytes.
+bool matches(const std::vector<internal::RouteSegment>& pattern, const Segments& path,
+             Request::Params* params) {
   if (path.too_many || path.count != pattern.size()) return false;
   for (std::size_t i = 0; i < path.count; ++i) {
-    const std::string& segment = pattern[i];
-    if (is_capture(segment)) {
+    const internal::RouteSegment& segment = pattern[i];
+    if (segment.capture) {
       if (path.parts[i].empty()) return false;
-      if (params) {
-        std::string_view name(segment);
-        params->emplace_back(name.substr(1, name.size() - 2), path.parts[i]);
-      }
-    } else if (segment != path.parts[i]) {
+      if (params) params->emplace_back(segment.text, path.parts[i]);
+    } else if (segment.text != path.parts[i]) {
       return false;
     }
   }

@@ -75,5 +75,26 @@ TEST(MetricsTest, ThreadsCountIntoTheSameSeries) {
   EXPECT_EQ(count, "2000");
 }
 
+TEST(MetricsTest, LatenciesFallInTheFirstBucketAtOrAboveThem) {
+  Metrics metrics;
+  metrics.observe_request("a", 200, 0.0001);  // exactly a bound: that bucket (le is "at most")
+  metrics.observe_request("a", 200, 0.003);   // the 0.005 bucket
+  metrics.observe_request("a", 200, 10);      // beyond every bound: +Inf only
+  std::string text = metrics.render();
+  auto bucket = [&](const std::string& le) {
+    return line_of(text,
+                   "micq_http_request_duration_seconds_bucket{route=\"a\",status=\"200\",le=\"" + le + "\"}");
+  };
+  EXPECT_EQ(bucket("0.0001"), "1");
+  EXPECT_EQ(bucket("0.0025"), "1");
+  EXPECT_EQ(bucket("0.005"), "2");
+  EXPECT_EQ(bucket("5"), "2");
+  EXPECT_EQ(bucket("+Inf"), "3");
+  EXPECT_EQ(line_of(text, "micq_http_request_duration_seconds_count{route=\"a\",status=\"200\"}"), "3");
+  EXPECT_DOUBLE_EQ(
+      std::stod(line_of(text, "micq_http_request_duration_seconds_sum{route=\"a\",status=\"200\"}")),
+      10.0031);
+}
+
 }  // namespace
 }  // namespace micq::metrics

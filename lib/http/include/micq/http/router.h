@@ -25,6 +25,14 @@ namespace micq::http {
 using Method = beast_http::verb;
 using Handler = std::function<boost::asio::awaitable<Response>(Request&)>;
 
+namespace internal {
+// One segment of a route pattern, its kind decided once by Router::add.
+struct RouteSegment {
+  std::string text;  // the capture's name for "{name}", else the literal
+  bool capture;
+};
+}  // namespace internal
+
 class Router {
  public:
   // `name` labels the route in metrics ("rooms_mic_queue"): bounded, never
@@ -45,7 +53,7 @@ class Router {
  private:
   struct Route {
     Method method;
-    std::vector<std::string> segments;  // "{x}" marks a capture
+    std::vector<internal::RouteSegment> segments;
     std::string name;
     Handler handler;
   };

@@ -17,8 +17,11 @@
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/histogram.h>
+#include <prometheus/metric_family.h>
 #include <prometheus/registry.h>
 
+#include <array>
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -50,19 +53,26 @@ class Metrics {
   // Prometheus text exposition format of everything registered.
   std::string render() const;
 
- private:
-  struct Series {
-    prometheus::Counter* requests;
-    prometheus::Histogram* latency;
+  // One (route, status) series, counted by any thread with relaxed atomics
+  // (an uncontended add each, where a prometheus::Histogram takes a mutex)
+  // and read at render time. Public for metrics.cpp's thread-local cache.
+  static constexpr std::array<double, 15> kLatencyBuckets{
+      0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
+  struct RequestSeries {
+    // counts[i]: latencies in (bucket i-1, bucket i]; the last: above every bucket.
+    std::array<std::atomic<std::uint64_t>, kLatencyBuckets.size() + 1> counts{};
+    std::atomic<std::uint64_t> nanoseconds{0};
+    void observe(double seconds);
   };
+
+ private:
+  std::vector<prometheus::MetricFamily> collect_requests() const;
 
   const std::uint64_t id_;  // unique per Metrics, for the thread's last series (metrics.cpp)
   std::shared_ptr<prometheus::Registry> registry_;
-  prometheus::Family<prometheus::Counter>* requests_;
-  prometheus::Family<prometheus::Histogram>* latency_;
   mutable sync::SharedMutex mu_;
   // Orders (route, status) keys whether the route is held or only viewed,
-  // so the hot path looks a series up without building a string.
+  // so a lookup builds no string.
   struct SeriesLess {
     using is_transparent = void;
     template <class A, class B>
@@ -71,7 +81,9 @@ class Metrics {
       return ra < rb || (ra == rb && a.second < b.second);
     }
   };
-  std::map<std::pair<std::string, unsigned>, Series, SeriesLess> series_ MICQ_GUARDED_BY(mu_);
+  // A series, once made, stays where it is until the Metrics goes.
+  std::map<std::pair<std::string, unsigned>, std::unique_ptr<RequestSeries>, SeriesLess> series_
+      MICQ_GUARDED_BY(mu_);
   std::vector<std::shared_ptr<prometheus::Collectable>> collectables_ MICQ_GUARDED_BY(mu_);
 };
 
