@@ -787,7 +787,8 @@ TEST(CacheExpiryTest, ARebuildFromDataAsOldKeepsTheExpiry) {
     asio::co_spawn(
         ctx,
         [&, value]() -> asio::awaitable<void> {
-          // Loader and awaitable each in their own statement (g++ 12).
+          // The loader named first: g++ 12 destroys the captures of a lambda
+          // made inside a co_await expression twice (docs/design.md).
           auto loader = [value]() -> asio::awaitable<Aged> { co_return value; };
           auto refreshing = cache.refresh("k", loader);
           co_await std::move(refreshing);

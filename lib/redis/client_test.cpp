@@ -77,9 +77,9 @@ asio::awaitable<void> pause(std::chrono::milliseconds duration) {
   co_await timer.async_wait(use_tuple);
 }
 
-// One command. The arguments are references to the caller's strings (or
-// literals): g++ 12 miscompiles initializer lists and non-trivial
-// temporaries inside co_await expressions, so call sites build neither.
+// One command, made here from the caller's strings (or literals): g++ 12
+// rejects a braced list inside a co_await expression (PR 103871,
+// docs/design.md), so call sites pass the strings instead.
 template <class... Args>
 asio::awaitable<CallResult> cmd_within(std::chrono::milliseconds deadline, RedisClient& client,
                                        const Args&... args) {

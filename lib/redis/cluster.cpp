@@ -35,8 +35,8 @@ std::uint16_t crc16_xmodem(std::string_view data) {
   return crc;
 }
 
-// Built outside coroutines: g++ 12 cannot keep an initializer list's array
-// in a coroutine frame.
+// Functions, so a co_await expression may take their lists: g++ 12 rejects
+// a braced list inside one (PR 103871, docs/design.md).
 Command asking_command() { return {"ASKING"}; }
 Command cluster_slots_command() { return {"CLUSTER", "SLOTS"}; }
 

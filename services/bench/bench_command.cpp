@@ -160,8 +160,8 @@ std::vector<StageSpec> stages_of(const Flags& flags, double events_per_second) {
                      flags.strategy, flags.json, flags.page_size)};
 }
 
-// Command lines, built outside the coroutines (g++ 12 cannot keep an
-// initializer list's array in a coroutine frame).
+// Command lines, made by functions so a co_await expression may take them:
+// g++ 12 rejects a braced list inside one (PR 103871, docs/design.md).
 std::vector<std::string> sim_args(const Flags& f) {
   return {"sim",
           "--listen",

@@ -11,8 +11,8 @@ namespace asio = boost::asio;
 
 namespace {
 
-// Argument lists, built outside the coroutine (g++ 12 cannot keep an
-// initializer list's array in a coroutine frame).
+// Argument lists, made by functions so a co_await expression may take them:
+// g++ 12 rejects a braced list inside one (PR 103871, docs/design.md).
 std::vector<std::string> with_downstream(std::vector<std::string> args, int sim_port) {
   args.push_back("--downstream");
   args.push_back("http://127.0.0.1:" + std::to_string(sim_port));

@@ -14,8 +14,8 @@ using namespace std::chrono_literals;
 namespace {
 constexpr std::string_view kField = "total_commands_processed:";
 
-// Built outside the coroutine (g++ 12 cannot keep an initializer list's
-// array in a coroutine frame).
+// A function, so a co_await expression may take its list: g++ 12 rejects a
+// braced list inside one (PR 103871, docs/design.md).
 redis::Command info_stats() { return {"INFO", "stats"}; }
 }  // namespace
 

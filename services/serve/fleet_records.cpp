@@ -72,7 +72,8 @@ std::string lock_key(const std::string& room, std::vector<std::string> uids) {
   return "micq:{" + room + "}:reclock:" + hex;
 }
 
-// Built outside coroutines (g++ 12 and initializer lists in frames).
+// A function, so a co_await expression may take its list: g++ 12 rejects a
+// braced list inside one (PR 103871, docs/design.md).
 redis::Command lock_command(const std::string& key, milliseconds hold) {
   return {"SET", key, "1", "NX", "PX", std::to_string(hold.count())};
 }

@@ -105,8 +105,7 @@ bool parse_score(const std::string& text, double& score) {
   return ec == std::errc() && end == text.data() + text.size();
 }
 
-// Built outside the coroutine: g++ 12 cannot keep an initializer list's
-// array in a coroutine frame.
+// The commands of one page read.
 std::vector<redis::Command> page_read(const std::string& room, int page, int size) {
   std::string rank = rank_key(room);
   long start = static_cast<long>(page) * size;
@@ -129,8 +128,6 @@ ApiError redis_unreachable(const boost::system::error_code& ec) {
 
 asio::awaitable<ApiResult<RankPage>> RoomStore::read_page(std::string room, int page, int size) {
   std::vector<redis::Command> commands = page_read(room, page, size);
-  // Each awaitable is made in its own statement and then awaited: g++ 12
-  // mishandles temporaries that live across a co_await in one expression.
   auto read = redis_.pipeline(std::move(commands), timeout_);
   auto replies = co_await std::move(read);
   if (!replies) {

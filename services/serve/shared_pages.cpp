@@ -27,8 +27,8 @@ local page_key = ARGV[1] .. version .. ARGV[2]
 return {version, redis.call('GET', page_key), redis.call('PTTL', page_key)}
 )lua";
 
-// Built outside the coroutines: g++ 12 cannot keep an initializer list's
-// array in a coroutine frame.
+// A function, so a co_await expression may take its list: g++ 12 rejects a
+// braced list inside one (PR 103871, docs/design.md).
 redis::Command lock_command(const std::string& lock_key, std::chrono::milliseconds hold) {
   return {"SET", lock_key, "1", "NX", "PX", std::to_string(hold.count())};
 }

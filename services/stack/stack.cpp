@@ -77,8 +77,8 @@ std::vector<int> cluster_ports(int count) {
   return ports;
 }
 
-// Command lines are built outside the coroutines: g++ 12 cannot place an
-// initializer list's backing array in a coroutine frame.
+// Command lines, made by functions so a co_await expression may take them:
+// g++ 12 rejects a braced list inside one (PR 103871, docs/design.md).
 std::vector<std::string> redis_command(int port, const std::string& dir) {
   return {"redis-server",
           "--port",

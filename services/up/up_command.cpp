@@ -45,8 +45,8 @@ struct Flags {
 
 constexpr int kMaxInstances = 16;
 
-// Command lines, built outside the coroutines: g++ 12 cannot place an
-// initializer list's backing array in a coroutine frame.
+// Command lines, made by functions so a co_await expression may take them:
+// g++ 12 rejects a braced list inside one (PR 103871, docs/design.md).
 std::vector<std::string> sim_args(const std::string& kinds) {
   return {"sim", "--listen", "127.0.0.1:0", "--kinds", kinds, "--latency-ms", "5", "--jitter-ms", "5"};
 }

@@ -11,9 +11,10 @@
 //
 //   // hot path: no coroutine frame, one shared lock on one shard
 //   if (auto hit = pages.lookup_fresh(key)) return respond(*hit->value);
-//   auto page = co_await pages.get(key, [=]() -> asio::awaitable<Body> {
-//     co_return co_await build_page(key);
-//   });
+//   // the loader named first: g++ 12 destroys the captures of a lambda
+//   // made inside a co_await expression twice (docs/design.md)
+//   auto load = [=]() -> asio::awaitable<Body> { co_return co_await build_page(key); };
+//   auto page = co_await pages.get(key, load);
 //   if (page.ok()) respond(*page.value, page.freshness == Freshness::kStale);
 //
 // What a caller gets (docs/coalescing.md has the whole table):
@@ -224,8 +225,8 @@ class Cache {
     st->counters.local().misses.inc();  // kMiss, or kStale waiting for its reload
     st->counters.local().load_waits.inc();
 
-    // Named, not a temporary inside the co_await expression: g++ 12
-    // miscompiles temporaries there (double destruction).
+    // Named, not braced inside the co_await expression: g++ 12 destroys the
+    // members of a braced aggregate there twice (PR 101976, docs/design.md).
     Loading<Loader> loading{st, key, std::move(loader)};
     Result<V> loaded = co_await st->group.run(key, std::move(loading), timeout);
     CacheResult<V> result;

@@ -7,9 +7,12 @@
 // Example:
 //   micq::coalesce::Group<std::string, std::string> pages;
 //   asio::awaitable<void> handle(std::string room) {
-//     auto page = co_await pages.run(room, [room]() -> asio::awaitable<std::string> {
+//     // named first: g++ 12 destroys the captures of a lambda made inside
+//     // a co_await expression twice (docs/design.md)
+//     auto load = [room]() -> asio::awaitable<std::string> {
 //       co_return co_await read_page_from_redis(room);
-//     });
+//     };
+//     auto page = co_await pages.run(room, load);
 //     if (!page.ok()) { ... page.status, page.error ... }
 //     use(*page.value);  // shared, immutable: never copied per caller
 //   }

@@ -12,7 +12,8 @@
 //
 // Example:
 //   RedisClient redis(executor, {"127.0.0.1", 6379});
-//   auto replies = co_await redis.pipeline({{"ZCARD", key}, {"GET", ver_key}}, 500ms);
+//   std::vector<Command> commands{{"ZCARD", key}, {"GET", ver_key}};
+//   auto replies = co_await redis.pipeline(std::move(commands), 500ms);
 //   if (!replies) ...replies.error()...; else (*replies)[0].integer ...
 //
 // Thread safety: every member may be called concurrently from any thread

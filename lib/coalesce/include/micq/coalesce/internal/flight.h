@@ -336,9 +336,6 @@ template <class V, class AfterJoining, class Token>
 auto async_wait(const std::shared_ptr<Flight<V>>& flight, const asio::any_io_executor& fallback,
                 const std::optional<std::chrono::steady_clock::duration>& timeout,
                 AfterJoining& after_joining, Token&& token) {
-  // Parameters by reference: callers co_await this, and g++ 12 mishandles
-  // by-value temporaries that live across a co_await.
-
   return asio::async_initiate<Token, void(Result<V>)>(
       [](auto handler, std::shared_ptr<Flight<V>> flight, asio::any_io_executor fallback,
          std::optional<std::chrono::steady_clock::duration> timeout, AfterJoining after_joining) {
