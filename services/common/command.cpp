@@ -85,4 +85,31 @@ int fail_usage(std::string_view name, std::string_view reason) {
   return 2;
 }
 
+namespace {
+
+// CLI11's "<flag>: <why>" as one sentence (see parse_failure).
+std::string refused_value_reason(std::string_view what) {
+  auto colon = what.find(": ");
+  if (colon == std::string_view::npos) return std::string(what);
+  std::string_view flag = what.substr(0, colon), why = what.substr(colon + 2);
+  if (why.starts_with(flag)) return std::string(why);
+  if (why.starts_with("must ")) return std::string(flag) + " " + std::string(why);
+  return std::string(what);
+}
+
+}  // namespace
+
+std::string parse_failure(const CLI::App& app, const CLI::ParseError& error) {
+  auto subcommands = app.get_subcommands();
+  if (dynamic_cast<const CLI::ValidationError*>(&error) && !subcommands.empty())
+    return "micq " + subcommands.front()->get_name() + ": " + refused_value_reason(error.what());
+  // One line saying why, not CLI11's multi-line banner.
+  return "micq: " + std::string(error.what()) + " (see --help)";
+}
+
+int fail_parse(const CLI::App& app, const CLI::ParseError& error) {
+  std::fprintf(stderr, "%s\n", parse_failure(app, error).c_str());
+  return 2;
+}
+
 }  // namespace micq::service
