@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <thread>
 
+#include "micq/service/flag_checks.h"
+
 namespace micq::service {
 
 std::string env_name(std::string_view flag_name) {
@@ -39,26 +41,22 @@ boost::system::result<boost::asio::ip::tcp::endpoint, std::string> parse_listen(
 void add_server_flags(CLI::App& command, ServerFlags& flags, std::string default_listen) {
   flags.listen = std::move(default_listen);
   flags.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  add_flag(command, "listen", flags.listen, "address:port to listen on (port 0: any free port)");
-  add_flag(command, "threads", flags.threads, "worker threads");
+  add_flag(command, "listen", flags.listen, "address:port to listen on (port 0: any free port)")
+      ->check(parsed_by(parse_listen));
+  add_flag(command, "threads", flags.threads, "worker threads")->check(in_range(1, 256));
   add_flag(command, "read-timeout-ms", flags.read_timeout_ms,
-           "a whole request must arrive, and an idle connection may wait, this long");
-  add_flag(command, "max-connections", flags.max_connections, "open connections beyond this get 429");
+           "a whole request must arrive, and an idle connection may wait, this long")
+      ->check(at_least(1));
+  add_flag(command, "max-connections", flags.max_connections, "open connections beyond this get 429")
+      ->check(at_least(1));
   add_flag(command, "write-timeout-ms", flags.write_timeout_ms,
-           "an answer must be taken by the client within this long, or its connection is closed");
+           "an answer must be taken by the client within this long, or its connection is closed")
+      ->check(at_least(1));
 }
 
-boost::system::result<http::ServerOptions, std::string> server_options(const ServerFlags& flags) {
-  using Result = boost::system::result<http::ServerOptions, std::string>;
-  auto fail = [](std::string why) { return Result(boost::system::in_place_error, std::move(why)); };
-  auto listen = parse_listen(flags.listen);
-  if (!listen) return fail(listen.error());
-  if (flags.threads < 1 || flags.threads > 256) return fail("--threads must be 1..256");
-  if (flags.read_timeout_ms < 1) return fail("--read-timeout-ms must be at least 1");
-  if (flags.max_connections < 1) return fail("--max-connections must be at least 1");
-  if (flags.write_timeout_ms < 1) return fail("--write-timeout-ms must be at least 1");
+http::ServerOptions server_options(const ServerFlags& flags) {
   http::ServerOptions options;
-  options.listen = *listen;
+  options.listen = *parse_listen(flags.listen);
   options.threads = flags.threads;
   options.read_timeout = std::chrono::milliseconds(flags.read_timeout_ms);
   options.max_connections = static_cast<std::size_t>(flags.max_connections);

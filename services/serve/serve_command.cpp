@@ -35,7 +35,6 @@ struct Flags {
 
 int run(const Flags& flags) {
   auto options = service::server_options(flags.server);
-  if (!options) return service::fail_usage("serve", options.error());
   auto redis = redis::parse_endpoint(flags.redis);
   if (!redis) return service::fail_usage("serve", "--redis: " + redis.error());
   std::vector<redis::Endpoint> cluster_seeds;
@@ -122,7 +121,7 @@ int run(const Flags& flags) {
   config.sendfile_min_bytes = static_cast<std::size_t>(flags.sendfile_min_bytes);
 
   auto metrics = std::make_shared<metrics::Metrics>();
-  http::Server server(*options, metrics);
+  http::Server server(options, metrics);
   auto executor = server.context().get_executor();
   // Bound now (serve_until_stopped reports a failure to): answers name the
   // instance by the address it really listens on, port 0 resolved.

@@ -37,11 +37,12 @@ struct ServerFlags {
 };
 
 // Adds --listen (default `default_listen`), --threads, --read-timeout-ms,
-// --max-connections, --write-timeout-ms.
+// --max-connections, --write-timeout-ms, each checked at its definition.
 void add_server_flags(CLI::App& command, ServerFlags& flags, std::string default_listen);
 
-// Validated server options, or the one-line reason they are not.
-boost::system::result<http::ServerOptions, std::string> server_options(const ServerFlags& flags);
+// The server options of `flags`.
+// REQUIRES: `flags` as add_server_flags checked them (a parsed command line).
+http::ServerOptions server_options(const ServerFlags& flags);
 
 // The subcommand to run once flags are parsed; returns the exit code.
 using Action = std::function<int()>;
