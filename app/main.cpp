@@ -3,7 +3,6 @@
 #include <malloc.h>
 
 #include <CLI/CLI.hpp>
-#include <cstdio>
 
 #include "../services/aggregator/aggregator_command.h"
 #include "../services/bench/bench_command.h"
@@ -37,9 +36,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::Success& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    // One line saying why (SPEC §1), not CLI11's multi-line banner.
-    std::fprintf(stderr, "micq: %s (see --help)\n", e.what());
-    return 2;
+    return micq::service::fail_parse(app, e);
   }
   if (!action) {
     std::fputs(app.help().c_str(), stdout);

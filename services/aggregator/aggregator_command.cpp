@@ -4,6 +4,7 @@
 
 #include "aggregator_service.h"
 #include "micq/http/server.h"
+#include "micq/service/flag_checks.h"
 #include "micq/service/kinds.h"
 
 namespace micq::aggregator {
@@ -17,19 +18,14 @@ struct Flags {
 };
 
 int run(const Flags& flags) {
-  auto kinds = service::parse_kinds(flags.kinds);
-  if (!kinds) return service::fail_usage("aggregator", kinds.error());
+  // Each parse below succeeds: the flag's check at its definition made it.
+  auto kinds = *service::parse_kinds(flags.kinds);
   auto options = service::server_options(flags.server);
-  if (!options) return service::fail_usage("aggregator", options.error());
-  auto downstream = http::parse_upstream(flags.downstream);
-  if (!downstream) return service::fail_usage("aggregator", "--downstream: " + downstream.error());
-  if (flags.timeout_ms < 1 || flags.timeout_ms > 60'000) {
-    return service::fail_usage("aggregator", "--timeout-ms must be 1..60000");
-  }
+  auto downstream = *http::parse_upstream(flags.downstream);
 
   auto metrics = std::make_shared<metrics::Metrics>();
-  http::Server server(*options, metrics);
-  AggregatorService aggregator(server.context().get_executor(), *downstream, std::move(*kinds),
+  http::Server server(options, metrics);
+  AggregatorService aggregator(server.context().get_executor(), downstream, std::move(kinds),
                                std::chrono::milliseconds(flags.timeout_ms), metrics->registry());
   http::add_standard_routes(server.router(), metrics);
   aggregator.add_routes(server.router());
@@ -43,10 +39,13 @@ void add_command(CLI::App& app, service::Action& action) {
   CLI::App* command =
       app.add_subcommand("aggregator", "Fan each privilege batch out to every downstream kind (SPEC §3).");
   service::add_server_flags(*command, flags->server, "127.0.0.1:8081");
-  service::add_flag(*command, "downstream", flags->downstream, "base URL serving every kind");
+  service::add_flag(*command, "downstream", flags->downstream, "base URL serving every kind")
+      ->check(service::parsed_by(http::parse_upstream));
   service::add_flag(*command, "kinds", flags->kinds,
-                    "a number N (the first N built-in kinds) or a comma list");
-  service::add_flag(*command, "timeout-ms", flags->timeout_ms, "deadline for one downstream call");
+                    "a number N (the first N built-in kinds) or a comma list")
+      ->check(service::parsed_by(service::parse_kinds));
+  service::add_flag(*command, "timeout-ms", flags->timeout_ms, "deadline for one downstream call")
+      ->check(service::in_range(1, 60'000));
   command->callback([flags, &action] { action = [flags] { return run(*flags); }; });
 }
 

@@ -2,6 +2,7 @@
 
 #include <signal.h>
 
+#include <array>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -17,8 +18,10 @@
 #include "fleet_report.h"
 #include "hot_room.h"
 #include "micq/redis/client.h"
+#include "micq/service/flag_checks.h"
 #include "micq/service/ids.h"
 #include "micq/service/kinds.h"
+#include "micq/service/serve_modes.h"
 #include "micq/stack/stack.h"
 #include "proc_stats.h"
 #include "spread_load.h"
@@ -30,8 +33,21 @@ namespace {
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 
+enum class Scenario { kDefault, kArticle, kSingle, kHotRoom, kFleet, kTarget };
+
+// kDefault (the flag left out, or empty) is article, or target with --serve.
+constexpr std::array<service::Named<Scenario>, 6> kScenarioNames = {{{"", Scenario::kDefault},
+                                                                     {"article", Scenario::kArticle},
+                                                                     {"single", Scenario::kSingle},
+                                                                     {"hot-room", Scenario::kHotRoom},
+                                                                     {"fleet", Scenario::kFleet},
+                                                                     {"target", Scenario::kTarget}}};
+
+constexpr std::array<service::Named<loadgen::ArrivalSchedule::Kind>, 2> kArrivalNames = {
+    {{"poisson", loadgen::ArrivalSchedule::Kind::kPoisson}, {"even", loadgen::ArrivalSchedule::Kind::kEven}}};
+
 struct Flags {
-  std::string scenario;  // "" = article, unless --serve is given
+  Scenario scenario = Scenario::kDefault;
   // Which flags were given (on the command line or in the environment):
   // hot-room has its own defaults for the others.
   struct Given {
@@ -55,18 +71,18 @@ struct Flags {
   int rooms = 5;
   int room_viewers = 12;
   double poll_seconds = 3;
-  std::string arrivals = "poisson";
+  loadgen::ArrivalSchedule::Kind arrivals = loadgen::ArrivalSchedule::Kind::kPoisson;
   // About 1% of the first stage's requests (hot-room: kHotRoomEventRates).
   std::string events = "gift=0.4,chat=0.2,enter=0.1,exit=0.1,share=0.1,privilege=0.2";
   double events_scale = 1;  // every event rate times this
   double duration_s = 30;
   double warmup_s = 3;
   std::string path;
-  std::string conditional = "off";
+  bool conditional = false;
   int threads = 1;
   // The stack bench starts.
-  std::string strategy = "cached";
-  std::string json = "fast";
+  service::Strategy strategy = service::Strategy::kCached;
+  service::JsonEngine json = service::JsonEngine::kFast;
   int page_size = 10;
   int ttl_ms = 1000;
   int rebuild_interval_ms = 50;  // hot-room: serve's --rebuild-interval-ms
@@ -111,13 +127,14 @@ bool is_loopback(const std::string& host) {
 // strategy is the write-up's "before", which had no bound on builds: it
 // gets one high enough never to shed (an answer shed costs less than the
 // work, which would flatter it).
-StageSpec stage_spec(std::string name, std::string strategy, std::string json, int page_size) {
+StageSpec stage_spec(std::string name, service::Strategy strategy, service::JsonEngine json, int page_size) {
   StageSpec stage;
   stage.name = std::move(name);
-  stage.strategy = std::move(strategy);
-  stage.json = std::move(json);
+  stage.strategy = std::string(service::name_of(service::kStrategyNames, strategy));
+  stage.json = std::string(service::name_of(service::kJsonNames, json));
   stage.page_size = page_size;
-  if (stage.strategy == "direct") stage.serve_flags = {"--max-builds", "100000", "--max-batches", "100000"};
+  if (strategy == service::Strategy::kDirect)
+    stage.serve_flags = {"--max-builds", "100000", "--max-batches", "100000"};
   return stage;
 }
 
@@ -131,7 +148,8 @@ StageSpec stage_spec(std::string name, std::string strategy, std::string json, i
 std::vector<StageSpec> hot_room_stages(const Flags& flags, double events_per_second) {
   char rate[32];
   std::snprintf(rate, sizeof rate, "%g events/s", events_per_second);
-  StageSpec baseline = stage_spec("cached, no events", "cached", flags.json, flags.page_size);
+  StageSpec baseline =
+      stage_spec("cached, no events", service::Strategy::kCached, flags.json, flags.page_size);
   baseline.serve_flags = {"--rebuild-interval-ms", std::to_string(flags.rebuild_interval_ms)};
   baseline.with_events = false;
   StageSpec with_events = baseline;
@@ -141,7 +159,7 @@ std::vector<StageSpec> hot_room_stages(const Flags& flags, double events_per_sec
   StageSpec plain_ttl = with_events;
   plain_ttl.name = std::string("plain TTL, ") + rate;
   plain_ttl.serve_flags.insert(plain_ttl.serve_flags.begin(), {"--live-rooms", "off"});
-  if (flags.conditional != "on") return {baseline, with_events, plain_ttl};
+  if (!flags.conditional) return {baseline, with_events, plain_ttl};
   StageSpec bodies = baseline;
   bodies.name = "cached, no events, no If-None-Match";
   bodies.conditional = false;
@@ -150,14 +168,17 @@ std::vector<StageSpec> hot_room_stages(const Flags& flags, double events_per_sec
 
 // The stages of a scenario that starts its own stack.
 std::vector<StageSpec> stages_of(const Flags& flags, double events_per_second) {
-  if (flags.scenario == "article") {
-    return {stage_spec("direct+baseline+20", "direct", "baseline", 20),
-            stage_spec("singleflight+fast+10", "singleflight", "fast", 10),
-            stage_spec("cached+fast+10", "cached", "fast", 10)};
+  using service::JsonEngine;
+  using service::Strategy;
+  if (flags.scenario == Scenario::kArticle) {
+    return {stage_spec("direct+baseline+20", Strategy::kDirect, JsonEngine::kBaseline, 20),
+            stage_spec("singleflight+fast+10", Strategy::kSingleflight, JsonEngine::kFast, 10),
+            stage_spec("cached+fast+10", Strategy::kCached, JsonEngine::kFast, 10)};
   }
-  if (flags.scenario == "hot-room") return hot_room_stages(flags, events_per_second);
-  return {stage_spec(flags.strategy + "+" + flags.json + "+" + std::to_string(flags.page_size),
-                     flags.strategy, flags.json, flags.page_size)};
+  if (flags.scenario == Scenario::kHotRoom) return hot_room_stages(flags, events_per_second);
+  StageSpec single = stage_spec("", flags.strategy, flags.json, flags.page_size);
+  single.name = single.strategy + "+" + single.json + "+" + std::to_string(flags.page_size);
+  return {single};
 }
 
 // Command lines, made by functions so a co_await expression may take them:
@@ -231,7 +252,7 @@ FleetPlan fleet_plan(const Flags& f, int instances, const std::string& token) {
                      "--strategy",
                      "cached",
                      "--json",
-                     f.json,
+                     std::string(service::name_of(service::kJsonNames, f.json)),
                      "--page-size",
                      std::to_string(f.page_size),
                      "--ttl-ms",
@@ -260,7 +281,7 @@ class Bench {
     bool ok = false;
     if (!flags_.serve.empty()) {
       ok = co_await run_given_stack();
-    } else if (flags_.scenario == "fleet") {
+    } else if (flags_.scenario == Scenario::kFleet) {
       ok = co_await run_fleets();
     } else {
       ok = co_await run_own_stack();
@@ -307,7 +328,7 @@ class Bench {
       }
       StageSettings settings = settings_;
       // Only the article's later stages go faster; hot-room's compare the same polls.
-      double scale = stage_index++ == 0 || flags_.scenario != "article" ? 1.0 : flags_.scale_after;
+      double scale = stage_index++ == 0 || flags_.scenario != Scenario::kArticle ? 1.0 : flags_.scale_after;
       settings.mix = mix_of(flags_, scale);
       say("stage " + stage.name + ": " + fixed(settings.mix.rate_per_second(), 0) + " requests/s for " +
           fixed(std::chrono::duration<double>(settings.duration).count(), 0) + " s after " +
@@ -402,7 +423,7 @@ class Bench {
   }
 
   void finish() {
-    if (report_.scenario == "fleet") {
+    if (flags_.scenario == Scenario::kFleet) {
       print_fleet_table(report_, stdout);
     } else {
       print_table(report_, stdout);
@@ -443,30 +464,29 @@ class Bench {
   int exit_code_ = 0;
 };
 
-int run(Flags flags) {
-  const char* name = "bench";
-  if (flags.scenario.empty()) flags.scenario = flags.serve.empty() ? "article" : "target";
-  if (!flags.serve.empty() && flags.scenario != "target")
-    return service::fail_usage(
-        name, "--serve measures a running stack; it does not go with --scenario " + flags.scenario);
-  if (flags.scenario != "article" && flags.scenario != "single" && flags.scenario != "hot-room" &&
-      flags.scenario != "fleet" && flags.scenario != "target")
-    return service::fail_usage(
-        name, "--scenario must be article, single, hot-room or fleet (or leave it out with --serve)");
-  if (flags.scenario == "target" && flags.serve.empty())
-    return service::fail_usage(name, "--scenario target needs --serve");
-  const bool hot_room = flags.scenario == "hot-room";
-  const bool fleet = flags.scenario == "fleet";
-  if (fleet) {
-    auto sizes = parse_fleet_sizes(flags.instances);
-    if (!sizes) return service::fail_usage(name, "--instances: " + sizes.error());
-    flags.fleet_sizes = *sizes;
+// The checks of flags against each other, after each flag's own check (at
+// its definition): why they do not go together, or empty. The flags that
+// only --scenario fleet uses are checked only with it.
+std::string validate_together(const Flags& flags) {
+  const std::string scenario(service::name_of(kScenarioNames, flags.scenario));
+  if (!flags.serve.empty() && flags.scenario != Scenario::kTarget)
+    return "--serve measures a running stack; it does not go with --scenario " + scenario;
+  if (flags.scenario == Scenario::kTarget && flags.serve.empty()) return "--scenario target needs --serve";
+  if (flags.scenario == Scenario::kFleet) {
+    if (auto sizes = parse_fleet_sizes(flags.instances); !sizes) return "--instances: " + sizes.error();
     if (!(flags.probe_per_second >= 1 && flags.probe_per_second <= 10'000))
-      return service::fail_usage(name, "--probe-per-second must be 1..10000");
-    if (!flags.path.empty()) return service::fail_usage(name, "--path does not go with --scenario fleet");
+      return "--probe-per-second must be 1..10000";
+    if (!flags.path.empty()) return "--path does not go with --scenario fleet";
   }
+  return {};
+}
+
+// What the scenario implies: fleet's instance counts, and hot-room's (and
+// fleet's) own defaults for the flags not given.
+void apply_scenario(Flags& flags) {
+  if (flags.scenario == Scenario::kFleet) flags.fleet_sizes = *parse_fleet_sizes(flags.instances);
   // fleet runs the hot room on several instances.
-  if (hot_room || fleet) {
+  if (flags.scenario == Scenario::kHotRoom || flags.scenario == Scenario::kFleet) {
     // One busy room as it really is (SPEC §6), unless told otherwise.
     if (!flags.given.hot_viewers) flags.hot_viewers = 10'000;
     if (!flags.given.rooms) flags.rooms = 0;
@@ -474,75 +494,33 @@ int run(Flags flags) {
     // Real clients send If-None-Match; --conditional off (every answer a
     // whole body) isolates what events cost in loads from what they cost
     // in bytes.
-    if (!flags.given.conditional) flags.conditional = "on";
+    if (!flags.given.conditional) flags.conditional = true;
   }
-  for (const auto* url : {&flags.serve, &flags.aggregator, &flags.sim}) {
-    if (url->empty()) continue;
-    if (auto upstream = http::parse_upstream(*url); !upstream)
-      return service::fail_usage(name, upstream.error());
-  }
-  if (!flags.redis.empty() && !redis::parse_endpoint(flags.redis))
-    return service::fail_usage(name, "--redis: " + redis::parse_endpoint(flags.redis).error());
-  std::string room_check = flags.room + "-small-1";
-  if (!service::is_valid_id(flags.room) || !service::is_valid_id(room_check))
-    return service::fail_usage(name, "--room must be a room id of at most 50 characters of [A-Za-z0-9_.-]");
-  if (flags.hot_viewers < 1 || flags.hot_viewers > 10'000'000)
-    return service::fail_usage(name, "--hot-viewers must be 1..10000000");
-  if (flags.rooms < 0 || flags.rooms > 100'000) return service::fail_usage(name, "--rooms must be 0..100000");
-  if (flags.room_viewers < 1 || flags.room_viewers > 10'000'000)
-    return service::fail_usage(name, "--room-viewers must be 1..10000000");
-  if (!(flags.poll_seconds > 0 && flags.poll_seconds <= 3600))
-    return service::fail_usage(name, "--poll-seconds must be more than 0 and at most 3600");
-  if (!(flags.duration_s > 0 && flags.duration_s <= 86400))
-    return service::fail_usage(name, "--duration-s must be more than 0 and at most 86400");
-  if (!(flags.warmup_s >= 0 && flags.warmup_s <= 3600))
-    return service::fail_usage(name, "--warmup-s must be 0..3600");
-  if (flags.arrivals != "poisson" && flags.arrivals != "even")
-    return service::fail_usage(name, "--arrivals must be poisson or even");
-  if (flags.threads < 1 || flags.threads > 64) return service::fail_usage(name, "--threads must be 1..64");
-  if (flags.conditional != "on" && flags.conditional != "off")
-    return service::fail_usage(name, "--conditional must be on or off");
-  if (!flags.path.empty() && flags.path.front() != '/')
-    return service::fail_usage(name, "--path must start with /");
-  auto events = EventRates::parse(flags.events);
-  if (!events) return service::fail_usage(name, "--events: " + events.error());
-  if (!(flags.events_scale > 0 && flags.events_scale <= 1000))
-    return service::fail_usage(name, "--events-scale must be more than 0 and at most 1000");
-  for (double& rate : events->per_second) rate *= flags.events_scale;
-  if (flags.strategy != "direct" && flags.strategy != "singleflight" && flags.strategy != "cached")
-    return service::fail_usage(name, "--strategy must be direct, singleflight or cached");
-  if (flags.json != "fast" && flags.json != "baseline")
-    return service::fail_usage(name, "--json must be fast or baseline");
-  if (flags.page_size < 1 || flags.page_size > 50)
-    return service::fail_usage(name, "--page-size must be 1..50");
-  if (flags.ttl_ms < 1 || flags.ttl_ms > 3'600'000)
-    return service::fail_usage(name, "--ttl-ms must be 1..3600000");
-  if (flags.rebuild_interval_ms < 0 || flags.rebuild_interval_ms > 60'000)
-    return service::fail_usage(name, "--rebuild-interval-ms must be 0..60000");
-  if (auto kinds = service::parse_kinds(flags.kinds); !kinds) return service::fail_usage(name, kinds.error());
-  if (flags.payload_bytes < 64 || flags.payload_bytes > 1'000'000)
-    return service::fail_usage(name, "--payload-bytes must be 64..1000000");
-  if (!(flags.sim_latency_ms >= 0 && flags.sim_latency_ms <= 10'000 && flags.sim_jitter_ms >= 0 &&
-        flags.sim_jitter_ms <= 10'000))
-    return service::fail_usage(name, "--sim-latency-ms and --sim-jitter-ms must be 0..10000");
-  if (!(flags.scale_after > 0 && flags.scale_after <= 1000))
-    return service::fail_usage(name, "--scale-after must be more than 0 and at most 1000");
-  auto target = TargetLoad::parse(flags.target, flags.poll_seconds);
-  if (!target) return service::fail_usage(name, "--target: " + target.error());
-  if (!(flags.cores_per_machine >= 1 && flags.cores_per_machine <= 1024))
-    return service::fail_usage(name, "--cores-per-machine must be 1..1024");
-  if (!(flags.utilization > 0 && flags.utilization <= 1))
-    return service::fail_usage(name, "--utilization must be more than 0 and at most 1");
+}
+
+int run(Flags flags) {
+  const char* name = "bench";
+  // No --scenario: article, or target with --serve.
+  if (flags.scenario == Scenario::kDefault)
+    flags.scenario = flags.serve.empty() ? Scenario::kArticle : Scenario::kTarget;
+  if (std::string why = validate_together(flags); !why.empty()) return service::fail_usage(name, why);
+  apply_scenario(flags);
+  const bool hot_room = flags.scenario == Scenario::kHotRoom;
+  const bool fleet = flags.scenario == Scenario::kFleet;
+  // Each parse below succeeds: the flag's check at its definition made it
+  // (hot-room's default events are kHotRoomEventRates).
+  auto events = *EventRates::parse(flags.events);
+  for (double& rate : events.per_second) rate *= flags.events_scale;
+  auto target = *TargetLoad::parse(flags.target, flags.poll_seconds);
 
   StageSettings settings;
   settings.mix = mix_of(flags, 1.0);
-  settings.arrivals = flags.arrivals == "even" ? loadgen::ArrivalSchedule::Kind::kEven
-                                               : loadgen::ArrivalSchedule::Kind::kPoisson;
-  settings.events = *events;
+  settings.arrivals = flags.arrivals;
+  settings.events = events;
   settings.duration = std::chrono::milliseconds(static_cast<std::int64_t>(flags.duration_s * 1000));
   settings.warmup = std::chrono::milliseconds(static_cast<std::int64_t>(flags.warmup_s * 1000));
   settings.path = flags.path;
-  settings.conditional = flags.conditional == "on";
+  settings.conditional = flags.conditional;
   settings.threads = flags.threads;
   settings.probe_per_second = flags.probe_per_second;
   // The hot room's crowd: everyone watching has entered (up to a bound, so
@@ -558,15 +536,16 @@ int run(Flags flags) {
   }
 
   Report report;
-  report.scenario = flags.scenario;
+  report.scenario = std::string(service::name_of(kScenarioNames, flags.scenario));
   report.started_at = utc_now("%Y-%m-%dT%H:%M:%SZ");
   report.machine = describe_machine();
   report.room_mix = "1 room x " + std::to_string(flags.hot_viewers) + " viewers + " +
                     std::to_string(flags.rooms) + " rooms x " + std::to_string(flags.room_viewers) +
-                    ", polling every " + fixed(flags.poll_seconds, 1) + " s (" + flags.arrivals + ", " +
+                    ", polling every " + fixed(flags.poll_seconds, 1) + " s (" +
+                    std::string(service::name_of(kArrivalNames, flags.arrivals)) + ", " +
                     fixed(settings.mix.rate_per_second(), 0) + " requests/s" +
                     (settings.conditional ? ", If-None-Match" : "") + ")" +
-                    (flags.scenario == "article" && flags.scale_after != 1
+                    (flags.scenario == Scenario::kArticle && flags.scale_after != 1
                          ? "; viewers x" + fixed(flags.scale_after, 0) + " after the first stage"
                          : "");
   report.events = flags.path.empty() ? settings.events.to_string() + " per s" : "none";
@@ -593,7 +572,7 @@ int run(Flags flags) {
           : "given: " + flags.serve;
   report.duration_s = flags.duration_s;
   report.warmup_s = flags.warmup_s;
-  report.target = *target;
+  report.target = target;
   report.sizing = {flags.cores_per_machine, flags.utilization};
 
   asio::io_context ioc(1);
@@ -615,7 +594,7 @@ int run(Flags flags) {
     }
     ioc.stop();
   });
-  std::printf("micq bench: %s; %s\n", flags.scenario.c_str(), report.room_mix.c_str());
+  std::printf("micq bench: %s; %s\n", report.scenario.c_str(), report.room_mix.c_str());
   std::fflush(stdout);
   ioc.run();
   // Load threads of a stage cut short must not report into the io_context
@@ -628,64 +607,102 @@ int run(Flags flags) {
 }  // namespace
 
 void add_command(CLI::App& app, service::Action& action) {
+  using service::in_range;
+  using service::more_than_at_most;
   auto flags = std::make_shared<Flags>();
   CLI::App* c = app.add_subcommand(
       "bench", "Open-loop load with events against micq serve, measured per strategy (SPEC §6).");
-  service::add_flag(
-      *c, "scenario", flags->scenario,
+  service::add_choice(
+      *c, "scenario", flags->scenario, kScenarioNames,
       "article: the write-up's before/after on a stack bench starts (default without --serve); "
       "single: one stage with --strategy/--json/--page-size; "
       "hot-room: one busy room without events, with events, and with events on a plain TTL cache; "
-      "fleet: that room on N serve instances behind haproxy on a Redis Cluster, for each N of --instances");
-  service::add_flag(*c, "serve", flags->serve, "measure this running micq serve (base URL) instead");
+      "fleet: that room on N serve instances behind haproxy on a Redis Cluster, for each N of --instances",
+      "must be article, single, hot-room or fleet (or leave it out with --serve)");
+  auto url = service::or_empty(service::parsed_by(http::parse_upstream));
+  service::add_flag(*c, "serve", flags->serve, "measure this running micq serve (base URL) instead")
+      ->check(url);
+  // --instances and --probe-per-second: checked with --scenario fleet, in validate_together.
   service::add_flag(*c, "instances", flags->instances,
                     "fleet: the serve instance counts to measure, a comma list (default " +
                         std::string(kDefaultFleetSizes) + ")");
   service::add_flag(*c, "probe-per-second", flags->probe_per_second,
                     "fleet: polls per second sent straight to each instance staleness is read from");
   service::add_flag(*c, "aggregator", flags->aggregator,
-                    "with --serve: the aggregator's base URL, for /stats");
-  service::add_flag(*c, "sim", flags->sim, "with --serve: the sim's base URL, for privilege bumps");
-  service::add_flag(*c, "redis", flags->redis, "with --serve: Redis host:port, to charge its CPU");
+                    "with --serve: the aggregator's base URL, for /stats")
+      ->check(url);
+  service::add_flag(*c, "sim", flags->sim, "with --serve: the sim's base URL, for privilege bumps")
+      ->check(url);
+  service::add_flag(*c, "redis", flags->redis, "with --serve: Redis host:port, to charge its CPU")
+      ->check(service::or_empty(service::parsed_by(redis::parse_endpoint)));
   service::add_flag(*c, "events-token", flags->events_token, "with --serve: serve's events token");
-  service::add_flag(*c, "room", flags->room, "room name prefix: <room>-hot and <room>-small-<i>");
+  service::add_flag(*c, "room", flags->room, "room name prefix: <room>-hot and <room>-small-<i>")
+      ->check(service::satisfying(
+          [](const std::string& room) {
+            return service::is_valid_id(room) && service::is_valid_id(room + "-small-1");
+          },
+          "must be a room id of at most 50 characters of [A-Za-z0-9_.-]"));
   auto* hot_viewers =
-      service::add_flag(*c, "hot-viewers", flags->hot_viewers, "viewers of the hot room (hot-room: 10000)");
-  auto* rooms = service::add_flag(*c, "rooms", flags->rooms, "small rooms besides the hot one (hot-room: 0)");
-  service::add_flag(*c, "room-viewers", flags->room_viewers, "viewers of each small room");
-  service::add_flag(*c, "poll-seconds", flags->poll_seconds, "how often each viewer polls");
-  service::add_flag(*c, "arrivals", flags->arrivals, "poisson or even");
-  auto* events = service::add_flag(
-      *c, "events", flags->events,
-      "events per second by type (enter, exit, gift, chat, share, privilege), or none (hot-room: " +
-          std::string(kHotRoomEventRates) + ")");
-  service::add_flag(*c, "events-scale", flags->events_scale, "every event rate times this");
-  service::add_flag(*c, "duration-s", flags->duration_s, "measured seconds per stage");
-  service::add_flag(*c, "warmup-s", flags->warmup_s, "unmeasured load before each stage");
-  service::add_flag(*c, "path", flags->path, "poll this path instead of the rooms' lists");
+      service::add_flag(*c, "hot-viewers", flags->hot_viewers, "viewers of the hot room (hot-room: 10000)")
+          ->check(in_range(1, 10'000'000));
+  auto* rooms = service::add_flag(*c, "rooms", flags->rooms, "small rooms besides the hot one (hot-room: 0)")
+                    ->check(in_range(0, 100'000));
+  service::add_flag(*c, "room-viewers", flags->room_viewers, "viewers of each small room")
+      ->check(in_range(1, 10'000'000));
+  service::add_flag(*c, "poll-seconds", flags->poll_seconds, "how often each viewer polls")
+      ->check(more_than_at_most(0, 3600));
+  service::add_choice(*c, "arrivals", flags->arrivals, kArrivalNames, "poisson or even");
+  auto* events =
+      service::add_flag(
+          *c, "events", flags->events,
+          "events per second by type (enter, exit, gift, chat, share, privilege), or none (hot-room: " +
+              std::string(kHotRoomEventRates) + ")")
+          ->check(service::parsed_by(EventRates::parse));
+  service::add_flag(*c, "events-scale", flags->events_scale, "every event rate times this")
+      ->check(more_than_at_most(0, 1000));
+  service::add_flag(*c, "duration-s", flags->duration_s, "measured seconds per stage")
+      ->check(more_than_at_most(0, 86'400));
+  service::add_flag(*c, "warmup-s", flags->warmup_s, "unmeasured load before each stage")
+      ->check(in_range(0.0, 3600.0));
+  service::add_flag(*c, "path", flags->path, "poll this path instead of the rooms' lists")
+      ->check(service::satisfying([](const std::string& path) { return path.empty() || path.front() == '/'; },
+                                  "must start with /"));
   service::add_flag(*c, "threads", flags->threads,
-                    "load threads, each sending 1/threads of the rate on its own connections");
-  auto* conditional = service::add_flag(
-      *c, "conditional", flags->conditional,
+                    "load threads, each sending 1/threads of the rate on its own connections")
+      ->check(in_range(1, 64));
+  auto* conditional = service::add_choice(
+      *c, "conditional", flags->conditional, service::kOnOff,
       "on: each viewer sends If-None-Match with the ETag of its last answer, as real clients do (hot-room: "
       "always on)");
-  service::add_flag(*c, "strategy", flags->strategy, "--scenario single: serve's strategy");
-  service::add_flag(*c, "json", flags->json, "--scenario single or hot-room: serve's JSON library");
-  service::add_flag(*c, "page-size", flags->page_size, "--scenario single or hot-room: serve's page size");
-  service::add_flag(*c, "ttl-ms", flags->ttl_ms, "serve's --ttl-ms");
+  service::add_choice(*c, "strategy", flags->strategy, service::kStrategyNames,
+                      "--scenario single: serve's strategy");
+  service::add_choice(*c, "json", flags->json, service::kJsonNames,
+                      "--scenario single or hot-room: serve's JSON library");
+  service::add_flag(*c, "page-size", flags->page_size, "--scenario single or hot-room: serve's page size")
+      ->check(in_range(1, 50));
+  service::add_flag(*c, "ttl-ms", flags->ttl_ms, "serve's --ttl-ms")->check(in_range(1, 3'600'000));
   service::add_flag(*c, "rebuild-interval-ms", flags->rebuild_interval_ms,
-                    "hot-room: serve's --rebuild-interval-ms (least time between two rebuilds events cause)");
-  service::add_flag(*c, "kinds", flags->kinds, "privilege kinds of the sim and aggregator");
-  service::add_flag(*c, "payload-bytes", flags->payload_bytes, "size of one user's record of one kind");
-  service::add_flag(*c, "sim-latency-ms", flags->sim_latency_ms, "median latency of a downstream call");
-  service::add_flag(*c, "sim-jitter-ms", flags->sim_jitter_ms, "spread of downstream latency");
+                    "hot-room: serve's --rebuild-interval-ms (least time between two rebuilds events cause)")
+      ->check(in_range(0, 60'000));
+  service::add_flag(*c, "kinds", flags->kinds, "privilege kinds of the sim and aggregator")
+      ->check(service::parsed_by(service::parse_kinds));
+  service::add_flag(*c, "payload-bytes", flags->payload_bytes, "size of one user's record of one kind")
+      ->check(in_range(64, 1'000'000));
+  service::add_flag(*c, "sim-latency-ms", flags->sim_latency_ms, "median latency of a downstream call")
+      ->check(in_range(0.0, 10'000.0));
+  service::add_flag(*c, "sim-jitter-ms", flags->sim_jitter_ms, "spread of downstream latency")
+      ->check(in_range(0.0, 10'000.0));
   service::add_flag(
       *c, "scale-after", flags->scale_after,
-      "article: viewers x this for the stages after the first (the before is ~10 ms CPU/request)");
+      "article: viewers x this for the stages after the first (the before is ~10 ms CPU/request)")
+      ->check(more_than_at_most(0, 1000));
   service::add_flag(*c, "target", flags->target,
-                    "load to size machines for: ROOMSxVIEWERS, each viewer polling every --poll-seconds");
-  service::add_flag(*c, "cores-per-machine", flags->cores_per_machine, "cores of one machine");
-  service::add_flag(*c, "utilization", flags->utilization, "share of a machine's CPU planned for use");
+                    "load to size machines for: ROOMSxVIEWERS, each viewer polling every --poll-seconds")
+      ->check(service::parsed_by([](std::string_view text) { return TargetLoad::parse(text, 1); }));
+  service::add_flag(*c, "cores-per-machine", flags->cores_per_machine, "cores of one machine")
+      ->check(in_range(1.0, 1024.0));
+  service::add_flag(*c, "utilization", flags->utilization, "share of a machine's CPU planned for use")
+      ->check(more_than_at_most(0, 1));
   service::add_flag(*c, "out-dir", flags->out_dir, "where <scenario>-<time>.json and .svg go");
   c->callback([flags, &action, hot_viewers, rooms, events, conditional] {
     flags->given = {hot_viewers->count() > 0, rooms->count() > 0, events->count() > 0,

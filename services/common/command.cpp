@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <thread>
 
+#include "micq/service/flag_checks.h"
+
 namespace micq::service {
 
 std::string env_name(std::string_view flag_name) {
@@ -39,26 +41,22 @@ boost::system::result<boost::asio::ip::tcp::endpoint, std::string> parse_listen(
 void add_server_flags(CLI::App& command, ServerFlags& flags, std::string default_listen) {
   flags.listen = std::move(default_listen);
   flags.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  add_flag(command, "listen", flags.listen, "address:port to listen on (port 0: any free port)");
-  add_flag(command, "threads", flags.threads, "worker threads");
+  add_flag(command, "listen", flags.listen, "address:port to listen on (port 0: any free port)")
+      ->check(parsed_by(parse_listen));
+  add_flag(command, "threads", flags.threads, "worker threads")->check(in_range(1, 256));
   add_flag(command, "read-timeout-ms", flags.read_timeout_ms,
-           "a whole request must arrive, and an idle connection may wait, this long");
-  add_flag(command, "max-connections", flags.max_connections, "open connections beyond this get 429");
+           "a whole request must arrive, and an idle connection may wait, this long")
+      ->check(at_least(1));
+  add_flag(command, "max-connections", flags.max_connections, "open connections beyond this get 429")
+      ->check(at_least(1));
   add_flag(command, "write-timeout-ms", flags.write_timeout_ms,
-           "an answer must be taken by the client within this long, or its connection is closed");
+           "an answer must be taken by the client within this long, or its connection is closed")
+      ->check(at_least(1));
 }
 
-boost::system::result<http::ServerOptions, std::string> server_options(const ServerFlags& flags) {
-  using Result = boost::system::result<http::ServerOptions, std::string>;
-  auto fail = [](std::string why) { return Result(boost::system::in_place_error, std::move(why)); };
-  auto listen = parse_listen(flags.listen);
-  if (!listen) return fail(listen.error());
-  if (flags.threads < 1 || flags.threads > 256) return fail("--threads must be 1..256");
-  if (flags.read_timeout_ms < 1) return fail("--read-timeout-ms must be at least 1");
-  if (flags.max_connections < 1) return fail("--max-connections must be at least 1");
-  if (flags.write_timeout_ms < 1) return fail("--write-timeout-ms must be at least 1");
+http::ServerOptions server_options(const ServerFlags& flags) {
   http::ServerOptions options;
-  options.listen = *listen;
+  options.listen = *parse_listen(flags.listen);
   options.threads = flags.threads;
   options.read_timeout = std::chrono::milliseconds(flags.read_timeout_ms);
   options.max_connections = static_cast<std::size_t>(flags.max_connections);
@@ -82,6 +80,33 @@ int serve_until_stopped(std::string_view name, http::Server& server) {
 int fail_usage(std::string_view name, std::string_view reason) {
   std::fprintf(stderr, "micq %.*s: %.*s\n", static_cast<int>(name.size()), name.data(),
                static_cast<int>(reason.size()), reason.data());
+  return 2;
+}
+
+namespace {
+
+// CLI11's "<flag>: <why>" as one sentence (see parse_failure).
+std::string refused_value_reason(std::string_view what) {
+  auto colon = what.find(": ");
+  if (colon == std::string_view::npos) return std::string(what);
+  std::string_view flag = what.substr(0, colon), why = what.substr(colon + 2);
+  if (why.starts_with(flag)) return std::string(why);
+  if (why.starts_with("must ")) return std::string(flag) + " " + std::string(why);
+  return std::string(what);
+}
+
+}  // namespace
+
+std::string parse_failure(const CLI::App& app, const CLI::ParseError& error) {
+  auto subcommands = app.get_subcommands();
+  if (dynamic_cast<const CLI::ValidationError*>(&error) && !subcommands.empty())
+    return "micq " + subcommands.front()->get_name() + ": " + refused_value_reason(error.what());
+  // One line saying why, not CLI11's multi-line banner.
+  return "micq: " + std::string(error.what()) + " (see --help)";
+}
+
+int fail_parse(const CLI::App& app, const CLI::ParseError& error) {
+  std::fprintf(stderr, "%s\n", parse_failure(app, error).c_str());
   return 2;
 }
 

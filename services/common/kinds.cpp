@@ -37,10 +37,10 @@ KindsResult parse_kinds(std::string_view flag) {
     auto comma = flag.find(',');
     std::string_view name = flag.substr(0, comma);
     if (std::find(kBuiltin.begin(), kBuiltin.end(), name) == kBuiltin.end()) {
-      return fail("unknown kind '" + std::string(name) + "' in --kinds");
+      return fail("--kinds names an unknown kind '" + std::string(name) + "'");
     }
     if (std::find(kinds.begin(), kinds.end(), name) != kinds.end()) {
-      return fail("kind '" + std::string(name) + "' listed twice in --kinds");
+      return fail("--kinds names '" + std::string(name) + "' twice");
     }
     kinds.emplace_back(name);
     if (comma == std::string_view::npos) break;

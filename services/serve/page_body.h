@@ -17,6 +17,8 @@
 #include <string_view>
 #include <vector>
 
+#include "micq/service/serve_modes.h"
+
 namespace micq::serve {
 
 struct RankEntry {
@@ -37,7 +39,7 @@ struct PageRequest {
   int size = 10;
 };
 
-enum class JsonEngine { kFast, kBaseline };
+using service::JsonEngine;  // --json: fast or baseline
 
 // `aggregator_body` is {"users":{...},"degraded_kinds":[...]}, or empty for
 // an empty page (no aggregator call). The fast engine pads it in place.

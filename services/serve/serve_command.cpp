@@ -3,6 +3,8 @@
 #include "micq/http/server.h"
 #include "micq/redis/client.h"
 #include "micq/redis/cluster.h"
+#include "micq/service/flag_checks.h"
+#include "micq/service/serve_modes.h"
 #include "serve_service.h"
 
 namespace micq::serve {
@@ -13,18 +15,18 @@ struct Flags {
   std::string redis = "127.0.0.1:6379";
   std::string redis_cluster;
   std::string aggregator = "http://127.0.0.1:8081";
-  std::string strategy = "cached";
+  Strategy strategy = Strategy::kCached;
   int ttl_ms = 1000;
   int gzip_level = 1;
   int max_stale_ms = 30'000;
   int page_size = 10;
   int max_page_size = 50;
-  std::string json = "fast";
+  JsonEngine json = JsonEngine::kFast;
   std::string events_token;
   int upstream_timeout_ms = 500;
-  std::string l2 = "off";
+  bool l2 = false;
   int rebuild_interval_ms = 50;
-  std::string live_rooms = "on";
+  bool live_rooms = true;
   int max_pages = 10'000;
   int max_builds = 1000;
   int max_batches = 32;
@@ -33,52 +35,26 @@ struct Flags {
   long long sendfile_min_bytes = 32 * 1024;  // measured crossover: README, Measured
 };
 
+// The checks of flags against each other, after each flag's own check (at
+// its definition): why they do not go together, or empty.
+std::string validate_together(const Flags& flags) {
+  if (flags.page_size < 1 || flags.page_size > flags.max_page_size)
+    return "--page-size must be 1..--max-page-size";
+  if (flags.l2 && flags.strategy != Strategy::kCached) return "--l2 on needs --strategy cached";
+  return {};
+}
+
 int run(const Flags& flags) {
+  if (std::string why = validate_together(flags); !why.empty()) return service::fail_usage("serve", why);
+  // Each parse below succeeds: the flag's check at its definition made it.
   auto options = service::server_options(flags.server);
-  if (!options) return service::fail_usage("serve", options.error());
-  auto redis = redis::parse_endpoint(flags.redis);
-  if (!redis) return service::fail_usage("serve", "--redis: " + redis.error());
+  auto redis = *redis::parse_endpoint(flags.redis);
   std::vector<redis::Endpoint> cluster_seeds;
-  if (!flags.redis_cluster.empty()) {
-    auto seeds = redis::parse_seeds(flags.redis_cluster);
-    if (!seeds) return service::fail_usage("serve", "--redis-cluster: " + seeds.error());
-    cluster_seeds = std::move(*seeds);
-  }
-  auto aggregator = http::parse_upstream(flags.aggregator);
-  if (!aggregator) return service::fail_usage("serve", "--aggregator: " + aggregator.error());
+  if (!flags.redis_cluster.empty()) cluster_seeds = *redis::parse_seeds(flags.redis_cluster);
+  auto aggregator = *http::parse_upstream(flags.aggregator);
   ServeConfig config;
-  if (flags.strategy == "direct") {
-    config.strategy = Strategy::kDirect;
-  } else if (flags.strategy == "singleflight") {
-    config.strategy = Strategy::kSingleflight;
-  } else if (flags.strategy == "cached") {
-    config.strategy = Strategy::kCached;
-  } else {
-    return service::fail_usage("serve", "--strategy must be direct, singleflight or cached");
-  }
-  if (flags.json == "fast") {
-    config.json = JsonEngine::kFast;
-  } else if (flags.json == "baseline") {
-    config.json = JsonEngine::kBaseline;
-  } else {
-    return service::fail_usage("serve", "--json must be fast or baseline");
-  }
-  if (flags.ttl_ms < 1 || flags.ttl_ms > 3'600'000)
-    return service::fail_usage("serve", "--ttl-ms must be 1..3600000");
-  if (flags.max_stale_ms < 0 || flags.max_stale_ms > 86'400'000) {
-    return service::fail_usage("serve", "--max-stale-ms must be 0..86400000");
-  }
-  if (flags.max_page_size < 1 || flags.max_page_size > 1000) {
-    return service::fail_usage("serve", "--max-page-size must be 1..1000");
-  }
-  if (flags.page_size < 1 || flags.page_size > flags.max_page_size) {
-    return service::fail_usage("serve", "--page-size must be 1..--max-page-size");
-  }
-  if (flags.upstream_timeout_ms < 1 || flags.upstream_timeout_ms > 60'000) {
-    return service::fail_usage("serve", "--upstream-timeout-ms must be 1..60000");
-  }
-  if (flags.gzip_level < 0 || flags.gzip_level > 9)
-    return service::fail_usage("serve", "--gzip-level must be 0..9");
+  config.strategy = flags.strategy;
+  config.json = flags.json;
   config.gzip_level = flags.gzip_level;
   config.ttl = std::chrono::milliseconds(flags.ttl_ms);
   config.max_stale = std::chrono::milliseconds(flags.max_stale_ms);
@@ -86,43 +62,21 @@ int run(const Flags& flags) {
   config.max_page_size = flags.max_page_size;
   config.events_token = flags.events_token;
   config.upstream_timeout = std::chrono::milliseconds(flags.upstream_timeout_ms);
-  if (flags.l2 != "on" && flags.l2 != "off") return service::fail_usage("serve", "--l2 must be on or off");
-  config.l2 = flags.l2 == "on";
-  if (config.l2 && config.strategy != Strategy::kCached) {
-    return service::fail_usage("serve", "--l2 on needs --strategy cached");
-  }
-
-  if (flags.rebuild_interval_ms < 0 || flags.rebuild_interval_ms > 60'000)
-    return service::fail_usage("serve", "--rebuild-interval-ms must be 0..60000");
+  config.l2 = flags.l2;
   config.rebuild_interval = std::chrono::milliseconds(flags.rebuild_interval_ms);
-  if (flags.live_rooms != "on" && flags.live_rooms != "off")
-    return service::fail_usage("serve", "--live-rooms must be on or off");
-  config.live_rooms = flags.live_rooms == "on";
-  if (flags.max_pages < 1 || flags.max_pages > 10'000'000)
-    return service::fail_usage("serve", "--max-pages must be 1..10000000");
+  config.live_rooms = flags.live_rooms;
   config.max_pages = static_cast<std::size_t>(flags.max_pages);
-  if (flags.max_builds < 1 || flags.max_builds > 100'000)
-    return service::fail_usage("serve", "--max-builds must be 1..100000");
-  if (flags.max_batches < 1 || flags.max_batches > 100'000)
-    return service::fail_usage("serve", "--max-batches must be 1..100000");
-  if (flags.admission_wait_ms < 0 || flags.admission_wait_ms > 60'000)
-    return service::fail_usage("serve", "--admission-wait-ms must be 0..60000");
-  for (auto [options, limit] :
+  for (auto [admission, limit] :
        {std::pair{&config.builds, flags.max_builds}, {&config.batches, flags.max_batches}}) {
-    options->max_in_flight = static_cast<std::size_t>(limit);
-    options->max_queued = 4 * options->max_in_flight;
-    options->max_wait = std::chrono::milliseconds(flags.admission_wait_ms);
+    admission->max_in_flight = static_cast<std::size_t>(limit);
+    admission->max_queued = 4 * admission->max_in_flight;
+    admission->max_wait = std::chrono::milliseconds(flags.admission_wait_ms);
   }
-
-  if (flags.wait_replicas < 0 || flags.wait_replicas > 16)
-    return service::fail_usage("serve", "--wait-replicas must be 0..16");
   config.wait_replicas = flags.wait_replicas;
-  if (flags.sendfile_min_bytes < 0)
-    return service::fail_usage("serve", "--sendfile-min-bytes must be at least 0");
   config.sendfile_min_bytes = static_cast<std::size_t>(flags.sendfile_min_bytes);
 
   auto metrics = std::make_shared<metrics::Metrics>();
-  http::Server server(*options, metrics);
+  http::Server server(options, metrics);
   auto executor = server.context().get_executor();
   // Bound now (serve_until_stopped reports a failure to): answers name the
   // instance by the address it really listens on, port 0 resolved.
@@ -132,14 +86,14 @@ int run(const Flags& flags) {
   }
   std::unique_ptr<redis::Commands> store;
   if (cluster_seeds.empty()) {
-    store = std::make_unique<redis::RedisClient>(executor, *redis);
-    config.redis_nodes = {*redis};
+    store = std::make_unique<redis::RedisClient>(executor, redis);
+    config.redis_nodes = {redis};
   } else {
     config.redis_nodes = cluster_seeds;
     config.redis_cluster = true;
     store = std::make_unique<redis::RedisCluster>(executor, std::move(cluster_seeds));  // replaces --redis
   }
-  ServeService serve(executor, std::move(store), *aggregator, config, metrics);
+  ServeService serve(executor, std::move(store), aggregator, config, metrics);
   http::add_standard_routes(server.router(), metrics);
   serve.add_routes(server.router());
   return service::serve_until_stopped("serve", server);
@@ -151,49 +105,66 @@ void add_command(CLI::App& app, service::Action& action) {
   auto flags = std::make_shared<Flags>();
   CLI::App* command = app.add_subcommand("serve", "Serve the mic-queue list API (SPEC §2).");
   service::add_server_flags(*command, flags->server, "127.0.0.1:8080");
-  service::add_flag(*command, "redis", flags->redis, "one Redis node host:port");
-  service::add_flag(*command, "redis-cluster", flags->redis_cluster,
-                    "comma list of Redis Cluster seed nodes");
-  service::add_flag(*command, "aggregator", flags->aggregator, "base URL of the aggregation service");
-  service::add_flag(*command, "strategy", flags->strategy, "direct, singleflight or cached");
-  service::add_flag(*command, "ttl-ms", flags->ttl_ms, "how long a loaded page is fresh");
+  service::add_flag(*command, "redis", flags->redis, "one Redis node host:port")
+      ->check(service::parsed_by(redis::parse_endpoint));
+  service::add_flag(*command, "redis-cluster", flags->redis_cluster, "comma list of Redis Cluster seed nodes")
+      ->check(service::or_empty(service::parsed_by(redis::parse_seeds)));
+  service::add_flag(*command, "aggregator", flags->aggregator, "base URL of the aggregation service")
+      ->check(service::parsed_by(http::parse_upstream));
+  service::add_choice(*command, "strategy", flags->strategy, service::kStrategyNames,
+                      "direct, singleflight or cached");
+  service::add_flag(*command, "ttl-ms", flags->ttl_ms, "how long a loaded page is fresh")
+      ->check(service::in_range(1, 3'600'000));
   service::add_flag(*command, "max-stale-ms", flags->max_stale_ms,
-                    "how long past its TTL a page may be served while a refresh fails");
+                    "how long past its TTL a page may be served while a refresh fails")
+      ->check(service::in_range(0, 86'400'000));
+  // 1..--max-page-size: checked with it, in validate_together.
   service::add_flag(*command, "page-size", flags->page_size, "default size");
-  service::add_flag(*command, "max-page-size", flags->max_page_size, "largest size accepted");
-  service::add_flag(*command, "json", flags->json, "fast or baseline (nlohmann::json)");
+  service::add_flag(*command, "max-page-size", flags->max_page_size, "largest size accepted")
+      ->check(service::in_range(1, 1000));
+  service::add_choice(*command, "json", flags->json, service::kJsonNames,
+                      "fast or baseline (nlohmann::json)");
   service::add_flag(*command, "events-token", flags->events_token,
                     "bearer token required on event writes; unset: writes refused with 503");
   service::add_flag(*command, "upstream-timeout-ms", flags->upstream_timeout_ms,
-                    "deadline for one aggregator or Redis call");
+                    "deadline for one aggregator or Redis call")
+      ->check(service::in_range(1, 60'000));
   service::add_flag(*command, "gzip-level", flags->gzip_level,
-                    "zlib level (1 fastest .. 9 smallest) for clients that accept gzip; 0: never compress");
-  service::add_flag(*command, "l2", flags->l2,
-                    "on: share built pages through Redis, one build per page per TTL for the whole fleet");
+                    "zlib level (1 fastest .. 9 smallest) for clients that accept gzip; 0: never compress")
+      ->check(service::in_range(0, 9));
+  service::add_choice(*command, "l2", flags->l2, service::kOnOff,
+                      "on: share built pages through Redis, one build per page per TTL for the whole fleet");
   service::add_flag(
       *command, "rebuild-interval-ms", flags->rebuild_interval_ms,
-      "least time between two rebuilds of one page that room events cause; 0: rebuild at every event");
-  service::add_flag(*command, "live-rooms", flags->live_rooms,
-                    "on: pages from per-user privilege records, rebuilt in the background on room events; "
-                    "off: the write-up's plain TTL cache (one batch per build, events leave pages alone), "
-                    "as a baseline");
+      "least time between two rebuilds of one page that room events cause; 0: rebuild at every event")
+      ->check(service::in_range(0, 60'000));
+  service::add_choice(*command, "live-rooms", flags->live_rooms, service::kOnOff,
+                      "on: pages from per-user privilege records, rebuilt in the background on room events; "
+                      "off: the write-up's plain TTL cache (one batch per build, events leave pages alone), "
+                      "as a baseline");
   service::add_flag(*command, "max-pages", flags->max_pages,
-                    "cached: pages kept (each room, page and size one), the least recently used evicted");
+                    "cached: pages kept (each room, page and size one), the least recently used evicted")
+      ->check(service::in_range(1, 10'000'000));
   service::add_flag(*command, "max-builds", flags->max_builds,
-                    "page builds at once; the next wait for a slot, up to 4x as many");
+                    "page builds at once; the next wait for a slot, up to 4x as many")
+      ->check(service::in_range(1, 100'000));
   service::add_flag(*command, "max-batches", flags->max_batches,
                     "aggregator batches at once (each fans out to every kind: 32 x 24 kinds stays within the "
-                    "aggregator's 1,024 downstream connections); the next wait for a slot, up to 4x as many");
+                    "aggregator's 1,024 downstream connections); the next wait for a slot, up to 4x as many")
+      ->check(service::in_range(1, 100'000));
   service::add_flag(
       *command, "admission-wait-ms", flags->admission_wait_ms,
       "longest wait of a build or batch for a slot; past it (or with the queue full) the request "
-      "gets a stale page if there is one, else 429 overloaded with Retry-After");
+      "gets a stale page if there is one, else 429 overloaded with Retry-After")
+      ->check(service::in_range(0, 60'000));
   service::add_flag(
       *command, "wait-replicas", flags->wait_replicas,
       "acknowledge an event request once this many Redis replicas have it (WAIT, within half of "
-      "--upstream-timeout-ms), else 503 outcome_unknown; 0: once the master has it");
+      "--upstream-timeout-ms), else 503 outcome_unknown; 0: once the master has it")
+      ->check(service::in_range(0, 16));
   service::add_flag(*command, "sendfile-min-bytes", flags->sendfile_min_bytes,
-                    "cached pages at least this large go out with sendfile(2) from a sealed memfd; 0: never");
+                    "cached pages at least this large go out with sendfile(2) from a sealed memfd; 0: never")
+      ->check(service::at_least(0LL));
   command->callback([flags, &action] { action = [flags] { return run(*flags); }; });
 }
 

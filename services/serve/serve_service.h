@@ -26,6 +26,7 @@
 #include "micq/metrics/metrics.h"
 #include "micq/redis/commands.h"
 #include "micq/redis/subscriber.h"
+#include "micq/service/serve_modes.h"
 #include "page_builder.h"
 #include "page_source.h"
 #include "privilege_cache.h"
@@ -38,7 +39,7 @@
 
 namespace micq::serve {
 
-enum class Strategy { kDirect, kSingleflight, kCached };
+using service::Strategy;  // --strategy: direct, singleflight or cached
 
 struct ServeConfig {
   Strategy strategy = Strategy::kCached;

@@ -9,14 +9,13 @@
 namespace micq::sim {
 
 namespace {
-constexpr std::uint64_t kMaxPayloadBytes = std::uint64_t{1024} * 1024;
 constexpr const char* kPayloadRule = "payload_bytes must be 1..1048576";
 }  // namespace
 
 std::string validate(const SimConfig& config) {
   if (config.payload_bytes < 1 || config.payload_bytes > kMaxPayloadBytes) return kPayloadRule;
-  if (!(config.latency_ms >= 0 && config.latency_ms <= 60'000)) return "latency_ms must be 0..60000";
-  if (!(config.jitter_ms >= 0 && config.jitter_ms <= 60'000)) return "jitter_ms must be 0..60000";
+  if (!(config.latency_ms >= 0 && config.latency_ms <= kMaxLatencyMs)) return "latency_ms must be 0..60000";
+  if (!(config.jitter_ms >= 0 && config.jitter_ms <= kMaxLatencyMs)) return "jitter_ms must be 0..60000";
   if (!(config.error_rate >= 0 && config.error_rate <= 1)) return "error_rate must be 0..1";
   if (!(config.timeout_rate >= 0 && config.timeout_rate <= 1)) return "timeout_rate must be 0..1";
   return {};

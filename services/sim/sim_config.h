@@ -27,6 +27,10 @@ struct SimConfig {
   double timeout_rate = 0;  // fraction not answered within 10 s
 };
 
+// The bounds of a config (validate), also the sim's flags' checks.
+inline constexpr std::uint64_t kMaxPayloadBytes = std::uint64_t{1024} * 1024;
+inline constexpr double kMaxLatencyMs = 60'000;  // latency_ms and jitter_ms
+
 // Why a config is invalid, or empty if it is fine.
 std::string validate(const SimConfig& config);
 

@@ -21,6 +21,7 @@
 #include "demo_control.h"
 #include "micq/http/client.h"
 #include "micq/redis/client.h"
+#include "micq/service/flag_checks.h"
 #include "micq/service/ids.h"
 #include "micq/service/kinds.h"
 #include "micq/stack/stack.h"
@@ -325,22 +326,8 @@ class Up {
   int exit_code_ = 0;
 };
 
+// Every flag of up is checked at its definition (add_command).
 int run(const Flags& flags) {
-  if (!service::is_valid_id(flags.room)) return service::fail_usage("up", "--room must be a valid room id");
-  if (!(flags.events_per_second > 0 && flags.events_per_second <= 1000)) {
-    return service::fail_usage("up", "--events-per-second must be more than 0 and at most 1000");
-  }
-  if (flags.viewers < 0 || flags.viewers > 100'000)
-    return service::fail_usage("up", "--viewers must be 0..100000");
-  if (!service::parse_kinds(flags.kinds))
-    return service::fail_usage("up", service::parse_kinds(flags.kinds).error());
-  if (!flags.redis.empty() && !redis::parse_endpoint(flags.redis)) {
-    return service::fail_usage("up", "--redis: " + redis::parse_endpoint(flags.redis).error());
-  }
-  if (flags.instances < 1 || flags.instances > kMaxInstances)
-    return service::fail_usage("up", "--instances must be 1.." + std::to_string(kMaxInstances));
-  if (!service::parse_listen(flags.listen))
-    return service::fail_usage("up", service::parse_listen(flags.listen).error());
   asio::io_context ioc;
   Up up(ioc, flags);
   asio::co_spawn(ioc, up.run(), asio::detached);
@@ -355,20 +342,27 @@ void add_command(CLI::App& app, service::Action& action) {
   CLI::App* command =
       app.add_subcommand("up", "Start the whole stack on loopback with a live demo room (SPEC §7).");
   service::add_flag(*command, "redis", flags->redis,
-                    "use this Redis host:port instead of a private redis-server");
-  service::add_flag(*command, "listen", flags->listen, "address:port of micq serve");
-  service::add_flag(*command, "room", flags->room, "the demo room");
-  service::add_flag(*command, "events-per-second", flags->events_per_second,
-                    "pace of the demo room's events");
-  service::add_flag(*command, "kinds", flags->kinds, "privilege kinds to simulate");
+                    "use this Redis host:port instead of a private redis-server")
+      ->check(service::or_empty(service::parsed_by(redis::parse_endpoint)));
+  service::add_flag(*command, "listen", flags->listen, "address:port of micq serve")
+      ->check(service::parsed_by(service::parse_listen));
+  service::add_flag(*command, "room", flags->room, "the demo room")
+      ->check(service::satisfying([](const std::string& room) { return service::is_valid_id(room); },
+                                  "must be a valid room id"));
+  service::add_flag(*command, "events-per-second", flags->events_per_second, "pace of the demo room's events")
+      ->check(service::more_than_at_most(0, 1000));
+  service::add_flag(*command, "kinds", flags->kinds, "privilege kinds to simulate")
+      ->check(service::parsed_by(service::parse_kinds));
   command
       ->add_flag("--prometheus", flags->prometheus,
                  "also start Debian's prometheus scraping the stack, with deploy/rules.yml")
       ->envname("MICQ_PROMETHEUS");
   service::add_flag(*command, "viewers", flags->viewers,
-                    "simulated viewers of the demo room, each polling every 3 s with If-None-Match; 0: none");
+                    "simulated viewers of the demo room, each polling every 3 s with If-None-Match; 0: none")
+      ->check(service::in_range(0, 100'000));
   service::add_flag(*command, "instances", flags->instances,
-                    "serve instances; more than 1: behind haproxy on --listen, sharing pages through Redis");
+                    "serve instances; more than 1: behind haproxy on --listen, sharing pages through Redis")
+      ->check(service::in_range(1, kMaxInstances));
   command->callback([flags, &action] { action = [flags] { return run(*flags); }; });
 }
 

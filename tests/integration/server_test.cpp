@@ -282,6 +282,68 @@ TEST(ServerLifecycleTest, BadFlagExitsNonZeroWithOneLine) {
   }
 }
 
+// A refused value exits 2 with one line naming the command, the flag and
+// its rule, whether it came as a flag or from the environment (checks at
+// the flag's definition), or where flags do not go together.
+TEST(ServerLifecycleTest, RefusedFlagValueSaysWhichFlagAndItsRule) {
+  struct Case {
+    std::vector<std::string> args;
+    std::vector<std::string> env;
+    std::string line;
+  };
+  const std::vector<Case> cases = {
+      {{"serve", "--ttl-ms", "0"}, {}, "micq serve: --ttl-ms must be 1..3600000"},
+      {{"serve"}, {"MICQ_TTL_MS=3600001"}, "micq serve: --ttl-ms must be 1..3600000"},
+      {{"serve", "--strategy", "fastest"},
+       {},
+       "micq serve: --strategy must be direct, singleflight or cached"},
+      {{"serve"}, {"MICQ_JSON=simd"}, "micq serve: --json must be fast or baseline"},
+      {{"serve", "--l2", "maybe"}, {}, "micq serve: --l2 must be on or off"},
+      {{"serve", "--live-rooms", "yes"}, {}, "micq serve: --live-rooms must be on or off"},
+      {{"serve", "--rebuild-interval-ms", "soon"}, {}, "micq serve: --rebuild-interval-ms must be 0..60000"},
+      {{"serve", "--max-stale-ms", "-1"}, {}, "micq serve: --max-stale-ms must be 0..86400000"},
+      {{"serve", "--gzip-level", "10"}, {}, "micq serve: --gzip-level must be 0..9"},
+      {{"serve", "--wait-replicas", "17"}, {}, "micq serve: --wait-replicas must be 0..16"},
+      {{"serve", "--sendfile-min-bytes", "-1"}, {}, "micq serve: --sendfile-min-bytes must be at least 0"},
+      {{"serve", "--redis", "nohost"}, {}, "micq serve: --redis: expected host:port, got nohost"},
+      {{"serve", "--redis-cluster", "127.0.0.1:7000,"},
+       {},
+       "micq serve: --redis-cluster: expected host:port, got "},
+      {{"serve", "--aggregator", "ftp://x"},
+       {},
+       "micq serve: --aggregator: only http:// upstreams are supported: ftp://x"},
+      {{"serve", "--page-size", "60"}, {}, "micq serve: --page-size must be 1..--max-page-size"},
+      {{"serve", "--max-page-size", "5", "--page-size", "6"},
+       {},
+       "micq serve: --page-size must be 1..--max-page-size"},
+      {{"serve", "--l2", "on", "--strategy", "direct"}, {}, "micq serve: --l2 on needs --strategy cached"},
+      {{"sim", "--error-rate", "2"}, {}, "micq sim: --error-rate must be 0..1"},
+      {{"sim", "--latency-ms", "nan"}, {}, "micq sim: --latency-ms must be 0..60000"},
+      {{"sim", "--payload-bytes", "0"}, {}, "micq sim: --payload-bytes must be 1..1048576"},
+      {{"sim", "--listen", "nowhere"}, {}, "micq sim: --listen must be address:port, got 'nowhere'"},
+      {{"sim", "--threads", "0"}, {}, "micq sim: --threads must be 1..256"},
+      {{"sim", "--kinds", "99"}, {}, "micq sim: --kinds must be 1..24, got 99"},
+      {{"aggregator", "--kinds", "vip,dragon"},
+       {},
+       "micq aggregator: --kinds names an unknown kind 'dragon'"},
+      {{"aggregator", "--timeout-ms", "0"}, {}, "micq aggregator: --timeout-ms must be 1..60000"},
+      {{"aggregator", "--read-timeout-ms", "0"}, {}, "micq aggregator: --read-timeout-ms must be at least 1"},
+      {{"up", "--events-per-second", "0"},
+       {},
+       "micq up: --events-per-second must be more than 0 and at most 1000"},
+      {{"up", "--room", "bad room"}, {}, "micq up: --room must be a valid room id"},
+      {{"up", "--instances", "17"}, {}, "micq up: --instances must be 1..16"},
+      {{"up", "--redis", "nohost"}, {}, "micq up: --redis: expected host:port, got nohost"},
+  };
+  for (const auto& c : cases) {
+    ChildProcess process(c.args, c.env);
+    auto code = process.wait_exit();
+    ASSERT_TRUE(code) << c.line;
+    EXPECT_EQ(*code, 2) << c.line;
+    EXPECT_EQ(process.output(), c.line + "\n");
+  }
+}
+
 TEST(ServerLifecycleTest, FlagsAlsoComeFromTheEnvironment) {
   ChildProcess process({"sim", "--kinds", "1"}, {"MICQ_LISTEN=127.0.0.1:0", "MICQ_KINDS=2"});
   int port = process.wait_listening();

@@ -37,11 +37,12 @@ struct ServerFlags {
 };
 
 // Adds --listen (default `default_listen`), --threads, --read-timeout-ms,
-// --max-connections, --write-timeout-ms.
+// --max-connections, --write-timeout-ms, each checked at its definition.
 void add_server_flags(CLI::App& command, ServerFlags& flags, std::string default_listen);
 
-// Validated server options, or the one-line reason they are not.
-boost::system::result<http::ServerOptions, std::string> server_options(const ServerFlags& flags);
+// The server options of `flags`.
+// REQUIRES: `flags` as add_server_flags checked them (a parsed command line).
+http::ServerOptions server_options(const ServerFlags& flags);
 
 // The subcommand to run once flags are parsed; returns the exit code.
 using Action = std::function<int()>;
@@ -53,6 +54,18 @@ int serve_until_stopped(std::string_view name, http::Server& server);
 
 // One line on stderr ("micq <name>: <reason>") and exit code 2.
 int fail_usage(std::string_view name, std::string_view reason);
+
+// The one line (SPEC §1) for a command line CLI11 refused, without its
+// newline. A value a flag's check refused (CLI11: "<flag>: <why>") reads
+// like fail_usage's lines, naming the subcommand: a reason that reads after
+// the flag's name ("must be 1..60000") or names the flag itself ("--listen
+// has a bad port '8o'") is joined to it, any other keeps the colon
+// ("micq serve: --redis: bad port in x"). Anything else is CLI11's reason:
+// "micq: The following arguments were not expected: --bogus (see --help)".
+std::string parse_failure(const CLI::App& app, const CLI::ParseError& error);
+
+// parse_failure's line on stderr, and exit code 2.
+int fail_parse(const CLI::App& app, const CLI::ParseError& error);
 
 }  // namespace micq::service
 
