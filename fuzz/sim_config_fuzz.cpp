@@ -45,7 +45,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     MICQ_FUZZ_CHECK(!next.error().empty() && next.error().back() == '.', next.error());
     return 0;
   }
-  MICQ_FUZZ_CHECK(micq::sim::validate(*next).empty(), micq::sim::validate(*next));
+  auto valid = micq::sim::validate(*next);
+  MICQ_FUZZ_CHECK(valid.has_value(), valid ? std::string_view() : std::string_view(valid.error()));
   if (!names(body, "payload_bytes"))
     MICQ_FUZZ_CHECK(next->payload_bytes == current.payload_bytes, "payload_bytes");
   if (!names(body, "latency_ms")) MICQ_FUZZ_CHECK(next->latency_ms == current.latency_ms, "latency_ms");

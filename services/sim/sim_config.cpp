@@ -12,12 +12,17 @@ namespace {
 constexpr const char* kPayloadRule = "payload_bytes must be 1..1048576";
 }  // namespace
 
-std::string validate(const SimConfig& config) {
-  if (config.payload_bytes < 1 || config.payload_bytes > kMaxPayloadBytes) return kPayloadRule;
-  if (!(config.latency_ms >= 0 && config.latency_ms <= kMaxLatencyMs)) return "latency_ms must be 0..60000";
-  if (!(config.jitter_ms >= 0 && config.jitter_ms <= kMaxLatencyMs)) return "jitter_ms must be 0..60000";
-  if (!(config.error_rate >= 0 && config.error_rate <= 1)) return "error_rate must be 0..1";
-  if (!(config.timeout_rate >= 0 && config.timeout_rate <= 1)) return "timeout_rate must be 0..1";
+boost::system::result<void, std::string> validate(const SimConfig& config) {
+  auto broken = [](const char* rule) {
+    return boost::system::result<void, std::string>(boost::system::in_place_error, rule);
+  };
+  if (config.payload_bytes < 1 || config.payload_bytes > kMaxPayloadBytes) return broken(kPayloadRule);
+  if (!(config.latency_ms >= 0 && config.latency_ms <= kMaxLatencyMs))
+    return broken("latency_ms must be 0..60000");
+  if (!(config.jitter_ms >= 0 && config.jitter_ms <= kMaxLatencyMs))
+    return broken("jitter_ms must be 0..60000");
+  if (!(config.error_rate >= 0 && config.error_rate <= 1)) return broken("error_rate must be 0..1");
+  if (!(config.timeout_rate >= 0 && config.timeout_rate <= 1)) return broken("timeout_rate must be 0..1");
   return {};
 }
 
@@ -59,7 +64,7 @@ boost::system::result<SimConfig, std::string> parse_config_update(std::string_vi
       return fail("Unknown setting " + std::string(key) + ".");
     }
   }
-  if (std::string why = validate(next); !why.empty()) return fail(why + ".");
+  if (auto valid = validate(next); !valid) return fail(valid.error() + ".");
   return next;
 }
 

@@ -31,8 +31,8 @@ struct SimConfig {
 inline constexpr std::uint64_t kMaxPayloadBytes = std::uint64_t{1024} * 1024;
 inline constexpr double kMaxLatencyMs = 60'000;  // latency_ms and jitter_ms
 
-// Why a config is invalid, or empty if it is fine.
-std::string validate(const SimConfig& config);
+// Nothing if the config is fine, else why not (the rule it breaks).
+boost::system::result<void, std::string> validate(const SimConfig& config);
 
 // `current` with the settings of a POST /admin/config body applied: a JSON
 // object with any of payload_bytes, latency_ms, jitter_ms, error_rate,
