@@ -75,6 +75,7 @@
 #include "micq/coalesce/internal/cache_entry.h"
 #include "micq/coalesce/internal/counters.h"
 #include "micq/coalesce/internal/expiry.h"
+#include "micq/coalesce/internal/hit_view.h"
 #include "micq/coalesce/result.h"
 #include "micq/sync/mutex.h"
 
@@ -142,8 +143,8 @@ class Cache {
   using RefreshLead = std::function<Duration(const V&)>;
 
   explicit Cache(CacheOptions options = {}, AgeAtLoad age_at_load = {}, RefreshLead refresh_lead = {})
-      : state_(std::make_shared<State>(std::move(options), std::move(age_at_load), std::move(refresh_lead))) {
-  }
+      : state_(std::make_shared<State>(std::move(options), std::move(age_at_load), std::move(refresh_lead))),
+        hit_views_(state_) {}
 
   // The synchronous hot path: a fresh value, or nullopt when the caller must
   // go through get() (missing, expired, or due for an early refresh).
@@ -157,20 +158,17 @@ class Cache {
   std::optional<CacheResult<V>> lookup_fresh(const Key& key) {
     State& st = *state_;
     TimePoint now = st.options.clock->now();
-    LocalView& view = local_view();
-    auto local = view.entries.find(key);
-    if (local != view.entries.end()) {
-      LocalEntry& seen = local->second;
-      if (seen.entry->version.load(std::memory_order_acquire) == seen.version && now < seen.refresh_at &&
-          internal::xfetch_impossible(now, seen.fresh_until, seen.load_time, st.options.early_refresh_beta)) {
-        seen.entry->touch(now);
-        st.counters.local().hits.inc();
-        CacheResult<V> result;
-        result.value = seen.value;
-        result.freshness = Freshness::kFresh;
-        result.age = now - seen.built_at;
-        return result;
-      }
+    internal::HitView<Key, V, Hash, KeyEqual>& view = hit_views_.local();
+    const internal::SeenEntry<V>* seen = view.find(key);
+    if (seen && now < seen->refresh_at &&
+        internal::xfetch_impossible(now, seen->fresh_until, seen->load_time, st.options.early_refresh_beta)) {
+      seen->entry->touch(now);
+      st.counters.local().hits.inc();
+      CacheResult<V> result;
+      result.value = seen->value;
+      result.freshness = Freshness::kFresh;
+      result.age = now - seen->built_at;
+      return result;
     }
     Shard& shard = st.shard_for(key);
     sync::ReaderLock lock(shard.mu);
@@ -182,7 +180,7 @@ class Cache {
     }
     entry.touch(now);
     st.counters.local().hits.inc();
-    remember(view, key, it->second);
+    view.remember(key, it->second, st.options.max_entries);
     return st.served(entry, now, Freshness::kFresh);
   }
 
@@ -597,65 +595,8 @@ class Cache {
     (void)ignored;
   }
 
-  // Holds one reference to a shared value for one thread. Aligned and
-  // sized to whole cache lines so that the thread's reference count (in
-  // the same allocation) shares a line with nothing another thread touches.
-  struct alignas(64) PrivateOwner {
-    explicit PrivateOwner(std::shared_ptr<const V> v) : value(std::move(v)) {}
-    std::shared_ptr<const V> value;
-  };
-
-  // One thread's private record of an entry it served.
-  struct LocalEntry {
-    std::shared_ptr<Entry> entry;    // keeps `version` readable after eviction
-    std::uint64_t version = 0;       // entry->version when recorded
-    std::shared_ptr<const V> value;  // aliases a thread-private owner
-    TimePoint built_at{};
-    TimePoint fresh_until{};
-    TimePoint refresh_at{};
-    Duration load_time{};
-  };
-  struct LocalView {
-    std::weak_ptr<State> owner;  // lets views of destroyed caches be pruned
-    std::unordered_map<Key, LocalEntry, Hash, KeyEqual> entries;
-  };
-
-  // This thread's view of this cache. Views are per thread and per cache
-  // (told apart by a process-unique id, never by address).
-  LocalView& local_view() {
-    thread_local std::uint64_t last_id = 0;
-    thread_local LocalView* last_view = nullptr;
-    if (last_id == id_) return *last_view;
-    thread_local std::unordered_map<std::uint64_t, std::unique_ptr<LocalView>> views;
-    auto& slot = views[id_];
-    if (!slot) {
-      std::erase_if(views, [](const auto& kv) { return kv.second && kv.second->owner.expired(); });
-      slot = std::make_unique<LocalView>();
-      slot->owner = state_;
-    }
-    last_id = id_;
-    last_view = slot.get();
-    return *slot;
-  }
-
-  // REQUIRES: the shard's lock is held (shared is enough).
-  void remember(LocalView& view, const Key& key, const std::shared_ptr<Entry>& entry) {
-    if (view.entries.size() >= state_->options.max_entries) view.entries.clear();
-    LocalEntry& seen = view.entries[key];
-    seen.entry = entry;
-    seen.version = entry->version.load(std::memory_order_relaxed);
-    // A private control block: copies of `value` made by this thread bump
-    // only this thread's counter, never the shared one.
-    auto owner = std::make_shared<const PrivateOwner>(entry->value);
-    seen.value = std::shared_ptr<const V>(owner, owner->value.get());
-    seen.built_at = entry->built_at;
-    seen.fresh_until = entry->fresh_until;
-    seen.refresh_at = entry->refresh_at;
-    seen.load_time = entry->load_time;
-  }
-
   std::shared_ptr<State> state_;
-  std::uint64_t id_ = internal::next_instance_id();
+  internal::HitViews<Key, V, Hash, KeyEqual> hit_views_;
 };
 
 }  // namespace micq::coalesce
