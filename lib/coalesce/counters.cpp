@@ -43,9 +43,4 @@ std::size_t this_thread_stripe() {
   return claim.index;
 }
 
-std::uint64_t next_instance_id() {
-  static std::atomic<std::uint64_t> next{1};
-  return next.fetch_add(1, std::memory_order_relaxed);
-}
-
 }  // namespace micq::coalesce::internal

@@ -25,8 +25,6 @@ class Counter {
 // threads share one.
 std::size_t this_thread_stripe();
 
-// A process-unique, never reused, non-zero number for a cache instance.
-std::uint64_t next_instance_id();
 inline constexpr std::size_t kStripes = 16;
 
 template <class T>
