@@ -3,12 +3,11 @@
 namespace micq::http::internal {
 
 std::shared_ptr<ConnectionDeadline> ConnectionDeadline::start(boost::asio::ip::tcp::socket& socket) {
-  return std::make_shared<ConnectionDeadline>(socket, socket.get_executor());
+  return std::make_shared<ConnectionDeadline>(socket);
 }
 
-ConnectionDeadline::ConnectionDeadline(boost::asio::ip::tcp::socket& socket,
-                                       const boost::asio::any_io_executor& executor)
-    : socket_(&socket), timer_(executor) {}
+ConnectionDeadline::ConnectionDeadline(boost::asio::ip::tcp::socket& socket)
+    : socket_(&socket), timer_(socket.get_executor()) {}
 
 void ConnectionDeadline::expires_at(Clock::time_point when) {
   deadline_ = when;

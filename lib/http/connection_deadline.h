@@ -54,8 +54,8 @@ class ConnectionDeadline : public std::enable_shared_from_this<ConnectionDeadlin
   // again. Call before the socket is closed for good or destroyed.
   void stop();
 
-  // Use start().
-  ConnectionDeadline(boost::asio::ip::tcp::socket& socket, const boost::asio::any_io_executor& executor);
+  // Use start() (the timer's handlers hold the watch by shared_ptr).
+  explicit ConnectionDeadline(boost::asio::ip::tcp::socket& socket);
 
  private:
   void arm(Clock::time_point when);
