@@ -11,7 +11,8 @@
 #include <cstring>
 #include <filesystem>
 #include <stdexcept>
-#include <vector>
+
+#include "micq/redis/private_server.h"
 
 namespace micq::redis::testing {
 
@@ -84,9 +85,7 @@ void RedisServer::restart() {
 }
 
 void RedisServer::start() {
-  std::vector<std::string> args{"--port", std::to_string(port_), "--bind", "127.0.0.1", "--save",
-                                "",       "--appendonly",        "no",     "--dir",     dir_};
-  process::Command command{.program = binary_, .args = std::move(args)};
+  process::Command command{.program = binary_, .args = redis::private_server_args(port_, dir_)};
   command.stdin_from = process::Input::kNull;
   command.stderr_to = process::Output::kDiscard;
   auto started = process::Child::start(command);
@@ -94,7 +93,7 @@ void RedisServer::start() {
   server_.emplace(std::move(*started));
   // Its log goes to stdout; the line comes once it listens (none if it
   // exits first, e.g. port taken).
-  bool ready = server_->wait_for_line("Ready to accept connections", timeout_).has_value();
+  bool ready = server_->wait_for_line(redis::kServerReadyLine, timeout_).has_value();
   // Redis ignores SIGPIPE once initialised, so its later log lines just fail
   // to write: nothing is left to fill up a pipe nobody reads.
   server_->close_output();

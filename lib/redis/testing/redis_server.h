@@ -1,5 +1,5 @@
-// Test helper: a private redis-server on a free loopback port, with no
-// persistence and its own temporary directory, a process::Child
+// Test helper: a private redis-server (micq/redis/private_server.h) on a
+// free loopback port, in its own temporary directory, a process::Child
 // (lib/process). Readiness is an event (the "Ready to accept connections"
 // line on its stdout, read through a pipe), not a connect-and-retry loop.
 //
