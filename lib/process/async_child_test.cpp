@@ -43,7 +43,7 @@ std::unique_ptr<AsyncChild> started(asio::io_context& ioc, const Command& comman
 template <class T>
 std::optional<T> run(asio::io_context& ioc, asio::awaitable<T> task) {
   std::optional<T> result;
-  asio::co_spawn(ioc, std::move(task), [&](std::exception_ptr error, T value) {
+  asio::co_spawn(ioc, std::move(task), [&](const std::exception_ptr& error, T value) {
     if (!error) result = std::move(value);
   });
   ioc.run_for(20s);

@@ -171,9 +171,10 @@ TEST(Child, AMovedChildIsStillOwnedOnce) {
   const pid_t pid = first.pid();
   Child second = std::move(first);
   EXPECT_EQ(second.pid(), pid);
-  EXPECT_EQ(first.pid(), -1);
-  EXPECT_FALSE(first.signal(SIGTERM));
-  second = started(shell("exit 0"));  // the first child is killed and reaped here
+  // What a move leaves behind owns nothing.
+  EXPECT_EQ(first.pid(), -1);           // NOLINT(bugprone-use-after-move)
+  EXPECT_FALSE(first.signal(SIGTERM));  // NOLINT(bugprone-use-after-move)
+  second = started(shell("exit 0"));    // the first child is killed and reaped here
   EXPECT_EQ(::kill(pid, 0), -1);
   EXPECT_EQ(second.wait_exit(10s), (ExitStatus{0, 0}));
 }
