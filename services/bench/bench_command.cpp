@@ -22,6 +22,7 @@
 #include "micq/service/ids.h"
 #include "micq/service/kinds.h"
 #include "micq/service/serve_modes.h"
+#include "micq/stack/commands.h"
 #include "micq/stack/stack.h"
 #include "proc_stats.h"
 #include "spread_load.h"
@@ -181,51 +182,22 @@ std::vector<StageSpec> stages_of(const Flags& flags, double events_per_second) {
   return {single};
 }
 
-// Command lines, made by functions so a co_await expression may take them:
-// g++ 12 rejects a braced list inside one (PR 103871, docs/design.md).
+// Command lines (stack/commands.h), made by functions so a co_await expression
+// may take them: g++ 12 rejects a braced list inside one (PR 103871, docs/design.md).
 std::vector<std::string> sim_args(const Flags& f) {
-  return {"sim",
-          "--listen",
-          "127.0.0.1:0",
-          "--kinds",
-          f.kinds,
-          "--latency-ms",
-          fixed(f.sim_latency_ms, 3),
-          "--jitter-ms",
-          fixed(f.sim_jitter_ms, 3),
-          "--payload-bytes",
-          std::to_string(f.payload_bytes)};
-}
-std::vector<std::string> aggregator_args(const Flags& f, int sim_port) {
-  return {"aggregator",
-          "--listen",
-          "127.0.0.1:0",
-          "--kinds",
-          f.kinds,
-          "--downstream",
-          "http://127.0.0.1:" + std::to_string(sim_port)};
+  return stack::sim_command(
+      f.kinds, {"--latency-ms", fixed(f.sim_latency_ms, 3), "--jitter-ms", fixed(f.sim_jitter_ms, 3),
+                "--payload-bytes", std::to_string(f.payload_bytes)});
 }
 std::vector<std::string> serve_args(const Flags& f, const StageSpec& stage, const std::string& redis,
                                     int aggregator_port, const std::string& token) {
-  std::vector<std::string> args = {"serve",
-                                   "--listen",
-                                   "127.0.0.1:0",
-                                   "--redis",
-                                   redis,
-                                   "--aggregator",
-                                   "http://127.0.0.1:" + std::to_string(aggregator_port),
-                                   "--events-token",
-                                   token,
-                                   "--strategy",
-                                   stage.strategy,
-                                   "--json",
-                                   stage.json,
-                                   "--page-size",
-                                   std::to_string(stage.page_size),
-                                   "--ttl-ms",
-                                   std::to_string(f.ttl_ms)};
-  args.insert(args.end(), stage.serve_flags.begin(), stage.serve_flags.end());
-  return args;
+  std::vector<std::string> flags = {"--strategy",  stage.strategy,                   //
+                                    "--json",      stage.json,                       //
+                                    "--page-size", std::to_string(stage.page_size),  //
+                                    "--ttl-ms",    std::to_string(f.ttl_ms)};
+  flags.insert(flags.end(), stage.serve_flags.begin(), stage.serve_flags.end());
+  return stack::serve_command({.redis = redis, .aggregator_port = aggregator_port, .events_token = token},
+                              flags);
 }
 
 // The rooms with every room's viewers times `scale`.
@@ -247,20 +219,19 @@ FleetPlan fleet_plan(const Flags& f, int instances, const std::string& token) {
   FleetPlan plan;
   plan.instances = instances;
   plan.sim_args = sim_args(f);
-  plan.aggregator_args = {"aggregator", "--listen", "127.0.0.1:0", "--kinds", f.kinds};
-  plan.serve_args = {"serve",
-                     "--strategy",
-                     "cached",
-                     "--json",
-                     std::string(service::name_of(service::kJsonNames, f.json)),
-                     "--page-size",
-                     std::to_string(f.page_size),
-                     "--ttl-ms",
-                     std::to_string(f.ttl_ms),
-                     "--rebuild-interval-ms",
-                     std::to_string(f.rebuild_interval_ms),
-                     "--l2",
-                     "on"};
+  plan.kinds = f.kinds;
+  plan.serve_flags = {"--strategy",
+                      "cached",
+                      "--json",
+                      std::string(service::name_of(service::kJsonNames, f.json)),
+                      "--page-size",
+                      std::to_string(f.page_size),
+                      "--ttl-ms",
+                      std::to_string(f.ttl_ms),
+                      "--rebuild-interval-ms",
+                      std::to_string(f.rebuild_interval_ms),
+                      "--l2",
+                      "on"};
   plan.events_token = token;
   return plan;
 }
@@ -304,7 +275,7 @@ class Bench {
     if (!redis) co_return fail("the stack did not start");
     int sim = co_await stack_.start_micq("sim", sim_args(flags_));
     if (!sim) co_return fail("the stack did not start");
-    int aggregator = co_await stack_.start_micq("aggregator", aggregator_args(flags_, sim));
+    int aggregator = co_await stack_.start_micq("aggregator", stack::aggregator_command(flags_.kinds, sim));
     if (!aggregator) co_return fail("the stack did not start");
     std::string token = stack::random_hex(16);
     bool seeded = false;

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "micq/redis/cluster.h"
+#include "micq/stack/commands.h"
 
 namespace micq::bench {
 
@@ -13,21 +14,11 @@ namespace {
 
 // Argument lists, made by functions so a co_await expression may take them:
 // g++ 12 rejects a braced list inside one (PR 103871, docs/design.md).
-std::vector<std::string> with_downstream(std::vector<std::string> args, int sim_port) {
-  args.push_back("--downstream");
-  args.push_back("http://127.0.0.1:" + std::to_string(sim_port));
-  return args;
-}
-
 std::vector<std::string> serve_instance_args(const FleetPlan& plan, const std::string& seeds,
                                              int aggregator_port) {
-  std::vector<std::string> args = plan.serve_args;
-  for (std::string flag : {"--listen", "127.0.0.1:0", "--redis-cluster", seeds.c_str(), "--aggregator"})
-    args.push_back(flag);
-  args.push_back("http://127.0.0.1:" + std::to_string(aggregator_port));
-  args.push_back("--events-token");
-  args.push_back(plan.events_token);
-  return args;
+  return stack::serve_command(
+      {.redis_cluster = seeds, .aggregator_port = aggregator_port, .events_token = plan.events_token},
+      plan.serve_flags);
 }
 
 http::Upstream local(int port) { return {"127.0.0.1", static_cast<std::uint16_t>(port)}; }
@@ -65,7 +56,7 @@ asio::awaitable<boost::system::result<Endpoints, std::string>> start_fleet(stack
   auto starting_sim = stack.start_micq("sim", plan.sim_args);
   int sim = co_await std::move(starting_sim);
   if (!sim) co_return std::string("the sim did not start");
-  auto starting_aggregator = stack.start_micq("aggregator", with_downstream(plan.aggregator_args, sim));
+  auto starting_aggregator = stack.start_micq("aggregator", stack::aggregator_command(plan.kinds, sim));
   int aggregator = co_await std::move(starting_aggregator);
   if (!aggregator) co_return std::string("the aggregator did not start");
   Endpoints endpoints;

@@ -10,8 +10,8 @@
 //                       summed over the cluster's nodes
 //
 // Example:
-//   FleetPlan plan{.instances = 2, .sim_args = ..., .aggregator_args = ...,
-//                  .serve_args = ..., .events_token = token};
+//   FleetPlan plan{.instances = 2, .sim_args = ..., .kinds = "24",
+//                  .serve_flags = ..., .events_token = token};
 //   auto starting = start_fleet(stack, plan);
 //   auto endpoints = co_await std::move(starting);  // or .error(): why not
 //
@@ -38,11 +38,11 @@ boost::system::result<std::vector<int>, std::string> parse_fleet_sizes(std::stri
 
 struct FleetPlan {
   int instances = 1;
-  std::vector<std::string> sim_args;         // `micq sim` with its flags, --listen included
-  std::vector<std::string> aggregator_args;  // `micq aggregator` without --downstream (start_fleet adds it)
-  // `micq serve` flags beyond --listen, --redis-cluster, --aggregator and
-  // --events-token (start_fleet adds those), e.g. {"serve", "--l2", "on"}.
-  std::vector<std::string> serve_args;
+  std::vector<std::string> sim_args;  // `micq sim` with its flags (stack::sim_command)
+  std::string kinds;                  // the aggregator's --kinds
+  // `micq serve` flags beyond its wiring to the cluster, the aggregator and
+  // the events token (stack::serve_command), e.g. {"--l2", "on"}.
+  std::vector<std::string> serve_flags;
   std::string events_token;
 };
 

@@ -16,6 +16,7 @@
 #include <random>
 
 #include "micq/redis/client.h"
+#include "micq/redis/private_server.h"
 #include "micq/stack/haproxy_config.h"
 
 namespace micq::stack {
@@ -80,17 +81,9 @@ std::vector<int> cluster_ports(int count) {
 // Command lines, made by functions so a co_await expression may take them:
 // g++ 12 rejects a braced list inside one (PR 103871, docs/design.md).
 std::vector<std::string> redis_command(int port, const std::string& dir) {
-  return {"redis-server",
-          "--port",
-          std::to_string(port),
-          "--bind",
-          "127.0.0.1",
-          "--save",
-          "",
-          "--appendonly",
-          "no",
-          "--dir",
-          dir};
+  std::vector<std::string> command = redis::private_server_args(static_cast<std::uint16_t>(port), dir);
+  command.insert(command.begin(), "redis-server");
+  return command;
 }
 
 // A node times out after 2 s (Redis's default is 15): a dead master's
@@ -253,7 +246,7 @@ asio::awaitable<std::optional<std::string>> Stack::start_redis_cluster(int maste
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
     auto starting = spawn_and_wait("redis-" + std::to_string(port), cluster_node_command(port, dir),
-                                   "Ready to accept connections", 20s,
+                                   std::string(redis::kServerReadyLine), 20s,
                                    "redis-server did not start (is it installed? ./scripts/up installs it)");
     bool started = co_await std::move(starting);
     if (!started) co_return std::nullopt;
@@ -325,7 +318,8 @@ asio::awaitable<std::optional<std::string>> Stack::start_private_redis() {
   if (stopping_ || !ensure_work_dir()) co_return std::nullopt;
   int port = free_port();
   children_.push_back(Child::spawn(ioc_, "redis", redis_command(port, work_dir_), output_));
-  auto ready = co_await children_.back()->wait_for_line("Ready to accept connections", 20s);
+  auto waiting = children_.back()->wait_for_line(std::string(redis::kServerReadyLine), 20s);
+  auto ready = co_await std::move(waiting);
   if (!ready) {
     complain(*children_.back(), "redis-server did not start (is it installed? ./scripts/up installs it)");
     co_return std::nullopt;

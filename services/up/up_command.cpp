@@ -24,6 +24,7 @@
 #include "micq/service/flag_checks.h"
 #include "micq/service/ids.h"
 #include "micq/service/kinds.h"
+#include "micq/stack/commands.h"
 #include "micq/stack/stack.h"
 
 namespace micq::up {
@@ -46,40 +47,22 @@ struct Flags {
 
 constexpr int kMaxInstances = 16;
 
-// Command lines, made by functions so a co_await expression may take them:
-// g++ 12 rejects a braced list inside one (PR 103871, docs/design.md).
+// Command lines (stack/commands.h), made by functions so a co_await expression
+// may take them: g++ 12 rejects a braced list inside one (PR 103871, docs/design.md).
 std::vector<std::string> sim_args(const std::string& kinds) {
-  return {"sim", "--listen", "127.0.0.1:0", "--kinds", kinds, "--latency-ms", "5", "--jitter-ms", "5"};
-}
-std::vector<std::string> aggregator_args(const std::string& kinds, int sim_port) {
-  return {"aggregator",
-          "--listen",
-          "127.0.0.1:0",
-          "--kinds",
-          kinds,
-          "--downstream",
-          "http://127.0.0.1:" + std::to_string(sim_port)};
+  return stack::sim_command(kinds, {"--latency-ms", "5", "--jitter-ms", "5"});
 }
 std::vector<std::string> serve_args(const std::string& listen, const std::string& redis, int aggregator_port,
                                     const std::string& token) {
-  return {"serve",
-          "--listen",
-          listen,
-          "--redis",
-          redis,
-          "--aggregator",
-          "http://127.0.0.1:" + std::to_string(aggregator_port),
-          "--events-token",
-          token};
+  return stack::serve_command(
+      {.listen = listen, .redis = redis, .aggregator_port = aggregator_port, .events_token = token});
 }
 // One instance of a fleet: its own free port, sharing built pages with the
 // others through Redis (--l2 on), so the fleet builds a page once per TTL.
 std::vector<std::string> fleet_serve_args(const std::string& redis, int aggregator_port,
                                           const std::string& token) {
-  std::vector<std::string> args = serve_args("127.0.0.1:0", redis, aggregator_port, token);
-  args.push_back("--l2");
-  args.push_back("on");
-  return args;
+  return stack::serve_command({.redis = redis, .aggregator_port = aggregator_port, .events_token = token},
+                              {"--l2", "on"});
 }
 // deploy/prometheus.yml for this stack's ports (every serve instance),
 // scraping every 5 s, with deploy/rules.yml beside the build (build/micq ->
@@ -193,7 +176,7 @@ class Up {
     int sim = co_await stack_.start_micq("sim", sim_args(flags_.kinds));
     if (!sim || stop_requested_) co_return false;
     sim_port_ = sim;
-    int aggregator = co_await stack_.start_micq("aggregator", aggregator_args(flags_.kinds, sim));
+    int aggregator = co_await stack_.start_micq("aggregator", stack::aggregator_command(flags_.kinds, sim));
     if (!aggregator || stop_requested_) co_return false;
     token_ = stack::random_hex(16);
     auto starting_serve = start_serves(redis, aggregator);

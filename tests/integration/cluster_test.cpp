@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "http_client.h"
+#include "micq/stack/commands.h"
 #include "process.h"
 
 namespace micq::testing {
@@ -125,15 +126,10 @@ struct ServeStack {
 
   static std::vector<std::string> serve_args(const Cluster& cluster, int aggregator_port,
                                              std::vector<std::string> flags) {
-    std::vector<std::string> args = {"serve",
-                                     "--redis-cluster",
-                                     "127.0.0.1:" + std::to_string(cluster.port(0)),
-                                     "--aggregator",
-                                     "http://127.0.0.1:" + std::to_string(aggregator_port),
-                                     "--events-token",
-                                     "s3cret"};
-    args.insert(args.end(), flags.begin(), flags.end());
-    return args;
+    return stack::serve_command({.redis_cluster = "127.0.0.1:" + std::to_string(cluster.port(0)),
+                                 .aggregator_port = aggregator_port,
+                                 .events_token = "s3cret"},
+                                flags);
   }
 
   Service sim, aggregator, serve;

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "http_client.h"
+#include "micq/stack/commands.h"
 #include "micq/stack/haproxy_config.h"
 #include "process.h"
 #include "redis/testing/redis_server.h"
@@ -57,19 +58,13 @@ class FleetTest : public ::testing::Test {
     aggregator = start_service(
         {"aggregator", "--downstream", base_url(sim.port), "--kinds", "3", "--timeout-ms", "2000"});
     for (int i = 0; i < instances; ++i) {
-      std::vector<std::string> args{"serve",
-                                    "--redis",
-                                    "127.0.0.1:" + std::to_string(redis.port()),
-                                    "--aggregator",
-                                    base_url(aggregator.port),
-                                    "--events-token",
-                                    "s3cret",
-                                    "--ttl-ms",
-                                    ttl_ms,
-                                    "--upstream-timeout-ms",
-                                    "2000"};
-      args.insert(args.end(), flags.begin(), flags.end());
-      serves.push_back(start_service(args));
+      std::vector<std::string> serve_flags{"--ttl-ms", ttl_ms, "--upstream-timeout-ms", "2000"};
+      serve_flags.insert(serve_flags.end(), flags.begin(), flags.end());
+      serves.push_back(
+          start_service(stack::serve_command({.redis = "127.0.0.1:" + std::to_string(redis.port()),
+                                              .aggregator_port = aggregator.port,
+                                              .events_token = "s3cret"},
+                                             serve_flags)));
       ASSERT_GT(serves.back().port, 0);
     }
   }

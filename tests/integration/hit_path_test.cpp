@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "http_client.h"
+#include "micq/stack/commands.h"
 #include "process.h"
 #include "redis/testing/redis_server.h"
 #include "serve_stack.h"
@@ -56,17 +57,11 @@ class HitPathTest : public ::testing::TestWithParam<const char*> {
     sim = start_service(
         {"sim", "--kinds", "4", "--latency-ms", "1", "--jitter-ms", "0", "--payload-bytes", payload_bytes});
     aggregator = start_service({"aggregator", "--downstream", base_url(sim.port), "--kinds", "4"});
-    std::vector<std::string> args{"serve",
-                                  "--redis",
-                                  "127.0.0.1:" + std::to_string(redis.port()),
-                                  "--aggregator",
-                                  base_url(aggregator.port),
-                                  "--events-token",
-                                  "s3cret",
-                                  "--ttl-ms",
-                                  "60000"};
-    args.insert(args.end(), flags.begin(), flags.end());
-    serve = start_service(args);
+    flags.insert(flags.begin(), {"--ttl-ms", "60000"});
+    serve = start_service(stack::serve_command({.redis = "127.0.0.1:" + std::to_string(redis.port()),
+                                                .aggregator_port = aggregator.port,
+                                                .events_token = "s3cret"},
+                                               flags));
   }
   void seed(int users) {
     std::string body = R"({"events":[)";

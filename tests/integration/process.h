@@ -1,6 +1,7 @@
-// Test harness: a real micq process on loopback. Output (stdout+stderr)
-// is read through a pipe; waiting for a log line or for the exit uses
-// poll(2) on the pipe and on a pidfd — events, never sleeps.
+// Test harness: a real micq process on loopback, over micq::process::Child
+// (lib/process): output (stdout+stderr) is read through a pipe; waiting
+// for a log line or for the exit polls the pipe and a pidfd — events,
+// never sleeps.
 #ifndef MICQ_TESTS_PROCESS_H_
 #define MICQ_TESTS_PROCESS_H_
 
@@ -12,6 +13,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "micq/process/child.h"
 
 namespace micq::testing {
 
@@ -25,11 +28,10 @@ class ChildProcess {
   // Runs build/micq with `args`; `env` entries ("NAME=value") are added to
   // the inherited environment.
   ChildProcess(std::vector<std::string> args, std::vector<std::string> env = {});
-  // Runs `program` with `args` (haproxy, say), as above.
+  // Runs `program` with `args` (haproxy, say), as above. Throws
+  // std::runtime_error if it cannot start.
   ChildProcess(Program program, std::vector<std::string> args, std::vector<std::string> env = {});
-  ~ChildProcess();  // kills the process if it still runs
-  ChildProcess(const ChildProcess&) = delete;
-  ChildProcess& operator=(const ChildProcess&) = delete;
+  // The destructor kills the process if it still runs.
 
   // The first line containing `needle` (read so far or arriving within
   // `timeout`), or nullopt on timeout or end of output.
@@ -48,20 +50,11 @@ class ChildProcess {
   // SIGTERM and wait_exit().
   std::optional<int> terminate(std::chrono::milliseconds timeout = std::chrono::seconds(20));
 
-  const std::string& output() const { return output_; }
-  pid_t pid() const { return pid_; }
+  const std::string& output() const { return child_.output(); }
+  pid_t pid() const { return child_.pid(); }
 
  private:
-  // Reads what is available within `timeout`; false at end of output.
-  bool read_some(std::chrono::milliseconds timeout);
-
-  pid_t pid_ = -1;
-  int out_fd_ = -1;
-  int pid_fd_ = -1;
-  bool eof_ = false;
-  std::optional<int> exit_code_;
-  std::string output_;
-  std::size_t scanned_ = 0;
+  process::Child child_;
 };
 
 // A service started and listening: `micq <args> --listen 127.0.0.1:0`.

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "http_client.h"
+#include "micq/stack/commands.h"
 
 namespace micq::testing {
 
@@ -12,20 +13,14 @@ ServeStack start_serve_stack(int redis_port, const std::string& strategy,
   stack.sim = start_service({"sim", "--kinds", "4", "--latency-ms", sim_latency_ms, "--jitter-ms", "0"});
   stack.aggregator = start_service(
       {"aggregator", "--downstream", base_url(stack.sim.port), "--kinds", "4", "--timeout-ms", "2000"});
-  std::vector<std::string> args{"serve",
-                                "--redis",
-                                "127.0.0.1:" + std::to_string(redis_port),
-                                "--aggregator",
-                                base_url(stack.aggregator.port),
-                                "--strategy",
-                                strategy,
-                                "--events-token",
-                                "s3cret"};
   if (std::find(serve_flags.begin(), serve_flags.end(), "--upstream-timeout-ms") == serve_flags.end()) {
     serve_flags.insert(serve_flags.end(), {"--upstream-timeout-ms", "3000"});
   }
-  args.insert(args.end(), serve_flags.begin(), serve_flags.end());
-  stack.serve = start_service(args);
+  serve_flags.insert(serve_flags.begin(), {"--strategy", strategy});
+  stack.serve = start_service(stack::serve_command({.redis = "127.0.0.1:" + std::to_string(redis_port),
+                                                    .aggregator_port = stack.aggregator.port,
+                                                    .events_token = "s3cret"},
+                                                   serve_flags));
   return stack;
 }
 

@@ -1,14 +1,9 @@
 #include "redis_server.h"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -16,9 +11,8 @@
 #include <cstring>
 #include <filesystem>
 #include <stdexcept>
-#include <vector>
 
-extern char** environ;
+#include "micq/redis/private_server.h"
 
 namespace micq::redis::testing {
 
@@ -50,20 +44,6 @@ std::uint16_t free_loopback_port() {
   return ntohs(address.sin_port);
 }
 
-// Waits up to `timeout` for `pid` to exit and reaps it; false if it still runs.
-bool wait_exit(pid_t pid, milliseconds timeout) {
-  int pid_fd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
-  if (pid_fd >= 0) {
-    pollfd pfd{pid_fd, POLLIN, 0};
-    poll(&pfd, 1, static_cast<int>(timeout.count()));
-    close(pid_fd);
-  }
-  int status = 0;
-  // Without a pidfd (old kernel) this blocks until the exit.
-  pid_t done = waitpid(pid, &status, pid_fd >= 0 ? WNOHANG : 0);
-  return done == pid || (done < 0 && errno == ECHILD);
-}
-
 }  // namespace
 
 RedisServer::RedisServer(std::string binary, milliseconds timeout)
@@ -92,11 +72,11 @@ void RedisServer::stop() { terminate(SIGTERM); }
 void RedisServer::kill() { terminate(SIGKILL); }
 
 void RedisServer::pause() {
-  if (pid_ > 0) ::kill(pid_, SIGSTOP);
+  if (server_) server_->signal(SIGSTOP);
 }
 
 void RedisServer::resume() {
-  if (pid_ > 0) ::kill(pid_, SIGCONT);
+  if (server_) server_->signal(SIGCONT);
 }
 
 void RedisServer::restart() {
@@ -105,64 +85,32 @@ void RedisServer::restart() {
 }
 
 void RedisServer::start() {
-  int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) throw errno_error("pipe2");
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
-  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
-  std::vector<std::string> args{binary_,  "--port", std::to_string(port_), "--bind", "127.0.0.1",
-                                "--save", "",       "--appendonly",        "no",     "--dir",
-                                dir_};
-  std::vector<char*> argv;
-  argv.reserve(args.size() + 1);
-  for (auto& arg : args) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-  pid_t pid = -1;
-  int rc = posix_spawn(&pid, binary_.c_str(), &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  close(fds[1]);
-  if (rc != 0) {
-    close(fds[0]);
-    throw std::runtime_error("posix_spawn " + binary_ + ": " + std::strerror(rc));
-  }
-  pid_ = pid;
-
-  // Its log goes to stdout; the line below comes once it listens.
-  std::string output;
-  bool ready = false;
-  auto deadline = steady_clock::now() + timeout_;
-  while (!ready) {
-    auto left = duration_cast<milliseconds>(deadline - steady_clock::now());
-    if (left.count() <= 0) break;
-    pollfd pfd{fds[0], POLLIN, 0};
-    if (poll(&pfd, 1, static_cast<int>(left.count())) <= 0) continue;
-    char buffer[4096];
-    ssize_t n = read(fds[0], buffer, sizeof buffer);
-    if (n <= 0) break;  // it exited (e.g. port taken)
-    output.append(buffer, static_cast<std::size_t>(n));
-    ready = output.find("Ready to accept connections") != std::string::npos;
-  }
+  process::Command command{.program = binary_, .args = redis::private_server_args(port_, dir_)};
+  command.stdin_from = process::Input::kNull;
+  command.stderr_to = process::Output::kDiscard;
+  auto started = process::Child::start(command);
+  if (!started) throw std::runtime_error("posix_spawn " + binary_ + ": " + started.error().message());
+  server_.emplace(std::move(*started));
+  // Its log goes to stdout; the line comes once it listens (none if it
+  // exits first, e.g. port taken).
+  bool ready = server_->wait_for_line(redis::kServerReadyLine, timeout_).has_value();
   // Redis ignores SIGPIPE once initialised, so its later log lines just fail
   // to write: nothing is left to fill up a pipe nobody reads.
-  close(fds[0]);
+  server_->close_output();
   if (!ready) {
+    std::string output = server_->output();
     terminate(SIGKILL);
     throw std::runtime_error("redis-server on port " + std::to_string(port_) + " did not start; output:\n" +
                              output);
   }
 }
 
+// `signo`, SIGKILL if it is still there after 10 s (a paused server is
+// continued, as it acts on SIGTERM only once it runs).
 void RedisServer::terminate(int signo) {
-  if (pid_ <= 0) return;
-  ::kill(pid_, signo);
-  ::kill(pid_, SIGCONT);  // a paused server acts on SIGTERM only once it runs
-  if (!wait_exit(pid_, seconds(10))) {
-    ::kill(pid_, SIGKILL);
-    wait_exit(pid_, seconds(10));
-  }
-  pid_ = -1;
+  if (!server_) return;
+  server_->terminate(seconds(10), signo);
+  server_.reset();
 }
 
 }  // namespace micq::redis::testing

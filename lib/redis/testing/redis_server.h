@@ -1,7 +1,7 @@
-// Test helper: a private redis-server on a free loopback port, with no
-// persistence and its own temporary directory. Readiness is an event (the
-// "Ready to accept connections" line on its stdout, read through a pipe),
-// not a connect-and-retry loop.
+// Test helper: a private redis-server (micq/redis/private_server.h) on a
+// free loopback port, in its own temporary directory, a process::Child
+// (lib/process). Readiness is an event (the "Ready to accept connections"
+// line on its stdout, read through a pipe), not a connect-and-retry loop.
 //
 // Example:
 //   micq::redis::testing::RedisServer server;
@@ -11,11 +11,12 @@
 #ifndef MICQ_REDIS_TESTING_REDIS_SERVER_H_
 #define MICQ_REDIS_TESTING_REDIS_SERVER_H_
 
-#include <sys/types.h>
-
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
+
+#include "micq/process/child.h"
 
 namespace micq::redis::testing {
 
@@ -30,7 +31,7 @@ class RedisServer {
   RedisServer& operator=(const RedisServer&) = delete;
 
   std::uint16_t port() const { return port_; }
-  bool running() const { return pid_ > 0; }
+  bool running() const { return server_.has_value(); }
 
   // SIGTERM and wait for the exit (SIGKILL if it takes over 10 s).
   void stop();
@@ -52,7 +53,7 @@ class RedisServer {
   const std::chrono::milliseconds timeout_;
   std::string dir_;
   std::uint16_t port_ = 0;
-  pid_t pid_ = -1;
+  std::optional<process::Child> server_;  // while it runs
 };
 
 }  // namespace micq::redis::testing
