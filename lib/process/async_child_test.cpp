@@ -53,7 +53,7 @@ std::optional<T> run(asio::io_context& ioc, asio::awaitable<T> task) {
 asio::awaitable<std::vector<std::string>> all_lines(AsyncChild& child) {
   std::vector<std::string> lines;
   while (true) {
-    auto line = co_await child.read_line();  // g++ 12: not in the loop's condition
+    auto line = co_await child.read_line();
     if (!line) co_return lines;
     lines.push_back(*line);
   }

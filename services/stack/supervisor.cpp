@@ -55,8 +55,6 @@ asio::awaitable<std::optional<std::string>> Child::wait_for_line(std::string nee
   asio::steady_timer deadline(co_await asio::this_coro::executor, timeout);
   auto search = [&]() -> asio::awaitable<std::optional<std::string>> {
     while (true) {
-      // g++ 12: the co_await of a line in a statement of its own, not in
-      // the loop's condition (its temporary is destroyed twice there).
       auto line = co_await read_line();
       if (!line || line->find(needle) != std::string::npos) co_return line;
     }
@@ -68,7 +66,10 @@ asio::awaitable<std::optional<std::string>> Child::wait_for_line(std::string nee
 
 asio::awaitable<void> Child::echo_output() {
   while (true) {
-    auto line = co_await read_line();  // g++ 12: not in the loop's condition
+    // A statement of its own: this coroutine has no other local, and g++ 12
+    // corrupts the frame of such a coroutine that co_awaits in a condition
+    // (PR 106188, docs/design.md).
+    auto line = co_await read_line();
     if (!line) co_return;
   }
 }

@@ -8,8 +8,8 @@
 //   auto started = Child::start(command);
 //   AsyncChild child(executor, std::move(*started));
 //   while (true) {
-//     auto line = co_await child.read_line();  // g++ 12: never in a loop's condition
-//     if (!line) break;                         // the end of output
+//     auto line = co_await child.read_line();
+//     if (!line) break;  // the end of output
 //     std::puts(line->c_str());
 //   }
 //   auto stopping = child.terminate(5s);          // SIGTERM; SIGKILL after 5 s
