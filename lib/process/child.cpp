@@ -134,7 +134,8 @@ Child::Child(Child&& other) noexcept
       pidfd_(std::exchange(other.pidfd_, -1)),
       output_fd_(std::exchange(other.output_fd_, -1)),
       exit_(std::exchange(other.exit_, std::nullopt)),
-      output_(std::move(other.output_)) {}
+      output_(std::move(other.output_)),
+      next_line_(std::exchange(other.next_line_, 0)) {}
 
 Child& Child::operator=(Child&& other) noexcept {
   if (this != &other) {
@@ -144,6 +145,7 @@ Child& Child::operator=(Child&& other) noexcept {
     output_fd_ = std::exchange(other.output_fd_, -1);
     exit_ = std::exchange(other.exit_, std::nullopt);
     output_ = std::move(other.output_);
+    next_line_ = std::exchange(other.next_line_, 0);
   }
   return *this;
 }
@@ -196,14 +198,28 @@ bool Child::read_output(int timeout_ms) {
 }
 
 std::optional<std::string> Child::wait_for_line(std::string_view needle, milliseconds timeout) {
+  auto found = find_line(0, needle, timeout);
+  if (!found) return std::nullopt;
+  return std::move(found->first);
+}
+
+std::optional<std::string> Child::read_line(milliseconds timeout) {
+  auto found = find_line(next_line_, "", timeout);
+  if (!found) return std::nullopt;
+  next_line_ = found->second;
+  return std::move(found->first);
+}
+
+std::optional<std::pair<std::string, std::size_t>> Child::find_line(std::size_t from, std::string_view needle,
+                                                                    milliseconds timeout) {
   auto deadline = steady_clock::now() + timeout;
-  std::size_t line_start = 0;
+  std::size_t line_start = from;
   while (true) {
     // Complete lines only.
     for (auto end = output_.find('\n', line_start); end != std::string::npos;
          end = output_.find('\n', line_start)) {
       std::string_view line(output_.data() + line_start, end - line_start);
-      if (line.find(needle) != std::string_view::npos) return std::string(line);
+      if (line.find(needle) != std::string_view::npos) return std::pair(std::string(line), end + 1);
       line_start = end + 1;
     }
     auto left = ceil<milliseconds>(deadline - steady_clock::now());

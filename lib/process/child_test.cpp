@@ -122,6 +122,25 @@ TEST(Child, WaitForLineEndsWithTheOutput) {
   EXPECT_EQ(child.output_fd(), -1) << "the pipe ended";
 }
 
+// Each line once, in order, a repeated one too; a line is returned only
+// once complete; wait_for_line does not move read_line on.
+TEST(Child, ReadLineReturnsEachCompleteLineOnceInOrder) {
+  Child child = started(shell("echo a; echo a; printf 'half'; sleep 0.2; echo ' whole'; exec sleep 30"));
+  EXPECT_EQ(child.read_line(10s), "a");
+  EXPECT_EQ(child.wait_for_line("whole", 10s), "half whole");
+  EXPECT_EQ(child.read_line(10s), "a");
+  EXPECT_EQ(child.read_line(10s), "half whole");
+  EXPECT_EQ(child.read_line(50ms), std::nullopt) << "the child still runs: a timeout";
+  EXPECT_FALSE(child.exit_status());
+}
+
+TEST(Child, ReadLineEndsWithTheOutput) {
+  Child child = started(shell("echo last"));
+  EXPECT_EQ(child.read_line(20s), "last");
+  EXPECT_EQ(child.read_line(20s), std::nullopt);
+  EXPECT_EQ(child.output_fd(), -1) << "the pipe ended";
+}
+
 TEST(Child, WaitExitTimesOutOnARunningChild) {
   Child child = started(long_running());
   EXPECT_EQ(child.wait_exit(50ms), std::nullopt);

@@ -15,6 +15,7 @@
 #include <fstream>
 #include <random>
 
+#include "micq/process/ports.h"
 #include "micq/redis/client.h"
 #include "micq/redis/private_server.h"
 #include "micq/stack/haproxy_config.h"
@@ -46,60 +47,28 @@ std::string self_executable() {
   return ec ? std::string() : path.string();
 }
 
-// A port on 127.0.0.1 that was free a moment ago.
-int free_port() {
-  asio::io_context ioc;
-  asio::ip::tcp::acceptor acceptor(ioc, {asio::ip::make_address("127.0.0.1"), 0});
-  return acceptor.local_endpoint().port();
-}
-
-// Whether 127.0.0.1:<port> can be bound now.
-bool port_free(int port) {
-  asio::io_context ioc;
-  boost::system::error_code ec;
-  asio::ip::tcp::acceptor acceptor(ioc);
-  acceptor.open(asio::ip::tcp::v4(), ec);
-  if (!ec) acceptor.bind({asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)}, ec);
-  return !ec;
-}
-
-// `count` distinct ports for cluster nodes: each free, and its cluster bus
-// port (port + 10000) free and clear of the others'. Fewer if the machine
-// has none to give.
-std::vector<int> cluster_ports(int count) {
-  std::vector<int> ports;
-  for (int attempt = 0; attempt < 50 * count && static_cast<int>(ports.size()) < count; ++attempt) {
-    int port = free_port();
-    if (port + 10000 > 65535) continue;
-    bool clash = false;
-    for (int taken : ports) clash |= taken == port || taken == port + 10000 || taken + 10000 == port;
-    if (!clash && port_free(port + 10000)) ports.push_back(port);
-  }
-  return ports;
-}
+// A free loopback port, or 0 if the kernel has none to give: the child then
+// fails to start, and says so.
+int free_port() { return process::free_loopback_port().value_or(0); }
 
 // Command lines, made by functions so a co_await expression may take them:
 // g++ 12 rejects a braced list inside one (PR 103871, docs/design.md).
+std::vector<std::string> with_program(const std::string& program, std::vector<std::string> args) {
+  args.insert(args.begin(), program);
+  return args;
+}
+
 std::vector<std::string> redis_command(int port, const std::string& dir) {
-  std::vector<std::string> command = redis::private_server_args(static_cast<std::uint16_t>(port), dir);
-  command.insert(command.begin(), "redis-server");
-  return command;
+  return with_program("redis-server", redis::private_server_args(static_cast<std::uint16_t>(port), dir));
 }
 
-// A node times out after 2 s (Redis's default is 15): a dead master's
-// replica takes over within seconds, which fault tests and demos can wait for.
-std::vector<std::string> cluster_node_command(int port, const std::string& dir) {
-  std::vector<std::string> command = redis_command(port, dir);
-  command.insert(command.end(), {"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-                                 "--cluster-node-timeout", "2000"});
-  return command;
+std::vector<std::string> cluster_node_command(std::uint16_t port, const std::string& dir) {
+  return with_program("redis-server", redis::cluster_node_args(port, dir));
 }
 
-std::vector<std::string> cluster_create_command(const std::vector<int>& ports, int replicas_per_master) {
-  std::vector<std::string> command = {"redis-cli", "--cluster", "create"};
-  for (int port : ports) command.push_back("127.0.0.1:" + std::to_string(port));
-  command.insert(command.end(), {"--cluster-replicas", std::to_string(replicas_per_master), "--cluster-yes"});
-  return command;
+std::vector<std::string> cluster_create_command(const std::vector<std::uint16_t>& ports,
+                                                int replicas_per_master) {
+  return with_program("redis-cli", redis::cluster_create_args(ports, replicas_per_master));
 }
 
 // Debian's haproxy, in the foreground (-db) so it is our child and stops with us.
@@ -157,11 +126,6 @@ std::optional<asio::ip::tcp::endpoint> write_haproxy_config(const std::string& p
 std::vector<std::string> prometheus_command(int port, const std::string& config, const std::string& dir) {
   return {"prometheus", "--config.file=" + config, "--storage.tsdb.path=" + dir + "/prometheus",
           "--web.listen-address=127.0.0.1:" + std::to_string(port)};
-}
-
-std::vector<std::string> with_program(const std::string& program, std::vector<std::string> args) {
-  args.insert(args.begin(), program);
-  return args;
 }
 
 void complain(const Child& child, const std::string& what) {
@@ -235,13 +199,13 @@ asio::awaitable<std::optional<std::string>> Stack::start_redis_cluster(int maste
     co_return std::nullopt;
   }
   const int nodes = masters * (1 + replicas_per_master);
-  std::vector<int> ports = cluster_ports(nodes);
+  std::vector<std::uint16_t> ports = redis::free_cluster_ports(nodes);
   if (static_cast<int>(ports.size()) != nodes) {
     std::fprintf(stderr, "cannot find %d free port pairs (port, port + 10000) for the cluster\n", nodes);
     co_return std::nullopt;
   }
   std::string seeds;
-  for (int port : ports) {
+  for (std::uint16_t port : ports) {
     std::string dir = work_dir_ + "/cluster-" + std::to_string(port);
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
@@ -270,9 +234,8 @@ asio::awaitable<std::optional<std::string>> Stack::start_redis_cluster(int maste
   // 50 ms for at most 20 s.
   auto executor = co_await asio::this_coro::executor;
   std::vector<std::unique_ptr<redis::RedisClient>> clients;
-  for (int port : ports)
-    clients.push_back(std::make_unique<redis::RedisClient>(
-        executor, redis::Endpoint{"127.0.0.1", static_cast<std::uint16_t>(port)}));
+  for (std::uint16_t port : ports)
+    clients.push_back(std::make_unique<redis::RedisClient>(executor, redis::Endpoint{"127.0.0.1", port}));
   asio::steady_timer pause(ioc_);
   for (int round = 0; round < 400 && !stopping_; ++round) {
     bool all_ok = true;

@@ -3,18 +3,17 @@
 #include <rapidjson/document.h>
 
 #include <atomic>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
-#include <filesystem>
-#include <random>
+#include <memory>
 #include <thread>
 
 #include "http_client.h"
+#include "micq/redis/private_server.h"
 #include "micq/stack/commands.h"
 #include "process.h"
+#include "redis/testing/redis_server.h"
 
 namespace micq::testing {
 namespace {
@@ -22,97 +21,48 @@ namespace {
 using namespace std::chrono_literals;
 const Headers kAuth{{"Authorization", "Bearer s3cret"}};
 
-bool port_free(int port) {
-  boost::asio::io_context ioc;
-  boost::system::error_code ec;
-  boost::asio::ip::tcp::acceptor acceptor(ioc);
-  acceptor.open(boost::asio::ip::tcp::v4(), ec);
-  if (!ec) acceptor.bind({boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)}, ec);
-  return !ec;
-}
-
-std::string shell_output(const std::string& command) {
-  std::string out;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (!pipe) return out;
-  char buffer[512];
-  while (fgets(buffer, sizeof buffer, pipe)) out += buffer;
-  pclose(pipe);
-  return out;
-}
-
-// Three redis-server masters in cluster mode, slots spread by redis-cli,
-// each with `replicas` replicas (a node is deemed failed after 2 s, so a
-// replica takes over within seconds).
+// Three redis-server masters in cluster mode (micq/redis/private_server.h),
+// slots spread by redis-cli, each with `replicas` replicas (a node is
+// deemed failed after 2 s, so a replica takes over within seconds).
 class Cluster {
  public:
   explicit Cluster(int replicas = 0) {
-    dir_ = std::filesystem::temp_directory_path() / ("micq-cluster-" + std::to_string(::getpid()));
-    std::filesystem::create_directories(dir_);
-    std::mt19937 rng(std::random_device{}());
-    // A node also listens on port + 10000 (the cluster bus).
-    const std::size_t nodes = 3 * static_cast<std::size_t>(1 + replicas);
-    while (ports_.size() < nodes) {
-      int port = 20000 + static_cast<int>(rng() % 20000);
-      if (port_free(port) && port_free(port + 10000)) ports_.push_back(port);
+    const int nodes = 3 * (1 + replicas);
+    std::vector<std::uint16_t> ports = redis::free_cluster_ports(nodes);
+    if (static_cast<int>(ports.size()) != nodes) {
+      created_ = "no " + std::to_string(nodes) + " free port pairs for the nodes";
+      return;
     }
-    std::string create = "redis-cli --cluster create";
-    for (int port : ports_) {
-      auto node_dir = dir_ / std::to_string(port);
-      std::filesystem::create_directories(node_dir);
-      std::system(("redis-server --port " + std::to_string(port) +
-                   " --bind 127.0.0.1 --cluster-enabled yes --cluster-config-file nodes.conf --save '' "
-                   "--cluster-node-timeout 2000 --appendonly no --daemonize yes --dir " +
-                   node_dir.string() + " --logfile " + (node_dir / "log").string())
-                      .c_str());
-      create += " 127.0.0.1:" + std::to_string(port);
+    for (std::uint16_t port : ports) {
+      nodes_.push_back(std::make_unique<redis::testing::RedisServer>(
+          redis::testing::RedisServerOptions{.port = port, .cluster_node = true}));
     }
-    // Redis announces no event for "up" or "cluster formed" to a daemonized
-    // node: ask every node until it answers, bounded (create needs them all).
-    for (int port : ports_) {
-      for (int i = 0;
-           i < 200 &&
-           shell_output("redis-cli -p " + std::to_string(port) + " ping").find("PONG") == std::string::npos;
-           ++i) {
-        std::this_thread::sleep_for(50ms);
-      }
-    }
-    created_ =
-        shell_output(create + " --cluster-replicas " + std::to_string(replicas) + " --cluster-yes 2>&1");
+    created_ = output_of(Program{"redis-cli"}, redis::cluster_create_args(ports, replicas), 60s);
+    // Redis announces no event for "every node agrees": ask each node,
+    // every 50 ms for at most 20 s.
     for (int i = 0; i < 400 && !ok(); ++i) std::this_thread::sleep_for(50ms);
   }
-  ~Cluster() {
-    for (int port : ports_)
-      std::system(("redis-cli -p " + std::to_string(port) + " shutdown nosave >/dev/null 2>&1").c_str());
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
-  }
-  std::size_t nodes() const { return ports_.size(); }
+  std::size_t nodes() const { return nodes_.size(); }
   bool ok() const {
-    for (int port : ports_) {
-      if (shell_output("redis-cli -p " + std::to_string(port) + " cluster info").find("cluster_state:ok") ==
-          std::string::npos) {
-        return false;
-      }
+    if (nodes_.empty()) return false;
+    for (const auto& node : nodes_) {
+      if (redis_cli(node->port(), "cluster info").find("cluster_state:ok") == std::string::npos) return false;
     }
     return true;
   }
-  long keys_on(int node) const {
-    return std::atol(shell_output("redis-cli -p " + std::to_string(ports_[node]) + " dbsize").c_str());
-  }
-  int port(int node) const { return ports_[node]; }
-  std::string cli(int node, const std::string& args) const {
-    return shell_output("redis-cli -p " + std::to_string(ports_[node]) + " " + args + " 2>&1");
-  }
+  long keys_on(int node) const { return std::atol(cli(node, "dbsize").c_str()); }
+  int port(int node) const { return nodes_[node]->port(); }
+  std::string cli(int node, const std::string& args) const { return redis_cli(port(node), args); }
   std::string id(int node) const {
     std::string out = cli(node, "cluster myid");
     return out.substr(0, out.find('\n'));
   }
+  // What forming the cluster said (redis-cli's output, or what failed).
   const std::string& created() const { return created_; }
 
  private:
-  std::filesystem::path dir_;
-  std::vector<int> ports_;
+  // Each killed (nothing is persisted) and reaped, its directory removed.
+  std::vector<std::unique_ptr<redis::testing::RedisServer>> nodes_;
   std::string created_;
 };
 

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <sstream>
 #include <stdexcept>
 
 namespace micq::testing {
@@ -45,6 +46,10 @@ int ChildProcess::wait_listening(std::chrono::milliseconds timeout) {
   return colon == std::string::npos ? 0 : std::atoi(line->c_str() + colon + 1);
 }
 
+std::optional<std::string> ChildProcess::read_line(std::chrono::milliseconds timeout) {
+  return child_.read_line(timeout);
+}
+
 void ChildProcess::signal(int signo) { child_.signal(signo); }
 
 std::optional<int> ChildProcess::wait_exit(std::chrono::milliseconds timeout) {
@@ -70,6 +75,23 @@ Service start_service(std::vector<std::string> args, std::vector<std::string> en
     throw std::runtime_error("service did not start listening; output:\n" + service.process->output());
   }
   return service;
+}
+
+std::string output_of(Program program, std::vector<std::string> args, std::chrono::milliseconds timeout) {
+  process::Command command{.program = std::move(program.path), .args = std::move(args)};
+  command.stdin_from = process::Input::kNull;  // a tool run to its end reads nothing of ours
+  auto started_child = process::Child::start(command);
+  if (!started_child) throw std::runtime_error("posix_spawn failed: " + started_child.error().message());
+  process::Child child = std::move(*started_child);
+  if (!child.wait_exit(timeout)) child.terminate(std::chrono::seconds(1), SIGKILL);
+  return child.output();
+}
+
+std::string redis_cli(int port, const std::string& words) {
+  std::vector<std::string> args = {"-p", std::to_string(port)};
+  std::istringstream split(words);
+  for (std::string word; split >> word;) args.push_back(word == "\"\"" ? std::string() : word);
+  return output_of(Program{"redis-cli"}, std::move(args));
 }
 
 std::vector<int> children_of(int parent) {

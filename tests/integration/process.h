@@ -50,6 +50,10 @@ class ChildProcess {
   // SIGTERM and wait_exit().
   std::optional<int> terminate(std::chrono::milliseconds timeout = std::chrono::seconds(20));
 
+  // The next line of output not yet returned by read_line (each line
+  // once, in order), or nullopt on timeout or end of output.
+  std::optional<std::string> read_line(std::chrono::milliseconds timeout = std::chrono::seconds(20));
+
   const std::string& output() const { return child_.output(); }
   pid_t pid() const { return child_.pid(); }
 
@@ -63,6 +67,15 @@ struct Service {
   int port = 0;
 };
 Service start_service(std::vector<std::string> args, std::vector<std::string> env = {});
+
+// Runs `program` with `args` to its end (killed after `timeout`) and
+// returns what it wrote (stdout and stderr).
+std::string output_of(Program program, std::vector<std::string> args,
+                      std::chrono::milliseconds timeout = std::chrono::seconds(20));
+
+// What `redis-cli -p <port> <words>` writes (stdout and stderr): `words`
+// split at spaces, `""` standing for an empty argument (MIGRATE's key).
+std::string redis_cli(int port, const std::string& words);
 
 // The pids whose parent is `parent` (from /proc/<pid>/stat).
 std::vector<int> children_of(int parent);

@@ -1,9 +1,6 @@
 #include "redis_server.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -12,6 +9,7 @@
 #include <filesystem>
 #include <stdexcept>
 
+#include "micq/process/ports.h"
 #include "micq/redis/private_server.h"
 
 namespace micq::redis::testing {
@@ -24,35 +22,16 @@ std::runtime_error errno_error(const std::string& what) {
   return std::runtime_error(what + ": " + std::strerror(errno));
 }
 
-// A port the kernel just handed out for 127.0.0.1 (free now; another process
-// could take it before redis-server binds it, which tests accept).
-std::uint16_t free_loopback_port() {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw errno_error("socket");
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = 0;
-  socklen_t length = sizeof address;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-    auto error = errno_error("bind 127.0.0.1:0");
-    close(fd);
-    throw error;
-  }
-  close(fd);
-  return ntohs(address.sin_port);
-}
-
 }  // namespace
 
-RedisServer::RedisServer(std::string binary, milliseconds timeout)
-    : binary_(std::move(binary)), timeout_(timeout) {
+RedisServer::RedisServer(RedisServerOptions options) : options_(std::move(options)) {
   std::string pattern = (std::filesystem::temp_directory_path() / "micq-redis-XXXXXX").string();
   if (mkdtemp(pattern.data()) == nullptr) throw errno_error("mkdtemp");
   dir_ = pattern;
   try {
-    port_ = free_loopback_port();
+    auto port = options_.port ? std::optional(options_.port) : process::free_loopback_port();
+    if (!port) throw std::runtime_error("no free port on 127.0.0.1");
+    port_ = *port;
     start();
   } catch (...) {
     std::error_code ignored;
@@ -85,15 +64,17 @@ void RedisServer::restart() {
 }
 
 void RedisServer::start() {
-  process::Command command{.program = binary_, .args = redis::private_server_args(port_, dir_)};
+  process::Command command{.program = options_.binary,
+                           .args = options_.cluster_node ? redis::cluster_node_args(port_, dir_)
+                                                         : redis::private_server_args(port_, dir_)};
   command.stdin_from = process::Input::kNull;
   command.stderr_to = process::Output::kDiscard;
   auto started = process::Child::start(command);
-  if (!started) throw std::runtime_error("posix_spawn " + binary_ + ": " + started.error().message());
+  if (!started) throw std::runtime_error("posix_spawn " + options_.binary + ": " + started.error().message());
   server_.emplace(std::move(*started));
   // Its log goes to stdout; the line comes once it listens (none if it
   // exits first, e.g. port taken).
-  bool ready = server_->wait_for_line(redis::kServerReadyLine, timeout_).has_value();
+  bool ready = server_->wait_for_line(redis::kServerReadyLine, options_.timeout).has_value();
   // Redis ignores SIGPIPE once initialised, so its later log lines just fail
   // to write: nothing is left to fill up a pipe nobody reads.
   server_->close_output();

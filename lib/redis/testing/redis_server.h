@@ -8,6 +8,9 @@
 //   RedisClient redis(executor, {"127.0.0.1", server.port()});
 //   server.kill();     // Redis gone (SIGKILL)
 //   server.restart();  // back on the same port, empty
+//
+//   // A node of a cluster (tests/integration/cluster_test.cpp):
+//   RedisServer node({.port = ports[0], .cluster_node = true});
 #ifndef MICQ_REDIS_TESTING_REDIS_SERVER_H_
 #define MICQ_REDIS_TESTING_REDIS_SERVER_H_
 
@@ -20,12 +23,20 @@
 
 namespace micq::redis::testing {
 
+struct RedisServerOptions {
+  std::uint16_t port = 0;     // 0: a free loopback port
+  bool cluster_node = false;  // cluster mode (redis::cluster_node_args), for redis-cli --cluster create
+  std::string binary = "/usr/bin/redis-server";
+  std::chrono::milliseconds timeout = std::chrono::seconds(10);  // to accept connections
+};
+
 class RedisServer {
  public:
   // Starts the server and waits until it accepts connections; throws
-  // std::runtime_error (with its output) if it does not within `timeout`.
-  explicit RedisServer(std::string binary = "/usr/bin/redis-server",
-                       std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  // std::runtime_error (with its output) if it does not within the
+  // options' timeout.
+  RedisServer() : RedisServer(RedisServerOptions{}) {}
+  explicit RedisServer(RedisServerOptions options);
   ~RedisServer();  // kills the server if it still runs, removes its directory
   RedisServer(const RedisServer&) = delete;
   RedisServer& operator=(const RedisServer&) = delete;
@@ -49,8 +60,7 @@ class RedisServer {
   void start();
   void terminate(int signo);
 
-  const std::string binary_;
-  const std::chrono::milliseconds timeout_;
+  const RedisServerOptions options_;
   std::string dir_;
   std::uint16_t port_ = 0;
   std::optional<process::Child> server_;  // while it runs

@@ -15,7 +15,7 @@
 // Never a leak: the destructor SIGKILLs a child still running and reaps
 // it, and closes the pipe and the pidfd.
 //
-// The blocking facade (wait_for_line, wait_exit, terminate) is for tests
+// The blocking facade (wait_for_line, read_line, wait_exit, terminate) is for tests
 // and tools: it polls the pidfd and the pipe, reading output into output()
 // while it waits, so a chatty child never stalls on a full pipe. On an
 // io_context use AsyncChild instead, which waits on the same descriptors
@@ -41,6 +41,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace micq::process {
@@ -113,6 +114,12 @@ class Child {
   // The first complete line of output() containing `needle`, read so far
   // or arriving within `timeout`; nullopt on timeout or at end of output.
   std::optional<std::string> wait_for_line(std::string_view needle, std::chrono::milliseconds timeout);
+  // The next complete line of output() that read_line has not returned
+  // yet (the first, at the first call), read so far or arriving within
+  // `timeout`; nullopt on timeout or at end of output. For a child whose
+  // every line counts (a subscriber's messages), where wait_for_line
+  // would find a line again.
+  std::optional<std::string> read_line(std::chrono::milliseconds timeout);
   // Waits up to `timeout` for the exit (reading output meanwhile, and what
   // is left of it after); nullopt if the child still runs.
   std::optional<ExitStatus> wait_exit(std::chrono::milliseconds timeout);
@@ -133,12 +140,18 @@ class Child {
   // Reads what output arrives within `timeout_ms` (0: what is there now),
   // once; false if nothing was read (none came, or the pipe ended).
   bool read_output(int timeout_ms);
+  // The first complete line of output() from offset `from` on that
+  // contains `needle`, with the offset just past it; waits for output up
+  // to `timeout` as wait_for_line does.
+  std::optional<std::pair<std::string, std::size_t>> find_line(std::size_t from, std::string_view needle,
+                                                               std::chrono::milliseconds timeout);
 
   pid_t pid_ = -1;
   int pidfd_ = -1;
   int output_fd_ = -1;
   std::optional<ExitStatus> exit_;
   std::string output_;
+  std::size_t next_line_ = 0;  // where read_line's next line starts in output_
 };
 
 }  // namespace micq::process
