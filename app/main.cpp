@@ -4,12 +4,12 @@
 
 #include <CLI/CLI.hpp>
 
-#include "../services/aggregator/aggregator_command.h"
-#include "../services/bench/bench_command.h"
-#include "../services/serve/serve_command.h"
-#include "../services/sim/sim_command.h"
-#include "../services/up/up_command.h"
 #include "micq/service/command.h"
+#include "services/aggregator/aggregator_command.h"
+#include "services/bench/bench_command.h"
+#include "services/serve/serve_command.h"
+#include "services/sim/sim_command.h"
+#include "services/up/up_command.h"
 
 int main(int argc, char** argv) {
   // Response bodies and downstream answers are often 100 KB+. By default

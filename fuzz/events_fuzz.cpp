@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "check.h"
+#include "micq/service/event_types.h"
 #include "micq/service/ids.h"
 #include "services/serve/request_parsing.h"
 
@@ -38,8 +39,9 @@ void check_event(const Event& event) {
       MICQ_FUZZ_CHECK(change == 5, "share adds " + std::to_string(change));
       break;
     default:
-      MICQ_FUZZ_CHECK(change == 0, std::string(micq::serve::event_type_name(event.type)) + " adds " +
-                                       std::to_string(change));
+      MICQ_FUZZ_CHECK(change == 0,
+                      std::string(micq::service::name_of(micq::service::kEventTypeNames, event.type)) +
+                          " adds " + std::to_string(change));
   }
 }
 
@@ -50,7 +52,7 @@ std::string events_json(const std::vector<Event>& events) {
   writer.Key("events");
   writer.StartArray();
   for (const Event& event : events) {
-    std::string_view type = micq::serve::event_type_name(event.type);
+    std::string_view type = micq::service::name_of(micq::service::kEventTypeNames, event.type);
     writer.StartObject();
     writer.Key("type");
     writer.String(type.data(), static_cast<rapidjson::SizeType>(type.size()));

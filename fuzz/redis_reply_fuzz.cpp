@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -66,12 +67,12 @@ Decoded decode(std::string_view bytes, std::size_t piece) {
       }
       if (raw == nullptr) break;  // needs more bytes
       std::unique_ptr<void, ReplyFree> owned(raw);
-      Reply reply;
-      if (!micq::redis::internal::convert_reply(*static_cast<redisReply*>(raw), reply)) {
+      std::optional<Reply> reply = micq::redis::internal::convert_reply(*static_cast<redisReply*>(raw));
+      if (!reply) {
         out.failed = true;
         return out;
       }
-      out.replies.push_back(std::move(reply));
+      out.replies.push_back(std::move(*reply));
     }
   }
   return out;

@@ -16,7 +16,7 @@
 #include <thread>
 #include <vector>
 
-#include "testing/gate.h"
+#include "micq/coalesce/testing/gate.h"
 
 namespace micq::coalesce {
 namespace {

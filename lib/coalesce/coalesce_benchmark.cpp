@@ -102,50 +102,46 @@ void BM_Ceiling_NothingShared(benchmark::State& state) {
 }
 BENCHMARK(BM_Ceiling_NothingShared)->Threads(1)->Threads(2)->UseRealTime();
 
-// Many rooms: each thread walks the rooms in its own order.
-void BM_Hit_Coalesce_ManyRooms(benchmark::State& state) {
-  auto* cache = shared_cache();
+// Many rooms: each thread walks the rooms in its own order; `lookup(room)`
+// is one hit on the cache measured.
+template <class Lookup>
+void hit_many_rooms(benchmark::State& state, Lookup lookup) {
   unsigned room = static_cast<unsigned>(state.thread_index()) * 7919u;
   for (auto _ : state) {
     room = (room + 613u) % kRooms;
-    auto hit = cache->lookup_fresh(static_cast<int>(room));
+    auto hit = lookup(static_cast<int>(room));
     benchmark::DoNotOptimize(hit);
   }
   state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(BM_Hit_Coalesce_ManyRooms)->Threads(1)->Threads(2)->UseRealTime();
-
-void BM_Hit_Naive_ManyRooms(benchmark::State& state) {
-  auto* cache = shared_naive();
-  unsigned room = static_cast<unsigned>(state.thread_index()) * 7919u;
-  for (auto _ : state) {
-    room = (room + 613u) % kRooms;
-    auto hit = cache->lookup(static_cast<int>(room));
-    benchmark::DoNotOptimize(hit);
-  }
-  state.SetItemsProcessed(state.iterations());
-}
-BENCHMARK(BM_Hit_Naive_ManyRooms)->Threads(1)->Threads(2)->UseRealTime();
 
 // One hot room read by every thread: the worst case for sharing.
-void BM_Hit_Coalesce_OneHotRoom(benchmark::State& state) {
-  auto* cache = shared_cache();
+template <class Lookup>
+void hit_one_hot_room(benchmark::State& state, Lookup lookup) {
   for (auto _ : state) {
-    auto hit = cache->lookup_fresh(42);
+    auto hit = lookup(42);
     benchmark::DoNotOptimize(hit);
   }
   state.SetItemsProcessed(state.iterations());
 }
+
+auto coalesce_hit() {
+  return [cache = shared_cache()](int room) { return cache->lookup_fresh(room); };
+}
+auto naive_hit() {
+  return [cache = shared_naive()](int room) { return cache->lookup(room); };
+}
+
+void BM_Hit_Coalesce_ManyRooms(benchmark::State& state) { hit_many_rooms(state, coalesce_hit()); }
+BENCHMARK(BM_Hit_Coalesce_ManyRooms)->Threads(1)->Threads(2)->UseRealTime();
+
+void BM_Hit_Naive_ManyRooms(benchmark::State& state) { hit_many_rooms(state, naive_hit()); }
+BENCHMARK(BM_Hit_Naive_ManyRooms)->Threads(1)->Threads(2)->UseRealTime();
+
+void BM_Hit_Coalesce_OneHotRoom(benchmark::State& state) { hit_one_hot_room(state, coalesce_hit()); }
 BENCHMARK(BM_Hit_Coalesce_OneHotRoom)->Threads(1)->Threads(2)->UseRealTime();
 
-void BM_Hit_Naive_OneHotRoom(benchmark::State& state) {
-  auto* cache = shared_naive();
-  for (auto _ : state) {
-    auto hit = cache->lookup(42);
-    benchmark::DoNotOptimize(hit);
-  }
-  state.SetItemsProcessed(state.iterations());
-}
+void BM_Hit_Naive_OneHotRoom(benchmark::State& state) { hit_one_hot_room(state, naive_hit()); }
 BENCHMARK(BM_Hit_Naive_OneHotRoom)->Threads(1)->Threads(2)->UseRealTime();
 
 // A hit through the full coroutine entry point (co_await cache.get()).

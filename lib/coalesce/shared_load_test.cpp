@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "testing/gate.h"
+#include "micq/coalesce/testing/gate.h"
 
 namespace micq::coalesce {
 namespace {

@@ -17,6 +17,7 @@
 #include <boost/asio/write.hpp>
 #include <charconv>
 #include <deque>
+#include <optional>
 #include <unordered_map>
 #include <utility>
 
@@ -199,12 +200,12 @@ class RedisClient::Impl : public std::enable_shared_from_this<Impl> {
   bool deliver(const redisReply& raw) {
     if (pending_.empty()) return false;
     Pending& front = *pending_.front();
-    Reply reply;
-    if (!internal::convert_reply(raw, reply)) {
+    std::optional<Reply> reply = internal::convert_reply(raw);
+    if (!reply) {
       complete(front, make_error_code(Error::kProtocol));
       return false;
     }
-    front.replies.push_back(std::move(reply));
+    front.replies.push_back(std::move(*reply));
     if (front.replies.size() == front.expected) {
       complete(front, error_code());
       pending_.pop_front();

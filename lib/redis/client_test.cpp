@@ -22,7 +22,7 @@
 #include <string_view>
 #include <vector>
 
-#include "redis/testing/redis_server.h"
+#include "micq/redis/testing/redis_server.h"
 
 namespace micq::redis {
 namespace {

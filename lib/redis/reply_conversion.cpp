@@ -1,6 +1,7 @@
 #include "micq/redis/internal/reply_conversion.h"
 
 #include <cstddef>
+#include <utility>
 
 namespace micq::redis::internal {
 namespace {
@@ -35,36 +36,40 @@ ReplyReader make_reply_reader() {
   return reader;
 }
 
-bool convert_reply(const redisReply& in, Reply& out) {
+std::optional<Reply> convert_reply(const redisReply& in) {
+  Reply out;
   switch (in.type) {
     case REDIS_REPLY_STRING:
       out.type = Reply::Type::kString;
       out.str.assign(in.str, in.len);
-      return true;
+      return out;
     case REDIS_REPLY_STATUS:
       out.type = Reply::Type::kStatus;
       out.str.assign(in.str, in.len);
-      return true;
+      return out;
     case REDIS_REPLY_ERROR:
       out.type = Reply::Type::kError;
       out.str.assign(in.str, in.len);
-      return true;
+      return out;
     case REDIS_REPLY_INTEGER:
       out.type = Reply::Type::kInteger;
       out.integer = in.integer;
-      return true;
+      return out;
     case REDIS_REPLY_NIL:
       out.type = Reply::Type::kNil;
-      return true;
+      return out;
     case REDIS_REPLY_ARRAY:
       out.type = Reply::Type::kArray;
-      out.elements.resize(in.elements);
+      out.elements.reserve(in.elements);
       for (std::size_t i = 0; i < in.elements; ++i) {
-        if (in.element[i] == nullptr || !convert_reply(*in.element[i], out.elements[i])) return false;
+        if (in.element[i] == nullptr) return std::nullopt;
+        std::optional<Reply> element = convert_reply(*in.element[i]);
+        if (!element) return std::nullopt;
+        out.elements.push_back(std::move(*element));
       }
-      return true;
+      return out;
     default:
-      return false;
+      return std::nullopt;
   }
 }
 

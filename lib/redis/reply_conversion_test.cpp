@@ -2,8 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace micq::redis::internal {
 namespace {
@@ -16,7 +18,9 @@ int read_one(redisReader* reader, std::string_view bytes, Reply& reply, bool& co
   void* raw = nullptr;
   if (redisReaderGetReply(reader, &raw) != REDIS_OK) return REDIS_ERR;
   if (raw == nullptr) return REDIS_OK;
-  complete = convert_reply(*static_cast<redisReply*>(raw), reply);
+  std::optional<Reply> converted = convert_reply(*static_cast<redisReply*>(raw));
+  complete = converted.has_value();
+  if (converted) reply = std::move(*converted);
   freeReplyObject(raw);
   return REDIS_OK;
 }

@@ -16,6 +16,7 @@
 #include <boost/asio/write.hpp>
 #include <deque>
 #include <map>
+#include <optional>
 #include <unordered_map>
 #include <utility>
 
@@ -311,8 +312,8 @@ class Subscriber::Impl : public std::enable_shared_from_this<Impl> {
         }
         if (raw == nullptr) break;
         std::unique_ptr<redisReply, internal::ReplyDeleter> owned(static_cast<redisReply*>(raw));
-        Reply reply;
-        if (!internal::convert_reply(*owned, reply) || !self->handle(link, std::move(reply))) {
+        std::optional<Reply> reply = internal::convert_reply(*owned);
+        if (!reply || !self->handle(link, std::move(*reply))) {
           self->lost(link);  // out of step with the node
           co_return;
         }

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "micq/redis/client.h"
-#include "redis/testing/redis_server.h"
+#include "micq/redis/testing/redis_server.h"
 
 namespace micq::redis {
 namespace {

@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 
-#include "../sim/record.h"
+#include "services/sim/record.h"
 
 namespace micq::aggregator {
 namespace {

@@ -436,17 +436,13 @@ class Bench {
 };
 
 // The checks of flags against each other, after each flag's own check (at
-// its definition): why they do not go together, or empty. The flags that
-// only --scenario fleet uses are checked only with it.
+// its definition): why they do not go together, or empty.
 std::string validate_together(const Flags& flags) {
   const std::string scenario(service::name_of(kScenarioNames, flags.scenario));
   if (!flags.serve.empty() && flags.scenario != Scenario::kTarget)
     return "--serve measures a running stack; it does not go with --scenario " + scenario;
   if (flags.scenario == Scenario::kTarget && flags.serve.empty()) return "--scenario target needs --serve";
   if (flags.scenario == Scenario::kFleet) {
-    if (auto sizes = parse_fleet_sizes(flags.instances); !sizes) return "--instances: " + sizes.error();
-    if (!(flags.probe_per_second >= 1 && flags.probe_per_second <= 10'000))
-      return "--probe-per-second must be 1..10000";
     if (!flags.path.empty()) return "--path does not go with --scenario fleet";
   }
   return {};
@@ -593,12 +589,13 @@ void add_command(CLI::App& app, service::Action& action) {
   auto url = service::or_empty(service::parsed_by(http::parse_upstream));
   service::add_flag(*c, "serve", flags->serve, "measure this running micq serve (base URL) instead")
       ->check(url);
-  // --instances and --probe-per-second: checked with --scenario fleet, in validate_together.
   service::add_flag(*c, "instances", flags->instances,
                     "fleet: the serve instance counts to measure, a comma list (default " +
-                        std::string(kDefaultFleetSizes) + ")");
+                        std::string(kDefaultFleetSizes) + ")")
+      ->check(service::parsed_by(parse_fleet_sizes));
   service::add_flag(*c, "probe-per-second", flags->probe_per_second,
-                    "fleet: polls per second sent straight to each instance staleness is read from");
+                    "fleet: polls per second sent straight to each instance staleness is read from")
+      ->check(service::in_range(1.0, 10'000.0));
   service::add_flag(*c, "aggregator", flags->aggregator,
                     "with --serve: the aggregator's base URL, for /stats")
       ->check(url);

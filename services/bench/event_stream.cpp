@@ -8,6 +8,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <charconv>
 #include <cmath>
+#include <optional>
 #include <random>
 
 #include "hot_room.h"
@@ -38,14 +39,13 @@ boost::system::result<EventRates, std::string> EventRates::parse(std::string_vie
       return std::string("expected type=rate, got '") + std::string(item) + "'";
     std::string_view name = item.substr(0, equals);
     std::string_view value = item.substr(equals + 1);
-    std::size_t type = 0;
-    while (type < kEventTypeNames.size() && kEventTypeNames[type] != name) ++type;
-    if (type == kEventTypeNames.size()) return "unknown event type '" + std::string(name) + "'";
+    std::optional<EventType> type = service::value_named(service::kEventTypeNames, name);
+    if (!type) return "unknown event type '" + std::string(name) + "'";
     double rate = 0;
     auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), rate);
     if (ec != std::errc() || end != value.data() + value.size() || !(rate >= 0 && rate <= 100'000))
       return "rate of " + std::string(name) + " must be a number 0..100000";
-    rates.per_second[type] = rate;
+    rates.per_second[static_cast<std::size_t>(*type)] = rate;
   }
   return rates;
 }
@@ -56,7 +56,7 @@ std::string EventRates::to_string() const {
     if (per_second[i] <= 0) continue;
     char number[32];
     std::snprintf(number, sizeof number, "%g", per_second[i]);
-    out += (out.empty() ? "" : ",") + std::string(kEventTypeNames[i]) + "=" + number;
+    out += (out.empty() ? "" : ",") + std::string(service::kEventTypeNames[i].name) + "=" + number;
   }
   return out.empty() ? "none" : out;
 }
@@ -64,7 +64,7 @@ std::string EventRates::to_string() const {
 std::string member_uid(int k) { return "v" + std::to_string(k); }
 
 std::string event_body(EventType type, const std::string& uid, std::int64_t gift_value) {
-  std::string body = R"({"type":")" + std::string(kEventTypeNames[static_cast<std::size_t>(type)]) +
+  std::string body = R"({"type":")" + std::string(service::name_of(service::kEventTypeNames, type)) +
                      R"(","uid":")" + uid + "\"";
   if (type == EventType::kGift) body += R"(,"value":)" + std::to_string(gift_value);
   return body + "}";

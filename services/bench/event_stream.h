@@ -22,6 +22,7 @@
 
 #include "micq/http/client.h"
 #include "micq/http/router.h"
+#include "micq/service/event_types.h"
 #include "room_mix.h"
 #include "staleness.h"
 
@@ -29,14 +30,12 @@ namespace micq::bench {
 
 class RoomMembers;
 
-enum class EventType { kEnter, kExit, kGift, kChat, kShare, kPrivilege };
-inline constexpr std::array<std::string_view, 6> kEventTypeNames = {"enter", "exit",  "gift",
-                                                                    "chat",  "share", "privilege"};
+using service::EventType;
 
 // Events per second of each type, e.g. "gift=2,chat=2,enter=1,privilege=0.5";
 // types not named are 0; "none" or "" is no events.
 struct EventRates {
-  std::array<double, 6> per_second{};
+  std::array<double, service::kEventTypeCount> per_second{};  // by EventType
 
   double total() const;
   static boost::system::result<EventRates, std::string> parse(std::string_view text);

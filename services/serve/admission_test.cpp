@@ -17,8 +17,8 @@
 #include <optional>
 #include <vector>
 
+#include "micq/coalesce/testing/gate.h"
 #include "page_builder.h"
-#include "testing/gate.h"
 
 namespace micq::serve {
 namespace {

@@ -17,9 +17,9 @@
 #include <string>
 #include <vector>
 
+#include "micq/coalesce/testing/gate.h"
 #include "micq/redis/client.h"
-#include "redis/testing/redis_server.h"
-#include "testing/gate.h"
+#include "micq/redis/testing/redis_server.h"
 
 namespace micq::serve {
 namespace {

@@ -15,6 +15,7 @@
 
 #include "page_body.h"
 #include "privilege_source.h"
+#include "services/serve/testing/sample_page.h"
 
 namespace micq::serve {
 namespace {
@@ -22,13 +23,7 @@ namespace {
 namespace asio = boost::asio;
 using Json = nlohmann::json;
 
-RankPage sample_page() {
-  RankPage page;
-  page.entries = {{"u7", 5200}, {"u3", 99.5}, {"u1", 0}};
-  page.total = 42;
-  page.version = 7;
-  return page;
-}
+using testing::sample_page;
 
 std::vector<std::string> uids_of(const RankPage& page) {
   std::vector<std::string> uids;

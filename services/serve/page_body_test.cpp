@@ -4,16 +4,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "services/serve/testing/sample_page.h"
+
 namespace micq::serve {
 namespace {
 
-RankPage sample_page() {
-  RankPage page;
-  page.entries = {{"u7", 5200}, {"u3", 99.5}, {"u1", 0}};
-  page.total = 42;
-  page.version = 7;
-  return page;
-}
+using testing::sample_page;
 
 std::string sample_answer() {
   return R"({"users":{"u7":{"vip":{"level":3,"t":"a\"b"}},"u3":{"medal":{"x":[1,2]}},"u1":{}},)"

@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
+#include "micq/coalesce/testing/gate.h"
 #include "page_builder.h"
 #include "page_source.h"
-#include "testing/gate.h"
 
 namespace micq::serve {
 namespace {

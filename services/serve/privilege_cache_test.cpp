@@ -20,8 +20,8 @@
 #include <thread>
 #include <vector>
 
+#include "micq/coalesce/testing/gate.h"
 #include "micq/sync/mutex.h"
-#include "testing/gate.h"
 
 namespace micq::serve {
 namespace {

@@ -26,8 +26,8 @@
 #include <tuple>
 #include <vector>
 
+#include "micq/coalesce/testing/gate.h"
 #include "micq/sync/mutex.h"
-#include "testing/gate.h"
 
 namespace micq::serve {
 namespace {

@@ -3,28 +3,12 @@
 #include <simdjson.h>
 
 #include <charconv>
+#include <optional>
 
 #include "micq/service/ids.h"
 
 namespace micq::serve {
 
-std::string_view event_type_name(EventType type) {
-  switch (type) {
-    case EventType::kEnter:
-      return "enter";
-    case EventType::kExit:
-      return "exit";
-    case EventType::kGift:
-      return "gift";
-    case EventType::kChat:
-      return "chat";
-    case EventType::kShare:
-      return "share";
-    case EventType::kPrivilege:
-      return "privilege";
-  }
-  return "privilege";
-}
 namespace {
 
 using QueryResult = boost::system::result<PageQuery, QueryError>;
@@ -38,17 +22,17 @@ EventsResult events_error(std::string message) {
   return EventsResult(boost::system::in_place_error, std::move(message));
 }
 
-// Decimal digits only (no sign, no spaces), within [low, high].
-bool parse_bounded(std::string_view text, int low, int high, int& out) {
-  if (text.empty() || text.size() > 9) return false;
+// Decimal digits only (no sign, no spaces), within [low, high]; nullopt
+// otherwise (the caller words the message, which names its parameter).
+std::optional<int> parse_bounded(std::string_view text, int low, int high) {
+  if (text.empty() || text.size() > 9) return std::nullopt;
   for (char c : text) {
-    if (c < '0' || c > '9') return false;
+    if (c < '0' || c > '9') return std::nullopt;
   }
   int value = 0;
   std::from_chars(text.data(), text.data() + text.size(), value);
-  if (value < low || value > high) return false;
-  out = value;
-  return true;
+  if (value < low || value > high) return std::nullopt;
+  return value;
 }
 
 constexpr std::size_t kMaxEvents = 1000;
@@ -64,30 +48,30 @@ boost::system::result<Event, std::string> parse_event(simdjson::dom::element ele
   if (object["type"].get_string().get(type)) return fail("needs a string \"type\".");
   if (object["uid"].get_string().get(uid)) return fail("needs a string \"uid\".");
   if (!service::is_valid_id(uid)) return fail(service::invalid_id_message("uid"));
-  Event event{EventType::kEnter, std::string(uid), 0};
-  if (type == "enter") {
-    event.type = EventType::kEnter;
-  } else if (type == "exit") {
-    event.type = EventType::kExit;
-  } else if (type == "gift") {
-    event.type = EventType::kGift;
-    simdjson::dom::element value;
-    if (object["value"].get(value)) return fail("a gift needs \"value\".");
-    std::int64_t coins;
-    if (!value.is_int64() || value.get_int64().get(coins) || coins < 1 || coins > kMaxGift) {
-      return fail("gift value must be an integer 1..1000000000.");
+  std::optional<EventType> known = service::value_named(service::kEventTypeNames, type);
+  if (!known) return fail("type must be one of enter, exit, gift, chat, share, privilege.");
+  Event event{*known, std::string(uid), 0};
+  switch (event.type) {
+    case EventType::kGift: {
+      simdjson::dom::element value;
+      if (object["value"].get(value)) return fail("a gift needs \"value\".");
+      std::int64_t coins;
+      if (!value.is_int64() || value.get_int64().get(coins) || coins < 1 || coins > kMaxGift) {
+        return fail("gift value must be an integer 1..1000000000.");
+      }
+      event.increment = coins;
+      break;
     }
-    event.increment = coins;
-  } else if (type == "chat") {
-    event.type = EventType::kChat;
-    event.increment = 1;
-  } else if (type == "share") {
-    event.type = EventType::kShare;
-    event.increment = 5;
-  } else if (type == "privilege") {
-    event.type = EventType::kPrivilege;
-  } else {
-    return fail("type must be one of enter, exit, gift, chat, share, privilege.");
+    case EventType::kChat:
+      event.increment = 1;
+      break;
+    case EventType::kShare:
+      event.increment = 5;
+      break;
+    case EventType::kEnter:
+    case EventType::kExit:
+    case EventType::kPrivilege:
+      break;
   }
   return event;
 }
@@ -107,14 +91,15 @@ QueryResult parse_page_query(std::string_view query, int default_size, int max_s
     if (name == "page") {
       if (seen_page) return query_error("page", "page is given more than once.");
       seen_page = true;
-      if (!parse_bounded(value, 0, 999, parsed.page))
-        return query_error("page", "page must be an integer 0..999.");
+      std::optional<int> page = parse_bounded(value, 0, 999);
+      if (!page) return query_error("page", "page must be an integer 0..999.");
+      parsed.page = *page;
     } else if (name == "size") {
       if (seen_size) return query_error("size", "size is given more than once.");
       seen_size = true;
-      if (!parse_bounded(value, 1, max_size, parsed.size)) {
-        return query_error("size", "size must be an integer 1.." + std::to_string(max_size) + ".");
-      }
+      std::optional<int> size = parse_bounded(value, 1, max_size);
+      if (!size) return query_error("size", "size must be an integer 1.." + std::to_string(max_size) + ".");
+      parsed.size = *size;
     }
   }
   return parsed;

@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "micq/service/event_types.h"
+
 namespace micq::serve {
 
 struct PageQuery {
@@ -26,10 +28,7 @@ struct QueryError {
 boost::system::result<PageQuery, QueryError> parse_page_query(std::string_view query, int default_size,
                                                               int max_size);
 
-enum class EventType { kEnter, kExit, kGift, kChat, kShare, kPrivilege };
-
-// The SPEC §2 name of a type ("enter", "gift", ...).
-std::string_view event_type_name(EventType type);
+using service::EventType;
 
 struct Event {
   EventType type;

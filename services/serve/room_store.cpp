@@ -7,6 +7,7 @@
 
 #include "micq/redis/client.h"
 #include "micq/redis/cluster.h"
+#include "micq/service/event_types.h"
 
 namespace micq::serve {
 
@@ -172,7 +173,7 @@ asio::awaitable<ApiResult<Applied>> RoomStore::apply(std::string room, const std
   args.push_back(shared_record_key(room, ""));
   args.push_back(wait_replicas_ > 0 ? "1" : "0");
   for (const Event& event : events) {
-    args.emplace_back(event_type_name(event.type));
+    args.emplace_back(service::name_of(service::kEventTypeNames, event.type));
     args.push_back(event.uid);
     args.push_back(std::to_string(event.increment));
   }

@@ -112,13 +112,14 @@ TEST_F(BenchTest, BadFlagsExitWithOneLineNamingTheFlag) {
       {{"--path=nope"}, "micq bench: --path must start with /"},
       {{"--room=" + std::string(60, 'r')},
        "micq bench: --room must be a room id of at most 50 characters of [A-Za-z0-9_.-]"},
+      {{"--instances=0"},
+       "micq bench: --instances: expected a comma list of instance counts, each 1..16, e.g. 1,2,4"},
+      {{"--instances=1,"}, "micq bench: --instances: a trailing comma in the instance counts"},
+      {{"--probe-per-second=0"}, "micq bench: --probe-per-second must be 1..10000"},
       // Flags that go together or not.
       {{"--scenario=target"}, "micq bench: --scenario target needs --serve"},
       {{"--scenario=single", "--serve=http://127.0.0.1:1"},
        "micq bench: --serve measures a running stack; it does not go with --scenario single"},
-      {{"--scenario=fleet", "--instances=0"},
-       "micq bench: --instances: expected a comma list of instance counts, each 1..16, e.g. 1,2,4"},
-      {{"--scenario=fleet", "--probe-per-second=0"}, "micq bench: --probe-per-second must be 1..10000"},
       {{"--scenario=fleet", "--path=/x"}, "micq bench: --path does not go with --scenario fleet"},
   };
   for (const auto& [flags, line] : cases) {

@@ -11,9 +11,9 @@
 
 #include "http_client.h"
 #include "micq/redis/private_server.h"
+#include "micq/redis/testing/redis_server.h"
 #include "micq/stack/commands.h"
 #include "process.h"
-#include "redis/testing/redis_server.h"
 
 namespace micq::testing {
 namespace {

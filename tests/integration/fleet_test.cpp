@@ -21,10 +21,10 @@
 
 #include "http_client.h"
 #include "micq/process/ports.h"
+#include "micq/redis/testing/redis_server.h"
 #include "micq/stack/commands.h"
 #include "micq/stack/haproxy_config.h"
 #include "process.h"
-#include "redis/testing/redis_server.h"
 
 namespace micq::testing {
 namespace {

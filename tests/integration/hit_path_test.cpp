@@ -22,9 +22,9 @@
 #include <vector>
 
 #include "http_client.h"
+#include "micq/redis/testing/redis_server.h"
 #include "micq/stack/commands.h"
 #include "process.h"
-#include "redis/testing/redis_server.h"
 #include "serve_stack.h"
 
 namespace micq::testing {
@@ -64,13 +64,7 @@ class HitPathTest : public ::testing::TestWithParam<const char*> {
                                                flags));
   }
   void seed(int users) {
-    std::string body = R"({"events":[)";
-    for (int i = 0; i < users; ++i) {
-      if (i) body += ",";
-      body +=
-          R"({"type":"gift","uid":"u)" + std::to_string(i) + R"(","value":)" + std::to_string(10 + i) + "}";
-    }
-    ASSERT_EQ(post(serve.port, "/v1/rooms/r1/events", body + "]}", kAuth).result_int(), 200);
+    ASSERT_EQ(post(serve.port, "/v1/rooms/r1/events", gifts_body(users), kAuth).result_int(), 200);
   }
 
   redis::testing::RedisServer redis;

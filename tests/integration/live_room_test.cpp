@@ -13,8 +13,8 @@
 #include <vector>
 
 #include "http_client.h"
+#include "micq/redis/testing/redis_server.h"
 #include "process.h"
-#include "redis/testing/redis_server.h"
 #include "serve_stack.h"
 
 namespace micq::testing {
@@ -41,15 +41,7 @@ class LiveRoomTest : public ::testing::Test {
   Reply event(const std::string& body) { return post(serve.port, "/v1/rooms/r1/events", body, kAuth); }
 
   // u0..u<n-1> enter with distinct scores (u0 lowest).
-  void seed(int users) {
-    std::string body = R"({"events":[)";
-    for (int i = 0; i < users; ++i) {
-      if (i) body += ",";
-      body +=
-          R"({"type":"gift","uid":"u)" + std::to_string(i) + R"(","value":)" + std::to_string(10 + i) + "}";
-    }
-    ASSERT_EQ(event(body + "]}").result_int(), 200);
-  }
+  void seed(int users) { ASSERT_EQ(event(gifts_body(users)).result_int(), 200); }
 
   struct Timed {
     rapidjson::Document page;

@@ -24,4 +24,13 @@ ServeStack start_serve_stack(int redis_port, const std::string& strategy,
   return stack;
 }
 
+std::string gifts_body(int users) {
+  std::string body = R"({"events":[)";
+  for (int i = 0; i < users; ++i) {
+    if (i) body += ",";
+    body += R"({"type":"gift","uid":"u)" + std::to_string(i) + R"(","value":)" + std::to_string(10 + i) + "}";
+  }
+  return body + "]}";
+}
+
 }  // namespace micq::testing

@@ -20,6 +20,10 @@ struct ServeStack {
 ServeStack start_serve_stack(int redis_port, const std::string& strategy,
                              std::vector<std::string> serve_flags, const std::string& sim_latency_ms);
 
+// An events body in which u0..u<users-1> each send one gift of 10 + i
+// coins: every user ranked, with distinct scores (u0 lowest).
+std::string gifts_body(int users);
+
 }  // namespace micq::testing
 
 #endif  // MICQ_TESTS_SERVE_STACK_H_

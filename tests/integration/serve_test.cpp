@@ -15,8 +15,8 @@
 
 #include "http_client.h"
 #include "micq/redis/client.h"
+#include "micq/redis/testing/redis_server.h"
 #include "process.h"
-#include "redis/testing/redis_server.h"
 #include "serve_stack.h"
 
 namespace micq::testing {

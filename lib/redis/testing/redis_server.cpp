@@ -1,4 +1,4 @@
-#include "redis_server.h"
+#include "micq/redis/testing/redis_server.h"
 
 #include <signal.h>
 #include <unistd.h>

@@ -1,5 +1,5 @@
 // A private redis-server: the one micq runs for itself, for the tests
-// (redis/testing/redis_server.h, the integration tests' cluster), `micq
+// (micq/redis/testing/redis_server.h, the integration tests' cluster), `micq
 // up` and `micq bench` (services/stack). Loopback only, no persistence (no
 // RDB snapshot, no AOF), its files in a directory of its own; ready once
 // it logs kServerReadyLine on stdout. A private Redis Cluster is such

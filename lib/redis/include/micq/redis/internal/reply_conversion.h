@@ -8,7 +8,8 @@
 //   ReplyReader reader = make_reply_reader();
 //   redisReaderFeed(reader.get(), bytes, n);
 //   void* raw = nullptr;
-//   if (redisReaderGetReply(reader.get(), &raw) == REDIS_OK && raw) convert_reply(*reply_of(raw), out);
+//   if (redisReaderGetReply(reader.get(), &raw) == REDIS_OK && raw)
+//     std::optional<Reply> reply = convert_reply(*static_cast<redisReply*>(raw));
 //
 // Thread safety: a reader belongs to one connection; convert_reply is pure.
 #ifndef MICQ_REDIS_INTERNAL_REPLY_CONVERSION_H_
@@ -18,6 +19,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <optional>
 
 #include "micq/redis/reply.h"
 
@@ -39,9 +41,9 @@ using ReplyReader = std::unique_ptr<redisReader, ReaderFree>;
 // memory.
 ReplyReader make_reply_reader();
 
-// Fills `out` from `in`; false on a type this client does not know (or a
-// null array element), leaving `out` partly filled.
-bool convert_reply(const redisReply& in, Reply& out);
+// `in` as an owned Reply; nullopt on a type this client does not know (or
+// a null array element).
+std::optional<Reply> convert_reply(const redisReply& in);
 
 }  // namespace micq::redis::internal
 

@@ -3,14 +3,14 @@
 # records) under callgrind: stable where CPU time is not (this 2-core VM
 # shares its cores with the load generator and the sim). Counts only the
 # batches sent after a warm-up. Not part of CI.
-# Usage: [MICQ=path/to/micq] [LATENCY_MS=0] bench/aggregator_instructions.sh [batches]
+# Usage: [MICQ=path/to/micq] [LATENCY_MS=0] scripts/measure/aggregator_instructions.sh [batches]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 source scripts/lib/common.sh
 micq_ensure_packages valgrind curl
 batches=${1:-200}
 micq=${MICQ:-build/micq}
-work=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
+source scripts/measure/lib/scratch.sh
 "$micq" sim --threads 1 --kinds 24 --latency-ms "${LATENCY_MS:-0}" --jitter-ms "${LATENCY_MS:-0}" --payload-bytes 1024 --listen 127.0.0.1:18390 >/dev/null 2>&1 &
 valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$work/callgrind.out" \
   "$micq" aggregator --threads 1 --kinds 24 --downstream http://127.0.0.1:18390 --timeout-ms 5000 \

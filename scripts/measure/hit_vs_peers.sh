@@ -2,7 +2,7 @@
 # Requests per CPU-second of the tier that answers the polls, one worker
 # each, 64 connections, one hot room, rounds alternating in one run:
 #   micq      micq serve --strategy cached (defaults: 1 s TTL, live room)
-#   go peer   bench/go_peer: x/sync singleflight + TTL map of serialized
+#   go peer   scripts/measure/go_peer: x/sync singleflight + TTL map of serialized
 #             pages + json-iterator, GOMAXPROCS=1, loading from a
 #             micq serve --strategy direct (the write-up's design)
 #   nginx mc  nginx micro-cache (proxy_cache 1 s, lock, background update,
@@ -12,19 +12,17 @@
 # the round (the direct serve, the aggregator and sim). With EVENTS=1 (the
 # default) the room gets ~100 events/s all along, as a hot room does.
 # Installs Go, nginx and wrk from Debian. Not part of CI.
-# Usage: bench/hit_vs_peers.sh [seconds-per-round] [rounds] [page-size] [payload-bytes]
+# Usage: scripts/measure/hit_vs_peers.sh [seconds-per-round] [rounds] [page-size] [payload-bytes]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 source scripts/lib/common.sh
-source bench/lib/hot_room.sh
-source bench/lib/measure.sh
+source scripts/measure/lib/hot_room.sh
+source scripts/measure/lib/measure.sh
 micq_ensure_packages wrk nginx-light redis-server golang-go golang-golang-x-sync-dev \
   golang-github-json-iterator-go-dev
 seconds=${1:-5}; rounds=${2:-3}; size=${3:-2}; payload=${4:-1024}
-work=$(mktemp -d)
-cleanup() { kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-(cd bench/go_peer && GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="$work/gocache" go build -o "$work/go_peer" .)
+source scripts/measure/lib/scratch.sh
+(cd scripts/measure/go_peer && GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="$work/gocache" go build -o "$work/go_peer" .)
 
 redis=18979 sim=18990 aggregator=18981 cached=18980 direct=18982 writer=18983 go_peer=18984 nginx=18985
 bench_backends $redis $sim $aggregator "$payload"

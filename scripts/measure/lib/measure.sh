@@ -1,4 +1,4 @@
-# Shared by the bench/ scripts that set one server against another (sourced,
+# Shared by the scripts in scripts/measure/ that set one server against another (sourced,
 # not run): a wrk round at a port, with the CPU the named processes spent
 # over it. Expects $work (a scratch directory the caller removes).
 

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # /healthz on one micq worker thread vs nginx (one worker) serving a static
 # file with the same body, alternating rounds in one run. Not part of CI.
-# Usage: bench/http_vs_nginx.sh [seconds-per-round] [rounds]
+# Usage: scripts/measure/http_vs_nginx.sh [seconds-per-round] [rounds]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 source scripts/lib/common.sh
 micq_ensure_packages wrk nginx-light
 seconds=${1:-5}; rounds=${2:-3}
-work=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
+source scripts/measure/lib/scratch.sh
 mkdir -p "$work/www"; printf '{"status":"ok"}' > "$work/www/healthz"
 cat > "$work/nginx.conf" <<CONF
 worker_processes 1; daemon off; pid $work/nginx.pid; error_log $work/error.log;

@@ -1,4 +1,4 @@
-# Shared by the hit-path scripts in bench/ (sourced, not run): one hot
+# Shared by the hit-path scripts in scripts/measure/ (sourced, not run): one hot
 # room's page served by micq, and nginx serving the same bytes. Each
 # script keeps its own ports so they can run side by side. Expects $work
 # (a scratch directory the caller removes) and the micq repository as the

@@ -2,16 +2,14 @@
 # 304 answers: micq serve (cached, one worker) against nginx (one worker)
 # serving the same body as a static file, each asked with its own current
 # ETag in If-None-Match, 64 connections, alternating rounds. Not part of CI.
-# Usage: bench/not_modified_vs_nginx.sh [seconds-per-round] [rounds] [page-size]
+# Usage: scripts/measure/not_modified_vs_nginx.sh [seconds-per-round] [rounds] [page-size]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 source scripts/lib/common.sh
-source bench/lib/hot_room.sh
+source scripts/measure/lib/hot_room.sh
 micq_ensure_packages wrk nginx-light redis-server
 seconds=${1:-4}; rounds=${2:-3}; size=${3:-2}
-work=$(mktemp -d)
-cleanup() { kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
+source scripts/measure/lib/scratch.sh
 bench_backends 18779 18790 18781
 build/micq serve --threads 1 --redis 127.0.0.1:18779 --aggregator http://127.0.0.1:18781 --events-token t \
   --ttl-ms 3600000 --listen 127.0.0.1:18780 >/dev/null 2>&1 &

@@ -3,16 +3,14 @@
 # stable on a noisy machine), for this build's micq serve and, if given,
 # another build's. Counters are zeroed after a warm-up, then wrk sends
 # hits for a few seconds. Not part of CI.
-# Usage: bench/hit_instructions.sh [OTHER_MICQ] [page-size]
+# Usage: scripts/measure/hit_instructions.sh [OTHER_MICQ] [page-size]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 source scripts/lib/common.sh
-source bench/lib/hot_room.sh
+source scripts/measure/lib/hot_room.sh
 micq_ensure_packages wrk valgrind redis-server
 other=${1:-}; size=${2:-2}
-work=$(mktemp -d)
-cleanup() { kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
+source scripts/measure/lib/scratch.sh
 bench_backends 18579 18590 18581
 sleep 0.5
 target="/v1/rooms/hot/mic-queue?size=$size"

@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # CPU per aggregator batch (10 uids x 24 kinds x 1 KB records), from
 # /proc/<pid>/stat over a wrk run against a zero-latency sim. Not part of CI.
-# Usage: [MICQ=path/to/micq] [SIM_MICQ=path] [LATENCY_MS=0] bench/aggregator_cpu.sh [seconds] [connections]
+# Usage: [MICQ=path/to/micq] [SIM_MICQ=path] [LATENCY_MS=0] scripts/measure/aggregator_cpu.sh [seconds] [connections]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 source scripts/lib/common.sh
 micq_ensure_packages wrk
 seconds=${1:-10}; connections=${2:-8}
 micq=${MICQ:-build/micq}  # another binary to compare, e.g. MICQ=/tmp/micq-old
 sim_micq=${SIM_MICQ:-$micq}  # the sim's binary, if it should differ
-work=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
+source scripts/measure/lib/scratch.sh
 # LATENCY_MS: the sim's median latency (0: answers as fast as it can).
 "$sim_micq" sim --threads 1 --kinds 24 --latency-ms "${LATENCY_MS:-0}" --jitter-ms "${LATENCY_MS:-0}" --payload-bytes 1024 --listen 127.0.0.1:18290 >/dev/null 2>&1 &
 sim=$!

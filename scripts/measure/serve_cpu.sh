@@ -3,14 +3,13 @@
 # for each strategy and JSON engine, one after another on the same
 # Redis/aggregator/sim (read from /proc/<pid>/stat). Closed-loop wrk load,
 # so compare the per-request costs, not the request rates. Not part of CI.
-# Usage: bench/serve_cpu.sh [seconds-per-config] [page-size]
+# Usage: scripts/measure/serve_cpu.sh [seconds-per-config] [page-size]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 source scripts/lib/common.sh
 micq_ensure_packages wrk redis-server
 seconds=${1:-5}; size=${2:-10}
-work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
+source scripts/measure/lib/scratch.sh
 redis-server --port 18479 --bind 127.0.0.1 --save "" --appendonly no --dir "$work" >/dev/null &
 build/micq sim --threads 1 --latency-ms 1 --jitter-ms 1 --listen 127.0.0.1:18490 >/dev/null 2>&1 &
 sim=$!

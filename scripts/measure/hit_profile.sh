@@ -4,17 +4,15 @@
 # share of samples by object (kernel, micq, libc, ...) and the top
 # symbols. PROFILE_FLAGS adds serve flags (e.g. "--sendfile-min-bytes 1").
 # Not part of CI.
-# Usage: bench/hit_profile.sh [seconds] [page-size] [payload-bytes]
+# Usage: scripts/measure/hit_profile.sh [seconds] [page-size] [payload-bytes]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 source scripts/lib/common.sh
-source bench/lib/hot_room.sh
-source bench/lib/measure.sh
+source scripts/measure/lib/hot_room.sh
+source scripts/measure/lib/measure.sh
 micq_ensure_packages wrk redis-server linux-perf
 seconds=${1:-5}; size=${2:-2}; payload=${3:-1024}
-work=$(mktemp -d)
-cleanup() { kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
+source scripts/measure/lib/scratch.sh
 bench_backends 18679 18690 18681 "$payload"
 build/micq serve --threads 1 --redis 127.0.0.1:18679 --aggregator http://127.0.0.1:18681 --events-token t \
   --ttl-ms 3600000 --listen 127.0.0.1:18680 ${PROFILE_FLAGS:-} >/dev/null 2>&1 &

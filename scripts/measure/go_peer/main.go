@@ -1,4 +1,4 @@
-// The Go peer micq is measured against (bench/hit_vs_go_peer.sh): the
+// The Go peer micq is measured against (scripts/measure/hit_vs_go_peer.sh): the
 // design the write-up in seed/singleflight-article.txt arrived at, written
 // as a careful Go engineer would. Identical in-flight loads are coalesced
 // with golang.org/x/sync/singleflight, the serialized page is kept in a TTL

@@ -6,14 +6,13 @@
 # other on the same stack. Prints for each: answers by status, latency,
 # aggregator batches/s, the aggregator's downstream calls by outcome,
 # serve's peak RSS, and the first answer after the load. Not part of CI.
-# Usage: bench/overload.sh [rooms] [sim-latency-ms] [seconds]
+# Usage: scripts/measure/overload.sh [rooms] [sim-latency-ms] [seconds]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 source scripts/lib/common.sh
 micq_ensure_packages redis-server curl python3
 rooms=${1:-3000}; latency=${2:-300}; seconds=${3:-20}
-work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
+source scripts/measure/lib/scratch.sh
 redis-server --port 18579 --bind 127.0.0.1 --save "" --appendonly no --dir "$work" >/dev/null &
 build/micq sim --latency-ms "$latency" --jitter-ms 0 --listen 127.0.0.1:18590 >/dev/null 2>&1 &
 build/micq aggregator --timeout-ms 1000 --downstream http://127.0.0.1:18590 --listen 127.0.0.1:18581 \

@@ -9,18 +9,16 @@
 # OTHER_FLAGS add serve flags to each (e.g. OTHER_FLAGS="--sendfile-min-bytes 0"
 # with OTHER_MICQ=build/micq compares sendfile with sends from memory).
 # Not part of CI.
-# Usage: bench/hit_path.sh [OTHER_MICQ, default build/micq] [seconds-per-round] [rounds] [page-size] [payload-bytes]
+# Usage: scripts/measure/hit_path.sh [OTHER_MICQ, default build/micq] [seconds-per-round] [rounds] [page-size] [payload-bytes]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 source scripts/lib/common.sh
-source bench/lib/hot_room.sh
-source bench/lib/measure.sh
+source scripts/measure/lib/hot_room.sh
+source scripts/measure/lib/measure.sh
 micq_ensure_packages wrk nginx-light redis-server
 other=${1:-build/micq}
 seconds=${2:-5}; rounds=${3:-3}; size=${4:-10}; payload=${5:-1024}
-work=$(mktemp -d)
-cleanup() { kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
+source scripts/measure/lib/scratch.sh
 bench_backends 18379 18390 18381 "$payload"
 for pair in "build/micq 18380 ${THIS_FLAGS:-}" "$other 18386 ${OTHER_FLAGS:-}"; do
   set -- $pair
