@@ -421,13 +421,16 @@ class Server::Impl {
   // sending, then read and discard for a short, bounded while (as nginx's
   // lingering close does).
   static asio::awaitable<void> linger(tcp::socket& socket, internal::ConnectionDeadline& deadline) {
+    constexpr auto kLingerAtMost = std::chrono::seconds(2);
+    constexpr std::size_t kDiscardAtMost = std::size_t{4} * 1024 * 1024;
+    constexpr auto kQuietClientIsDone = std::chrono::milliseconds(250);
     error_code ignored;
     socket.shutdown(tcp::socket::shutdown_send, ignored);
-    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    const auto give_up = std::chrono::steady_clock::now() + kLingerAtMost;
     std::array<char, 16 * 1024> sink;
     std::size_t discarded = 0;
-    while (discarded < std::size_t{4} * 1024 * 1024 && std::chrono::steady_clock::now() < give_up) {
-      deadline.expires_after(std::chrono::milliseconds(250));  // a quiet client is done
+    while (discarded < kDiscardAtMost && std::chrono::steady_clock::now() < give_up) {
+      deadline.expires_after(kQuietClientIsDone);
       auto [ec, n] = co_await socket.async_read_some(asio::buffer(sink), use_tuple);
       if (ec) break;
       discarded += n;

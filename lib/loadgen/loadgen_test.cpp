@@ -23,7 +23,9 @@ TEST(LatencyHistogram, BucketsCoverEveryValueOnceWithBoundedError) {
   for (std::uint64_t v : {255ull, 256ull, 257ull, 1000ull, 65535ull, 1'000'000ull, 123'456'789ull}) {
     std::size_t i = LatencyHistogram::index_of(v);
     EXPECT_GE(LatencyHistogram::upper_bound_of(i), v);
-    if (i > 0) EXPECT_LT(LatencyHistogram::upper_bound_of(i - 1), v) << v;
+    if (i > 0) {
+      EXPECT_LT(LatencyHistogram::upper_bound_of(i - 1), v) << v;
+    }
     EXPECT_LE(static_cast<double>(LatencyHistogram::upper_bound_of(i) - v),
               0.008 * static_cast<double>(v) + 1);
   }

@@ -13,7 +13,7 @@ namespace {
 
 // Values from the Redis Cluster specification.
 TEST(KeySlot, MatchesRedis) {
-  EXPECT_EQ(key_slot("123456789"), 0x31C3 % 16384);
+  EXPECT_EQ(key_slot("123456789"), 0x31C3 % kClusterSlots);
   EXPECT_EQ(key_slot("foo"), 12182);
   EXPECT_EQ(key_slot("bar"), 5061);
 }

@@ -132,8 +132,9 @@ asio::awaitable<void> run_event_stream(http::ClientPool& serve, http::ClientPool
   double rate = plan.rates.total();
   if (rate <= 0 || plan.mix == nullptr || plan.mix->rooms.empty()) co_return;
   auto executor = co_await asio::this_coro::executor;
-  auto shared = std::make_shared<Shared>(Shared{staleness, counters});
-  shared->all_done = std::make_unique<asio::steady_timer>(executor, asio::steady_timer::time_point::max());
+  auto shared = std::make_shared<Shared>(
+      Shared{staleness, counters, 0, false,
+             std::make_unique<asio::steady_timer>(executor, asio::steady_timer::time_point::max())});
   auto start = Clock::now();
   auto end = start + plan.duration;
   loadgen::ArrivalSchedule schedule(loadgen::ArrivalSchedule::Kind::kPoisson, rate, start, plan.seed);

@@ -12,16 +12,41 @@ using std::chrono::nanoseconds;
 
 namespace {
 
-// Every shared copy asked for and its remaining life, in one round trip.
-// KEYS: the record keys. Answers {value, pttl, value, pttl, ...}; a missing
-// copy is "" with a negative pttl.
+// Every shared copy asked for and its remaining life, and the room's
+// privilege generation, in one round trip. KEYS: the record keys, then the
+// generation. Answers {value, pttl, value, pttl, ..., generation}; a
+// missing copy is "" with a negative pttl, no generation yet is "0".
 constexpr char kReadScript[] = R"lua(
 local out = {}
-for i, key in ipairs(KEYS) do
-  out[2 * i - 1] = redis.call('GET', key) or ''
-  out[2 * i] = redis.call('PTTL', key)
+for i = 1, #KEYS - 1 do
+  out[2 * i - 1] = redis.call('GET', KEYS[i]) or ''
+  out[2 * i] = redis.call('PTTL', KEYS[i])
 end
+out[#out + 1] = redis.call('GET', KEYS[#KEYS]) or '0'
 return out
+)lua";
+
+// A fetch's end: its records written back with the life they have left,
+// unless a `privilege` event came since the generation was read (the
+// records may then predate it: they serve this instance, not the fleet);
+// the fetch's lock released; the waiters told. KEYS: the generation, the
+// record keys[, the lock]. ARGV: the generation read before the batch
+// began ("" unknown: write nothing), the life in ms, "1" when the last key
+// is the lock, the fleet channel, its message, then one copy per record key.
+// Answers how many records it wrote.
+constexpr char kShareScript[] = R"lua(
+local locked = ARGV[3] == '1'
+local records = #KEYS - 1 - (locked and 1 or 0)
+local written = 0
+if ARGV[1] ~= '' and (redis.call('GET', KEYS[1]) or '0') == ARGV[1] then
+  for i = 1, records do
+    redis.call('SET', KEYS[i + 1], ARGV[i + 5], 'PX', ARGV[2])
+  end
+  written = records
+end
+if locked then redis.call('DEL', KEYS[#KEYS]) end
+redis.call('SPUBLISH', ARGV[4], ARGV[5])
+return written
 )lua";
 
 // A shared copy: the kinds its batch reported degraded (comma separated),
@@ -77,24 +102,6 @@ std::string lock_key(const std::string& room, std::vector<std::string> uids) {
 redis::Command lock_command(const std::string& key, milliseconds hold) {
   return {"SET", key, "1", "NX", "PX", std::to_string(hold.count())};
 }
-// The records written back with `life` left, the lock released, the
-// waiters told.
-std::vector<redis::Command> share_commands(const std::string& room, const std::vector<std::string>& uids,
-                                           const std::vector<PrivilegeRecord>* fetched, milliseconds life,
-                                           const std::string& held_lock) {
-  std::vector<redis::Command> commands;
-  if (fetched && life.count() > 0) {
-    for (std::size_t i = 0; i < uids.size(); ++i) {
-      commands.push_back({"SET", shared_record_key(room, uids[i]), encode((*fetched)[i]), "PX",
-                          std::to_string(life.count())});
-    }
-  }
-  if (!held_lock.empty()) commands.push_back({"DEL", held_lock});
-  if (!commands.empty())
-    commands.push_back({"SPUBLISH", fleet_channel(room), std::string(kRecordsPublished)});
-  return commands;
-}
-
 std::vector<std::string> record_keys(const std::string& room, const std::vector<std::string>& uids) {
   std::vector<std::string> keys;
   keys.reserve(uids.size());
@@ -111,13 +118,18 @@ asio::awaitable<ApiResult<std::string>> FleetRecords::batch_body(std::vector<std
 asio::awaitable<std::optional<FleetRecords::Found>> FleetRecords::read_shared(std::string room,
                                                                               std::vector<std::string> uids,
                                                                               nanoseconds accept_age) {
-  auto call = rooms_.redis().eval(kReadScript, record_keys(room, uids), {}, rooms_.timeout());
+  std::vector<std::string> keys = record_keys(room, uids);
+  keys.push_back(privilege_generation_key(room));
+  auto call = rooms_.redis().eval(kReadScript, std::move(keys), {}, rooms_.timeout());
   auto reply = co_await std::move(call);
-  if (!reply || reply->type != redis::Reply::Type::kArray || reply->elements.size() != 2 * uids.size()) {
+  if (!reply || reply->type != redis::Reply::Type::kArray || reply->elements.size() != 2 * uids.size() + 1 ||
+      reply->elements.back().type != redis::Reply::Type::kString) {
     rooms_.count_error();
     co_return std::nullopt;
   }
-  Found found(uids.size());
+  Found found;
+  found.generation = reply->elements.back().str;
+  found.records.resize(uids.size());
   for (std::size_t i = 0; i < uids.size(); ++i) {
     const redis::Reply& value = reply->elements[2 * i];
     const redis::Reply& left = reply->elements[2 * i + 1];
@@ -128,13 +140,14 @@ asio::awaitable<std::optional<FleetRecords::Found>> FleetRecords::read_shared(st
     auto record = decode(value.str);
     if (!record) continue;
     record->age = age;
-    found[i] = std::move(record);
+    found.records[i] = std::move(record);
   }
   co_return found;
 }
 
 asio::awaitable<ApiResult<std::vector<PrivilegeRecord>>> FleetRecords::fetch_and_share(
-    const std::string& room, std::vector<std::string> uids, std::string held_lock) {
+    const std::string& room, std::vector<std::string> uids, std::string held_lock,
+    std::optional<std::string> generation) {
   auto started = std::chrono::steady_clock::now();
   users_fetched_.fetch_add(uids.size(), std::memory_order_relaxed);
   auto call = inner_.records(uids, RecordsScope{});
@@ -142,22 +155,36 @@ asio::awaitable<ApiResult<std::vector<PrivilegeRecord>>> FleetRecords::fetch_and
   // Shared with the life they have left, so that no instance holds them
   // longer than one TTL after the batch began; then the lock goes and the
   // waiters are told (also after a failure: they then fetch themselves).
-  auto spent = std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - started);
-  std::vector<redis::Command> commands =
-      share_commands(room, uids, fetched ? &*fetched : nullptr, ttl_ - spent, held_lock);
-  if (!commands.empty()) {
-    auto write = rooms_.redis().pipeline(std::move(commands), rooms_.timeout());
-    auto written = co_await std::move(write);
-    if (!written) rooms_.count_error();
+  auto life = ttl_ - std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - started);
+  bool share = fetched && generation && life.count() > 0;
+  if (!share && held_lock.empty()) co_return fetched;  // nothing to write, nobody waits on a lock
+  std::vector<std::string> keys{privilege_generation_key(room)};
+  std::vector<std::string> args{share ? *generation : std::string(), std::to_string(life.count()),
+                                held_lock.empty() ? "0" : "1", fleet_channel(room),
+                                std::string(kRecordsPublished)};
+  if (share) {
+    for (std::size_t i = 0; i < uids.size(); ++i) {
+      keys.push_back(shared_record_key(room, uids[i]));
+      args.push_back(encode((*fetched)[i]));
+    }
+  }
+  if (!held_lock.empty()) keys.push_back(held_lock);
+  auto write = rooms_.redis().eval(kShareScript, std::move(keys), std::move(args), rooms_.timeout());
+  auto written = co_await std::move(write);
+  if (!written) {
+    rooms_.count_error();
+  } else if (share && written->type == redis::Reply::Type::kInteger && written->integer == 0) {
+    unshared_.fetch_add(1, std::memory_order_relaxed);
   }
   co_return fetched;
 }
 
 void FleetRecords::Pending::take(const Found& found, std::atomic<std::uint64_t>& shared) {
+  generation = found.generation;
   std::vector<std::size_t> left;
   for (std::size_t k = 0; k < missing.size(); ++k) {
-    if (found[k]) {
-      out[missing[k]] = *found[k];
+    if (found.records[k]) {
+      out[missing[k]] = *found.records[k];
       shared.fetch_add(1, std::memory_order_relaxed);
     } else {
       left.push_back(missing[k]);
@@ -228,7 +255,7 @@ asio::awaitable<ApiResult<std::vector<PrivilegeRecord>>> FleetRecords::records(s
     held_lock = co_await std::move(claiming);
     if (pending.missing.empty()) co_return std::move(pending.out);
   }
-  auto fetching = fetch_and_share(room, pending.missing_uids(), std::move(held_lock));
+  auto fetching = fetch_and_share(room, pending.missing_uids(), std::move(held_lock), pending.generation);
   ApiResult<std::vector<PrivilegeRecord>> fetched = co_await std::move(fetching);
   if (!fetched) co_return fetched.error();
   for (std::size_t k = 0; k < pending.missing.size(); ++k)
@@ -242,6 +269,7 @@ FleetRecordsStats FleetRecords::stats() const {
   s.users_fetched = users_fetched_.load(std::memory_order_relaxed);
   s.lock_waits = lock_waits_.load(std::memory_order_relaxed);
   s.wait_timeouts = wait_timeouts_.load(std::memory_order_relaxed);
+  s.batches_unshared = unshared_.load(std::memory_order_relaxed);
   return s;
 }
 

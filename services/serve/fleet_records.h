@@ -15,10 +15,10 @@
 // Redis failing never fails a fetch: the records come from the aggregator
 // as they would without a fleet.
 //
-// Known gap: a batch that began before a `privilege` event and ends after
-// it writes the user's old record back (the event dropped the shared copy
-// first); it lives until its TTL, which bounds staleness as it does
-// everywhere else.
+// A batch that began before a `privilege` event in the room and ends after
+// it shares nothing: what it brought may predate the event, which dropped
+// the shared copies. The room's privilege generation (read with the copies,
+// checked by the script that writes them back) tells.
 //
 // Thread safety: as PrivilegeSource.
 #ifndef MICQ_SERVE_FLEET_RECORDS_H_
@@ -38,10 +38,11 @@
 namespace micq::serve {
 
 struct FleetRecordsStats {
-  std::uint64_t users_shared = 0;   // records taken from the fleet's copies
-  std::uint64_t users_fetched = 0;  // records fetched here (and shared)
-  std::uint64_t lock_waits = 0;     // fetches that waited for another instance's
-  std::uint64_t wait_timeouts = 0;  // of those, gave up waiting and fetched here
+  std::uint64_t users_shared = 0;      // records taken from the fleet's copies
+  std::uint64_t users_fetched = 0;     // records fetched here (and shared)
+  std::uint64_t lock_waits = 0;        // fetches that waited for another instance's
+  std::uint64_t wait_timeouts = 0;     // of those, gave up waiting and fetched here
+  std::uint64_t batches_unshared = 0;  // fetched here, not shared: a privilege event came meanwhile
 };
 
 class FleetRecords final : public PrivilegeSource {
@@ -58,13 +59,21 @@ class FleetRecords final : public PrivilegeSource {
   FleetRecordsStats stats() const;
 
  private:
-  using Found = std::vector<std::optional<PrivilegeRecord>>;
+  // What one read of the shared copies found: a copy per uid asked (or
+  // nullopt), and the room's privilege generation then.
+  struct Found {
+    std::vector<std::optional<PrivilegeRecord>> records;
+    std::string generation;
+  };
   // One records() call's progress: what it has and what it still needs.
   struct Pending {
     std::vector<std::string> uids;
     std::vector<PrivilegeRecord> out;  // one per uid
     std::vector<std::size_t> missing;  // indexes into uids not yet in out
-    // Takes `found` (aligned with `missing`) into `out`.
+    // The privilege generation the last read saw: a fetch after it shares
+    // its records only if no privilege event came since (nullopt: no read).
+    std::optional<std::string> generation;
+    // Takes `found` (aligned with `missing`) into `out`, and its generation.
     void take(const Found& found, std::atomic<std::uint64_t>& shared);
     std::vector<std::string> missing_uids() const;
   };
@@ -78,16 +87,19 @@ class FleetRecords final : public PrivilegeSource {
   // pass temporaries, and the coroutine runs after they are gone.)
   boost::asio::awaitable<std::optional<Found>> read_shared(std::string room, std::vector<std::string> uids,
                                                            std::chrono::nanoseconds accept_age);
-  // Fetches `uids` from the aggregator, writes them back, releases
-  // `lock_key` (if any) and wakes the room's waiters.
+  // Fetches `uids` from the aggregator, writes them back if the room's
+  // privilege generation is still `generation`, releases `lock_key` (if
+  // any) and wakes the room's waiters.
   boost::asio::awaitable<ApiResult<std::vector<PrivilegeRecord>>> fetch_and_share(
-      const std::string& room, std::vector<std::string> uids, std::string lock_key);
+      const std::string& room, std::vector<std::string> uids, std::string lock_key,
+      std::optional<std::string> generation);
 
   PrivilegeSource& inner_;
   RoomStore& rooms_;
   RoomChannels& channels_;
   const std::chrono::milliseconds ttl_;
-  std::atomic<std::uint64_t> users_shared_{0}, users_fetched_{0}, lock_waits_{0}, wait_timeouts_{0};
+  std::atomic<std::uint64_t> users_shared_{0}, users_fetched_{0}, lock_waits_{0}, wait_timeouts_{0},
+      unshared_{0};
 };
 
 }  // namespace micq::serve

@@ -4,7 +4,8 @@
 // header: a record fetched by one is taken by the other; two fetching the
 // same users at once ask the aggregator once, the second woken by the
 // first's message (not by its deadline); a copy too old for the caller is
-// not taken; Redis failing leaves the aggregator.
+// not taken; a batch straddling a privilege event shares nothing; Redis
+// failing leaves the aggregator.
 #include "fleet_records.h"
 
 #include <gtest/gtest.h>
@@ -158,6 +159,40 @@ TEST_F(FleetRecordsTest, ACopyOlderThanTheCallerAcceptsIsFetchedAnew) {
   Records too_old = fetch(b, {"u1"}, 5s);
   ASSERT_TRUE(too_old);
   EXPECT_EQ(b.aggregator.calls, 1) << "9 s old, 5 s accepted: fetched";
+}
+
+TEST_F(FleetRecordsTest, ABatchThatStraddlesAPrivilegeEventSharesNothing) {
+  Instance a(ctx, local(), 2s), b(ctx, local(), 2s);
+  Gate gate(ctx.get_executor());
+  a.aggregator.hold = &gate;
+  std::optional<Records> from_a;
+  start(a, {"u1", "u2"}, from_a);
+  ASSERT_TRUE(run_until([&] { return a.aggregator.calls == 1; })) << "a's batch began";
+  // u1's privileges change while a's batch is in flight: what it brings for
+  // u1 may be from before.
+  const std::vector<Event> events{{EventType::kPrivilege, "u1", 0}};
+  std::optional<bool> applied;
+  asio::co_spawn(
+      ctx,
+      [&]() -> asio::awaitable<void> {
+        auto call = a.rooms.apply("r1", events, std::nullopt);
+        auto outcome = co_await std::move(call);
+        applied = outcome.has_value();
+      },
+      asio::detached);
+  ASSERT_TRUE(run_until([&] { return applied.has_value(); }) && *applied);
+  gate.open();
+  ASSERT_TRUE(run_until([&] { return from_a.has_value(); }));
+  ASSERT_TRUE(*from_a && (*from_a)->size() == 2u) << "the caller still has its records";
+  EXPECT_EQ(a.records.stats().batches_unshared, 1u);
+  Records from_b = fetch(b, {"u1", "u2"});
+  ASSERT_TRUE(from_b);
+  EXPECT_EQ(b.aggregator.calls, 1) << "nothing of the straddling batch was shared";
+  // b's batch began after the event: it is shared.
+  a.aggregator.hold = nullptr;
+  ASSERT_TRUE(fetch(a, {"u1", "u2"}));
+  EXPECT_EQ(a.aggregator.calls, 1) << "taken from b's copies";
+  EXPECT_EQ(b.records.stats().batches_unshared, 0u);
 }
 
 TEST_F(FleetRecordsTest, RedisFailingLeavesTheAggregator) {

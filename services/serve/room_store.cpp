@@ -23,6 +23,9 @@ std::string fleet_channel(std::string_view room) { return "micq:{" + std::string
 std::string shared_record_key(std::string_view room, std::string_view uid) {
   return "micq:{" + std::string(room) + "}:rec:" + std::string(uid);
 }
+std::string privilege_generation_key(std::string_view room) {
+  return "micq:{" + std::string(room) + "}:privgen";
+}
 
 namespace {
 
@@ -30,13 +33,18 @@ namespace {
 // the deadline check, the replay check, the score bound, every score
 // change, INCR ver, the stored answer, and the notifications: the new
 // version on the changed channel (SPEC §8), and for `privilege` events the
-// users' shared records dropped and named on the fleet channel (before the
-// version, so an instance has forgotten them when it rebuilds).
-// KEYS: rank, ver[, idem]. ARGV: the deadline (Unix microseconds: serve gives
-// up at it or later, so whatever it gave up on is refused), the changed
-// channel, the fleet channel, the shared record key prefix, "1" to report
-// the master's connected replicas (else "0"), then triples of (type, uid,
-// increment). The channels and records share the keys' slot.
+// users' shared records dropped, the room's privilege generation
+// incremented (a batch in flight then does not share what it brings) and
+// the users named on the fleet channel (before the version, so an instance
+// has forgotten them when it rebuilds).
+// KEYS: rank, ver[, idem]. ARGV: the deadline (Unix microseconds: serve
+// gives up at it or later, so whatever it gave up on is refused), the
+// changed channel, the fleet channel, the shared record key prefix, "1" to
+// report the master's connected replicas (else "0"), the privilege
+// generation key, then triples of (type, uid, increment). The channels,
+// records and generation share the keys' slot; they are not KEYS because
+// a key that may not exist, named in KEYS, makes a slot being migrated
+// answer TRYAGAIN where it would otherwise serve the script.
 // Answers {0, answer, version, replicas} applied; {1, answer} a replay; {2, "late"} refused,
 // the deadline having passed (serve stopped waiting: a Redis that resumes
 // late must not apply what the client was told may not be); {3, uid}
@@ -55,7 +63,7 @@ end
 -- Each touched score as it will be after each event (false: not a member).
 -- Lua numbers are doubles: exact for these integers up to 2^53.
 local scores = {}
-for i = 6, #ARGV, 3 do
+for i = 7, #ARGV, 3 do
   local kind, uid, increment = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   if kind ~= 'privilege' then
     local score = scores[uid]
@@ -73,7 +81,7 @@ for i = 6, #ARGV, 3 do
 end
 local applied = 0
 local privileged = {}
-for i = 6, #ARGV, 3 do
+for i = 7, #ARGV, 3 do
   local kind, uid, increment = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   if kind == 'enter' then
     redis.call('ZADD', rank, 'NX', 0, uid)
@@ -91,6 +99,7 @@ local version = redis.call('INCR', ver)
 local answer = '{"applied":' .. applied .. ',"version":' .. version .. '}'
 if #KEYS > 2 then redis.call('SET', KEYS[3], answer, 'EX', 86400) end
 if #privileged > 0 then
+  redis.call('INCR', ARGV[6])
   redis.call('SPUBLISH', ARGV[3], 'invalidate ' .. version .. ' ' .. table.concat(privileged, ' '))
 end
 redis.call('SPUBLISH', ARGV[2], tostring(version))
@@ -172,6 +181,7 @@ asio::awaitable<ApiResult<Applied>> RoomStore::apply(std::string room, const std
   args.push_back(fleet_channel(room));
   args.push_back(shared_record_key(room, ""));
   args.push_back(wait_replicas_ > 0 ? "1" : "0");
+  args.push_back(privilege_generation_key(room));
   for (const Event& event : events) {
     args.emplace_back(service::name_of(service::kEventTypeNames, event.type));
     args.push_back(event.uid);

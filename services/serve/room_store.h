@@ -36,6 +36,9 @@ std::string changed_channel(std::string_view room);
 std::string fleet_channel(std::string_view room);
 // A user's privilege records as the fleet shares them (fleet_records.h).
 std::string shared_record_key(std::string_view room, std::string_view uid);
+// The room's privilege generation: incremented by each event request with
+// a `privilege` event, so a batch that began before one shares nothing.
+std::string privilege_generation_key(std::string_view room);
 
 // An applied (or replayed) event request.
 struct Applied {

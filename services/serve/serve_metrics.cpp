@@ -133,6 +133,9 @@ std::vector<prometheus::MetricFamily> ServeMetrics::Collect() const {
             "Fetches that waited for another instance fetching the same users.", d(f.lock_waits));
     counter(families, "micq_fleet_record_wait_timeouts_total",
             "Of those, fetches that gave up waiting and fetched here.", d(f.wait_timeouts));
+    counter(families, "micq_fleet_record_batches_unshared_total",
+            "Fetches whose records were not shared: a privilege event in the room came while they ran.",
+            d(f.batches_unshared));
   }
   AdmissionStats builds = builds_->stats(), batches = batches_->stats();
   add(families, "micq_admission_in_flight",

@@ -173,7 +173,9 @@ TEST_F(BenchTest, ArticleScenarioRunsThreeStagesWithConsistentNumbers) {
     // the aggregator calls each of the 4 kinds once per batch.
     std::uint64_t batches = stage["aggregator"]["batches"].GetUint64();
     EXPECT_LE(batches, requests);
-    if (i == 0) EXPECT_EQ(batches, requests);
+    if (i == 0) {
+      EXPECT_EQ(batches, requests);
+    }
     // (Counted when the stage ends: a batch in flight then, such as a
     // refresh ahead, is counted before all of its 4 calls are.)
     std::uint64_t downstream = stage["aggregator"]["downstream_requests"].GetUint64();
@@ -235,9 +237,12 @@ TEST_F(BenchTest, HotRoomScenarioComparesTheSamePollsWithoutEventsWithThemOnAPla
                             "other_privilege_batches_per_second", "load_waits", "load_waits_last_half"})
       EXPECT_TRUE(serve.HasMember(key) && (serve[key].IsNumber() || serve[key].IsNull())) << key;
     EXPECT_TRUE(serve["load_waits"].IsNumber()) << "serve exports micq_load_waits_total (SPEC §2)";
-    if (serve["load_waits"].IsNumber())
+    if (serve["load_waits"].IsNumber()) {
       EXPECT_LE(serve["load_waits_last_half"].GetUint64(), serve["load_waits"].GetUint64());
-    if (i < 2) EXPECT_TRUE(serve["new_user_batches"].IsNumber()) << "cached pages count batches by reason";
+    }
+    if (i < 2) {
+      EXPECT_TRUE(serve["new_user_batches"].IsNumber()) << "cached pages count batches by reason";
+    }
     const auto& events = stage["events"];
     if (i == 0) {
       EXPECT_EQ(events["sent"].GetUint64(), 0u) << "the baseline has no events";
