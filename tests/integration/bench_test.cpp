@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <sstream>
 
 #include "http_client.h"
@@ -48,19 +49,40 @@ class BenchTest : public ::testing::Test {
     return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   }
 
+  // What a bench run left: its exit code, its output, and the JSON result
+  // it wrote.
+  struct Finished {
+    int code = -1;
+    std::string output;
+    rapidjson::Document doc;
+  };
+  // Runs `micq bench <args> --out-dir <the test's directory>` to its end
+  // (within `limit`); fails the test unless it ends and writes one JSON
+  // result object.
+  void run_bench(std::vector<std::string> args, std::chrono::seconds limit, Finished& out) {
+    args.insert(args.end(), {"--out-dir", out_dir_});
+    ChildProcess bench(args);
+    std::optional<int> code = bench.wait_exit(limit);
+    out.output = bench.output();
+    ASSERT_TRUE(code) << out.output;
+    out.code = *code;
+    out.doc = parse(result_file(".json"));
+    ASSERT_TRUE(out.doc.IsObject()) << out.output;
+  }
+
   std::string out_dir_;
 };
 
 TEST_F(BenchTest, RunAgainstAGivenServerSendsOnScheduleAndWritesResults) {
   auto sim = start_service({"sim", "--kinds", "1"});
-  ChildProcess bench({"bench", "--serve", "http://127.0.0.1:" + std::to_string(sim.port), "--path",
-                      "/healthz", "--hot-viewers", "300", "--rooms", "0", "--poll-seconds", "1",
-                      "--duration-s", "1", "--warmup-s", "0", "--arrivals", "even", "--out-dir", out_dir_});
-  auto code = bench.wait_exit(60s);
-  ASSERT_TRUE(code);
-  EXPECT_EQ(*code, 0) << bench.output();
-  auto doc = parse(result_file(".json"));
-  ASSERT_TRUE(doc.IsObject()) << bench.output();
+  Finished run;
+  ASSERT_NO_FATAL_FAILURE(
+      run_bench({"bench", "--serve", "http://127.0.0.1:" + std::to_string(sim.port), "--path", "/healthz",
+                 "--hot-viewers", "300", "--rooms", "0", "--poll-seconds", "1", "--duration-s", "1",
+                 "--warmup-s", "0", "--arrivals", "even"},
+                60s, run));
+  EXPECT_EQ(run.code, 0) << run.output;
+  const rapidjson::Document& doc = run.doc;
   EXPECT_STREQ(doc["scenario"].GetString(), "target");
   ASSERT_EQ(doc["stages"].Size(), 1u);
   const auto& stage = doc["stages"][0];
@@ -71,23 +93,23 @@ TEST_F(BenchTest, RunAgainstAGivenServerSendsOnScheduleAndWritesResults) {
   // The server's CPU is found by the port it listens on.
   EXPECT_TRUE(stage["cpu_ms_per_1k_requests"]["serve"].IsNumber());
   EXPECT_TRUE(stage["cpu_ms_per_1k_requests"]["aggregator"].IsNull()) << "not given, not measured";
-  EXPECT_NE(bench.output().find("client requests"), std::string::npos);
+  EXPECT_NE(run.output.find("client requests"), std::string::npos);
   EXPECT_NE(result_file(".svg").find("</svg>"), std::string::npos);
 }
 
 TEST_F(BenchTest, FailedRequestsAreCountedAndTheExitCodeSaysSo) {
   auto sim = start_service({"sim", "--kinds", "1"});
-  ChildProcess bench({"bench", "--serve", "http://127.0.0.1:" + std::to_string(sim.port), "--path", "/nope",
-                      "--hot-viewers", "20", "--rooms", "0", "--poll-seconds", "1", "--duration-s", "1",
-                      "--warmup-s", "0", "--arrivals", "even", "--out-dir", out_dir_});
-  auto code = bench.wait_exit(60s);
-  ASSERT_TRUE(code);
-  EXPECT_NE(*code, 0);
-  auto doc = parse(result_file(".json"));
-  ASSERT_TRUE(doc.IsObject()) << bench.output();
+  Finished run;
+  ASSERT_NO_FATAL_FAILURE(
+      run_bench({"bench", "--serve", "http://127.0.0.1:" + std::to_string(sim.port), "--path", "/nope",
+                 "--hot-viewers", "20", "--rooms", "0", "--poll-seconds", "1", "--duration-s", "1",
+                 "--warmup-s", "0", "--arrivals", "even"},
+                60s, run));
+  EXPECT_NE(run.code, 0);
+  const rapidjson::Document& doc = run.doc;
   EXPECT_EQ(doc["stages"][0]["requests"]["errors"].GetUint64(), 20u);
   EXPECT_EQ(doc["stages"][0]["requests"]["errors_by_kind"]["HTTP 404"].GetUint64(), 20u);
-  EXPECT_NE(bench.output().find("HTTP 404 x20"), std::string::npos) << bench.output();
+  EXPECT_NE(run.output.find("HTTP 404 x20"), std::string::npos) << run.output;
 }
 
 TEST_F(BenchTest, BadFlagsExitWithOneLineNamingTheFlag) {
@@ -135,17 +157,15 @@ TEST_F(BenchTest, BadFlagsExitWithOneLineNamingTheFlag) {
 }
 
 TEST_F(BenchTest, ArticleScenarioRunsThreeStagesWithConsistentNumbers) {
-  ChildProcess bench(
-      words("bench --scenario article --duration-s 2 --warmup-s 0.5 --hot-viewers 60 --rooms 2 "
-            "--room-viewers 3 --events gift=6,privilege=3 --kinds 4 --sim-latency-ms 1 "
-            "--sim-jitter-ms 1 --scale-after 2 --out-dir " +
-            out_dir_));
-  auto code = bench.wait_exit(180s);
-  ASSERT_TRUE(code);
-  EXPECT_EQ(*code, 0) << bench.output();
-  EXPECT_NE(bench.output().find("against direct+baseline+20"), std::string::npos) << bench.output();
-  auto doc = parse(result_file(".json"));
-  ASSERT_TRUE(doc.IsObject()) << bench.output();
+  Finished run;
+  ASSERT_NO_FATAL_FAILURE(
+      run_bench(words("bench --scenario article --duration-s 2 --warmup-s 0.5 --hot-viewers 60 --rooms 2 "
+                      "--room-viewers 3 --events gift=6,privilege=3 --kinds 4 --sim-latency-ms 1 "
+                      "--sim-jitter-ms 1 --scale-after 2"),
+                180s, run));
+  EXPECT_EQ(run.code, 0) << run.output;
+  EXPECT_NE(run.output.find("against direct+baseline+20"), std::string::npos) << run.output;
+  const rapidjson::Document& doc = run.doc;
   EXPECT_STREQ(doc["scenario"].GetString(), "article");
   ASSERT_EQ(doc["stages"].Size(), 3u);
   const char* strategies[] = {"direct", "singleflight", "cached"};
@@ -199,16 +219,14 @@ TEST_F(BenchTest, ArticleScenarioRunsThreeStagesWithConsistentNumbers) {
 TEST_F(BenchTest, HotRoomScenarioComparesTheSamePollsWithoutEventsWithThemOnAPlainTtlCacheAndAllBodies) {
   // 200 viewers polling every second (each about twice a stage), the
   // SPEC's event mix at a tenth of its rate.
-  ChildProcess bench(
+  Finished run;
+  ASSERT_NO_FATAL_FAILURE(run_bench(
       words("bench --scenario hot-room --hot-viewers 200 --poll-seconds 1 --duration-s 2 --warmup-s 1 "
-            "--events-scale 0.1 --kinds 4 --sim-latency-ms 1 --sim-jitter-ms 1 --out-dir " +
-            out_dir_));
-  auto code = bench.wait_exit(180s);
-  ASSERT_TRUE(code);
-  EXPECT_EQ(*code, 0) << bench.output();
-  EXPECT_NE(bench.output().find("events vs no events"), std::string::npos) << bench.output();
-  auto doc = parse(result_file(".json"));
-  ASSERT_TRUE(doc.IsObject()) << bench.output();
+            "--events-scale 0.1 --kinds 4 --sim-latency-ms 1 --sim-jitter-ms 1"),
+      180s, run));
+  EXPECT_EQ(run.code, 0) << run.output;
+  EXPECT_NE(run.output.find("events vs no events"), std::string::npos) << run.output;
+  const rapidjson::Document& doc = run.doc;
   EXPECT_STREQ(doc["scenario"].GetString(), "hot-room");
   EXPECT_NE(std::string(doc["events"].GetString()).find("enter=2.5,exit=2.5,gift=1.5,chat=3"),
             std::string::npos)
@@ -270,7 +288,7 @@ TEST_F(BenchTest, HotRoomScenarioComparesTheSamePollsWithoutEventsWithThemOnAPla
   EXPECT_STREQ(beyond_bytes["against"].GetString(), names[3]);
   for (const char* key : {"latency_p50_ratio", "latency_p99_ratio", "serve_cpu_per_1k_requests_ratio"})
     EXPECT_TRUE(beyond_bytes[key].IsNumber()) << key;
-  EXPECT_NE(bench.output().find("events vs every answer a body"), std::string::npos) << bench.output();
+  EXPECT_NE(run.output.find("events vs every answer a body"), std::string::npos) << run.output;
   EXPECT_NE(result_file(".svg").find("plain TTL, 10 events/s"), std::string::npos);
 }
 
@@ -279,16 +297,14 @@ TEST_F(BenchTest, FleetScenarioMeasuresEachFleetSizeBehindHaproxyOnARedisCluster
     GTEST_SKIP() << "haproxy not installed (scripts/test installs it)";
   // 100 viewers polling every second, the hot room's events at a tenth of
   // their rate, on fleets of 1 and 2 instances.
-  ChildProcess bench(
+  Finished run;
+  ASSERT_NO_FATAL_FAILURE(run_bench(
       words("bench --scenario fleet --instances 1,2 --hot-viewers 100 --poll-seconds 1 --duration-s 1.5 "
             "--warmup-s 0.5 --events-scale 0.1 --kinds 2 --sim-latency-ms 1 --sim-jitter-ms 0 "
-            "--probe-per-second 50 --out-dir " +
-            out_dir_));
-  auto code = bench.wait_exit(120s);
-  ASSERT_TRUE(code);
-  EXPECT_EQ(*code, 0) << bench.output();
-  auto doc = parse(result_file(".json"));
-  ASSERT_TRUE(doc.IsObject()) << bench.output();
+            "--probe-per-second 50"),
+      120s, run));
+  EXPECT_EQ(run.code, 0) << run.output;
+  const rapidjson::Document& doc = run.doc;
   EXPECT_STREQ(doc["scenario"].GetString(), "fleet");
   ASSERT_EQ(doc["stages"].Size(), 4u);
   const auto& fleet = doc["fleet"];
@@ -322,23 +338,21 @@ TEST_F(BenchTest, FleetScenarioMeasuresEachFleetSizeBehindHaproxyOnARedisCluster
       EXPECT_TRUE(row["staleness_p50_ms"].IsNull()) << "no events, nothing to be stale";
     }
   }
-  EXPECT_NE(bench.output().find("Redis cmd/req"), std::string::npos) << bench.output();
+  EXPECT_NE(run.output.find("Redis cmd/req"), std::string::npos) << run.output;
   EXPECT_NE(result_file(".svg").find("N=2, 10 events/s"), std::string::npos);
 }
 
 TEST_F(BenchTest, ConditionalViewersGet304sForAnUnchangedList) {
   // No events: the list does not change, so after a viewer's first answer
   // every poll of its (even-spaced) schedule carries the current ETag.
-  ChildProcess bench(
+  Finished run;
+  ASSERT_NO_FATAL_FAILURE(run_bench(
       words("bench --scenario single --strategy cached --duration-s 2 --warmup-s 0 --hot-viewers 10 "
             "--rooms 0 --poll-seconds 0.5 --arrivals even --events none --conditional on --kinds 2 "
-            "--sim-latency-ms 1 --sim-jitter-ms 0 --out-dir " +
-            out_dir_));
-  auto code = bench.wait_exit(120s);
-  ASSERT_TRUE(code);
-  EXPECT_EQ(*code, 0) << bench.output();
-  auto doc = parse(result_file(".json"));
-  ASSERT_TRUE(doc.IsObject()) << bench.output();
+            "--sim-latency-ms 1 --sim-jitter-ms 0"),
+      120s, run));
+  EXPECT_EQ(run.code, 0) << run.output;
+  const rapidjson::Document& doc = run.doc;
   const auto& requests = doc["stages"][0]["requests"];
   EXPECT_EQ(requests["ok"].GetUint64(), 40u) << "10 viewers x 2 polls/s x 2 s";
   EXPECT_GE(requests["not_modified"].GetUint64(), 30u) << "all but each viewer's first poll";
