@@ -208,18 +208,31 @@ RebuildScheduler::~RebuildScheduler() {
 
 void RebuildScheduler::page_cached(const PageKey& key, std::int64_t version) {
   State& st = *state_;
-  sync::MutexLock lock(st.mu);
-  State::PageState* page = st.find(key);
-  if (!page) {
+  bool behind = false;
+  {
+    sync::MutexLock lock(st.mu);
     auto [room, inserted] = st.rooms.try_emplace(key.room_id);
     if (inserted && st.rooms_watch) st.rooms_watch(key.room_id, true);
-    room->second.pages.push_back(State::PageState{key.page, key.size});
-    ++st.pages;
-    page = &room->second.pages.back();
+    State::PageState* page = st.find(key);
+    if (!page) {
+      room->second.pages.push_back(State::PageState{key.page, key.size});
+      ++st.pages;
+      page = &room->second.pages.back();
+    }
+    page->loaded_seq = ++st.next_seq;
+    page->version = version;
+    // Read before an event this scheduler has heard of, and stored after
+    // that event marked the room's pages: nothing else would rebuild it.
+    behind = version >= 0 && version < room->second.version;
+    if (st.pages > st.max_pages) st.trim();
   }
-  page->loaded_seq = ++st.next_seq;
-  page->version = version;
-  if (st.pages > st.max_pages) st.trim();
+  if (behind) {
+    st.mark(
+        key.room_id, [](State::RoomState&) { return true; },
+        [&](const State::PageState& page) {
+          return page.page == key.page && page.size == key.size && page.version <= version;
+        });
+  }
 }
 
 bool RebuildScheduler::is_new_version(std::string_view room_id, std::int64_t version) const {
@@ -243,7 +256,14 @@ bool RebuildScheduler::room_changed(std::string_view room_id, std::optional<std:
 
 void RebuildScheduler::room_caught_up(std::string_view room_id, std::int64_t version) {
   state_->mark(
-      room_id, [](State::RoomState&) { return true; },
+      room_id,
+      [&](State::RoomState& room) {
+        // A version heard of already (this instance's own answer, or a
+        // notification) marked the pages then: their rebuilds are coming.
+        if (version <= room.version) return false;
+        room.version = version;
+        return true;
+      },
       [&](const State::PageState& page) { return page.version < version; });
 }
 

@@ -61,7 +61,9 @@ class RebuildScheduler {
   RebuildScheduler& operator=(const RebuildScheduler&) = delete;
 
   // A page of the room was loaded into the cache (built from the room's
-  // `version`, -1 if not known): events now rebuild it.
+  // `version`, -1 if not known): events now rebuild it. Built from a version
+  // older than one already heard of for the room, it is rebuilt now (the
+  // event came while it was read, and marked the pages before it was here).
   void page_cached(const PageKey& key, std::int64_t version = -1);
 
   // An event was applied to `room` (now at `version`, if known): rebuild its
@@ -73,8 +75,9 @@ class RebuildScheduler {
   // not tracked).
   bool is_new_version(std::string_view room, std::int64_t version) const;
 
-  // The room is at `version` now (read when its notifications began): its
-  // pages built from an older one missed an event and are rebuilt.
+  // The room is at `version` now (read when its notifications began): if
+  // no event heard of brought it, its pages built from an older one missed
+  // an event and are rebuilt.
   void room_caught_up(std::string_view room, std::int64_t version);
 
   RebuildStats stats() const;

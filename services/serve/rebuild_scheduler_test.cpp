@@ -261,6 +261,44 @@ TEST_F(RebuildSchedulerTest, CatchingUpRebuildsOnlyPagesBuiltFromAnOlderVersion)
   EXPECT_EQ(fake.start_count(), 1u) << "nothing is older than 5";
 }
 
+// The version read when notifications began may be one this instance has
+// heard already (its own event's answer came first): that event's rebuild
+// is coming, so catching up adds none, even before it has stored its page.
+TEST_F(RebuildSchedulerTest, CatchingUpToAVersionAlreadyHeardAddsNoRebuild) {
+  RebuildScheduler& s = scheduler(1ms);
+  s.page_cached(kR1P0, 1);
+  EXPECT_TRUE(s.room_changed("r1", 2));
+  drain();
+  ASSERT_EQ(fake.start_count(), 1u);
+  s.room_caught_up("r1", 2);  // the fake's rebuild stored no page: the page still says 1
+  drain();
+  EXPECT_EQ(fake.start_count(), 1u);
+  s.room_caught_up("r1", 3);
+  drain();
+  EXPECT_EQ(fake.start_count(), 2u) << "a version not heard of: an event was missed";
+  EXPECT_FALSE(s.room_changed("r1", 3)) << "and its notification, arriving late, is one heard";
+}
+
+// A page read before an event and stored after the event marked the room's
+// pages: the event's rebuild did not include it, so storing it starts one.
+TEST_F(RebuildSchedulerTest, APageStoredFromAVersionOlderThanOneHeardIsRebuilt) {
+  RebuildScheduler& s = scheduler(1ms);
+  s.page_cached(kR1P0, 3);
+  EXPECT_TRUE(s.room_changed("r1", 5));
+  drain();
+  ASSERT_EQ(fake.start_count(), 1u);
+  const PageKey late{"r1", 1, 10};
+  s.page_cached(late, 4);
+  drain();
+  std::vector<Start> starts = fake.starts();
+  ASSERT_EQ(starts.size(), 2u);
+  EXPECT_EQ(starts[1].key, late);
+  s.page_cached(PageKey{"r1", 2, 10}, 5);
+  s.page_cached(PageKey{"r1", 3, 10});  // version not known
+  drain();
+  EXPECT_EQ(fake.start_count(), 2u) << "a page as new as the room, or of no known version";
+}
+
 TEST_F(RebuildSchedulerTest, TheRoomsWatchHearsARoomTrackedAndForgotten) {
   RebuildScheduler& s = scheduler(1ms, 4);
   fake.in_page_cache = false;  // every page idle and evicted: forgotten when the bound is reached
