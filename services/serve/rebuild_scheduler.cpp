@@ -257,12 +257,13 @@ bool RebuildScheduler::room_changed(std::string_view room_id, std::optional<std:
 void RebuildScheduler::room_caught_up(std::string_view room_id, std::int64_t version) {
   state_->mark(
       room_id,
-      [&](State::RoomState& room) {
+      [&](const State::RoomState& room) {
         // A version heard of already (this instance's own answer, or a
         // notification) marked the pages then: their rebuilds are coming.
-        if (version <= room.version) return false;
-        room.version = version;
-        return true;
+        // One not heard of is not recorded: its notifications may still
+        // come, and the privilege invalidation among them must not be
+        // taken for one this instance applied (is_new_version).
+        return version > room.version;
       },
       [&](const State::PageState& page) { return page.version < version; });
 }

@@ -35,6 +35,19 @@ std::optional<int> parse_bounded(std::string_view text, int low, int high) {
   return value;
 }
 
+// "type must be one of enter, exit, gift, chat, share, privilege."
+const std::string& unknown_type_message() {
+  static const std::string message = [] {
+    std::string text = "type must be one of ";
+    for (const auto& named : service::kEventTypeNames) {
+      if (named.value != service::kEventTypeNames.front().value) text += ", ";
+      text += named.name;
+    }
+    return text + ".";
+  }();
+  return message;
+}
+
 constexpr std::size_t kMaxEvents = 1000;
 constexpr std::int64_t kMaxGift = 1'000'000'000;
 
@@ -49,7 +62,7 @@ boost::system::result<Event, std::string> parse_event(simdjson::dom::element ele
   if (object["uid"].get_string().get(uid)) return fail("needs a string \"uid\".");
   if (!service::is_valid_id(uid)) return fail(service::invalid_id_message("uid"));
   std::optional<EventType> known = service::value_named(service::kEventTypeNames, type);
-  if (!known) return fail("type must be one of enter, exit, gift, chat, share, privilege.");
+  if (!known) return fail(unknown_type_message());
   Event event{*known, std::string(uid), 0};
   switch (event.type) {
     case EventType::kGift: {

@@ -57,6 +57,12 @@ TEST(Events, EveryBadInputIsRejected) {
   }
 }
 
+TEST(Events, AnUnknownTypeIsNamedWithEveryKnownOne) {
+  auto parsed = parse_events(R"({"type":"dance","uid":"u1"})");
+  ASSERT_FALSE(parsed);
+  EXPECT_EQ(parsed.error(), "event 0: type must be one of enter, exit, gift, chat, share, privilege.");
+}
+
 TEST(Events, AtMostAThousand) {
   std::string body = R"({"events":[)";
   for (int i = 0; i < 1001; ++i) body += std::string(i ? "," : "") + R"({"type":"chat","uid":"u"})";

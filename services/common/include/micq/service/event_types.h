@@ -29,6 +29,15 @@ inline constexpr std::array<Named<EventType>, kEventTypeCount> kEventTypeNames =
     {"privilege", EventType::kPrivilege},
 }};
 
+// Indexed by the value too (kEventTypeNames[i].name, bench's per-type rates).
+constexpr bool listed_in_value_order() {
+  for (std::size_t i = 0; i < kEventTypeNames.size(); ++i) {
+    if (static_cast<std::size_t>(kEventTypeNames[i].value) != i) return false;
+  }
+  return true;
+}
+static_assert(listed_in_value_order());
+
 }  // namespace micq::service
 
 #endif  // MICQ_SERVICE_EVENT_TYPES_H_
