@@ -102,6 +102,11 @@ std::string lock_key(const std::string& room, std::vector<std::string> uids) {
 redis::Command lock_command(const std::string& key, milliseconds hold) {
   return {"SET", key, "1", "NX", "PX", std::to_string(hold.count())};
 }
+// A lock let go of without a fetch, and the room's waiters told to look again.
+std::vector<redis::Command> release_commands(const std::string& room, const std::string& lock) {
+  return {{"DEL", lock}, {"SPUBLISH", fleet_channel(room), std::string(kRecordsPublished)}};
+}
+
 std::vector<std::string> record_keys(const std::string& room, const std::vector<std::string>& uids) {
   std::vector<std::string> keys;
   keys.reserve(uids.size());
@@ -206,7 +211,20 @@ asio::awaitable<std::string> FleetRecords::claim_or_wait(const std::string& room
   auto locking = rooms_.redis().command(lock_command(lock, rooms_.timeout() * 2), rooms_.timeout());
   auto locked = co_await std::move(locking);
   if (!locked) co_return std::string();  // Redis failing: fetch here, unlocked
-  if (locked->type == redis::Reply::Type::kStatus) co_return lock;
+  if (locked->type == redis::Reply::Type::kStatus) {
+    // The lock may be free because another instance has just shared these
+    // users and let go of it (after our first read): look once more, so
+    // the fleet does not ask the aggregator for them twice.
+    auto again = read_shared(room, pending.missing_uids(), accept_age);
+    std::optional<Found> found = co_await std::move(again);
+    if (found) pending.take(*found, users_shared_);
+    if (!pending.missing.empty()) co_return lock;
+    // Nothing to fetch: the lock goes, and whoever waits on it looks again.
+    auto releasing = rooms_.redis().pipeline(release_commands(room, lock), rooms_.timeout());
+    auto released = co_await std::move(releasing);
+    if (!released) rooms_.count_error();
+    co_return std::string();
+  }
   lock_waits_.fetch_add(1, std::memory_order_relaxed);
   // Watching before looking again: a "records" after this is not missed.
   RoomChannels::Watch watch = channels_.watch(room);

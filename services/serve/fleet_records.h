@@ -77,9 +77,10 @@ class FleetRecords final : public PrivilegeSource {
     void take(const Found& found, std::atomic<std::uint64_t>& shared);
     std::vector<std::string> missing_uids() const;
   };
-  // Takes the fetch's lock (returns its key: this instance fetches), or
-  // waits for whoever holds it and takes what they shared into `pending`
-  // (returns ""). Also "" when Redis fails: fetch unlocked.
+  // Takes the fetch's lock (returns its key: this instance fetches what is
+  // still missing after one more look), or waits for whoever holds it and
+  // takes what they shared into `pending` (returns ""). Also "" when Redis
+  // fails (fetch unlocked) or when the look after taking it found all.
   boost::asio::awaitable<std::string> claim_or_wait(const std::string& room, Pending& pending,
                                                     std::chrono::nanoseconds accept_age);
   // The shared copies of `uids` in `room` at most `accept_age` old (nullopt
